@@ -1,0 +1,156 @@
+"""The `tinyedge` command line. Each verb's work lives in tinyedge/commands/<verb>.py, imported only
+when the verb runs, so `tinyedge --help` and `tinyedge boards` start without loading TensorFlow."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import TinyedgeError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _run(verb: str, **options):
+    module = importlib.import_module(f"tinyedge.commands.{verb}")
+    return module.run(**options)
+
+
+board_option = click.option("--board", "-b", metavar="NAME",
+                            help="Board name or alias (see 'tinyedge boards'); default: the project's.")
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print one JSON object on stdout instead of tables.")
+project_dir_option = click.option("--dir", "project_dir", type=click.Path(file_okay=False, path_type=Path),
+                                  default=Path("."), show_default=True,
+                                  help="Project folder (holds tinyedge.toml and build/).")
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="tinyedge")
+def cli():
+    """tinyedge: distill, int8-quantize, generate firmware for and validate a model on a
+    microcontroller.
+
+    \b
+    Typical session:
+      tinyedge init                        write a commented tinyedge.toml
+      tinyedge build --board nano33        train, compress, quantize, check, generate, compile
+      tinyedge flash --board nano33        upload the firmware
+      tinyedge validate --board nano33     measure accuracy, agreement and latency on the device
+    In an empty folder, 'build' runs the built-in example (scikit-learn's digits).
+    """
+
+
+@cli.command(context_settings=CONTEXT)
+@project_dir_option
+@click.option("--force", is_flag=True, help="Overwrite an existing tinyedge.toml.")
+def init(project_dir: Path, force: bool):
+    """Write a commented tinyedge.toml with every setting at its default."""
+    _run("init", project_dir=project_dir, force=force)
+
+
+@cli.command(context_settings=CONTEXT)
+@json_option
+def boards(as_json: bool):
+    """List the supported boards and their figures (flash, RAM, core, PlatformIO names...)."""
+    _run("boards", as_json=as_json)
+
+
+@cli.command(context_settings=CONTEXT)
+@board_option
+@project_dir_option
+@json_option
+@click.option("--runtime", type=click.Choice(["auto", "native", "tflm"]),
+              help="Inference runtime in the firmware (default: the project's, 'auto').")
+@click.option("--project", "project_kind", type=click.Choice(["platformio", "arduino-library", "cmake"]),
+              help="Kind of firmware project to generate (default: platformio).")
+@click.option("--data", "data_source", metavar="PATH", help="Data: 'digits', an .npz or a folder.")
+@click.option("--teacher", metavar="PATH", help="A trained teacher model (.keras, .h5, SavedModel).")
+@click.option("--epochs", type=int, metavar="N", help="Distillation epochs.")
+@click.option("--tflm-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Local TensorFlow Lite Micro tree for the tflm runtime.")
+def build(**options):
+    """Distill, compress, int8-quantize and check the model, then generate and compile the firmware.
+
+    Artifacts go to <build_dir>/<board>/ with a manifest.json; unchanged stages are skipped."""
+    _run("build", **options)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@board_option
+@json_option
+def inspect(**options):
+    """Show a .tflite model's ops, op versions, MACs, tensors, arena and (with --board) its fit."""
+    _run("inspect", **options)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--model", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The .tflite model.")
+@click.option("--runtime", type=click.Choice(["native", "tflm"]), default="native", show_default=True,
+              help="native: tinyedge's generated C, compiled for the host; tflm: the TFLM interpreter.")
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Inputs as .npy, shape (N, *input_shape[1:]) in the model's input dtype.")
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the outputs (.npy, shape (N, *output_shape[1:])).")
+def infer(**options):
+    """Run a model on the host, with the native runtime or the TFLM interpreter."""
+    _run("infer", **options)
+
+
+@cli.command(context_settings=CONTEXT)
+@board_option
+@project_dir_option
+@click.option("--port", metavar="PORT", help="Serial port (default: found by the board's USB ids).")
+def flash(**options):
+    """Upload the built firmware (PlatformIO for real boards, QEMU for emulated ones)."""
+    _run("flash", **options)
+
+
+@cli.command(context_settings=CONTEXT)
+@board_option
+@project_dir_option
+@json_option
+@click.option("--port", metavar="PORT", help="Serial port (default: found by the board's USB ids).")
+@click.option("--samples", type=int, metavar="N", help="Test samples to send (default: all).")
+def validate(**options):
+    """Run the test data on the device over serial: accuracy, agreement with the host, latency."""
+    _run("validate", **options)
+
+
+@cli.command(context_settings=CONTEXT)
+@board_option
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), help="The .tflite model.")
+@click.option("--runtime", type=click.Choice(["native", "tflm"]), default="native", show_default=True)
+@json_option
+def bench(**options):
+    """Measure a model on a board: instructions or cycles per inference, arena, flash, RAM."""
+    _run("bench", **options)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the CLI and turns every TinyedgeError into one line on stderr."""
+    try:
+        cli.main(args=argv, prog_name="tinyedge", standalone_mode=False)
+    except TinyedgeError as exc:
+        click.echo(f"error: {exc.one_line()}", err=True)
+        return 1
+    except click.exceptions.Abort:
+        click.echo("error: interrupted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("error: interrupted; artifacts written so far are kept", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

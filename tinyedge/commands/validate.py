@@ -1,0 +1,5 @@
+from ..errors import NotAvailableYet
+
+
+def run(**options):
+    raise NotAvailableYet("validate", 6)

@@ -1,0 +1,215 @@
+"""The project file tinyedge.toml: every setting of a build, with its default and its meaning.
+
+The schema below is the single source of truth: validation, defaults, `tinyedge init`'s commented file
+and the CLI overrides all derive from it. A mistyped key is an error naming the key and the nearest one.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import TinyedgeError
+from .suggest import did_you_mean
+
+PROJECT_FILE = "tinyedge.toml"
+
+
+@dataclass(frozen=True)
+class Setting:
+    default: Any
+    help: str
+    choices: tuple | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+# section -> key -> Setting. Order here is the order of `tinyedge init`'s file.
+SCHEMA: dict[str, dict[str, Setting]] = {
+    "project": {
+        "name": Setting("digits", "name of the model in generated code and reports"),
+        "board": Setting("nano33", "default board; --board overrides ('tinyedge boards' lists them)"),
+        "build_dir": Setting("build", "artifacts go to <build_dir>/<board>/"),
+    },
+    "data": {
+        "source": Setting("digits", "'digits' (built-in, scikit-learn's 8x8 digits) or a path to an "
+                                    ".npz (x_train, y_train, x_test, y_test[, x_val, y_val]) or to a "
+                                    "folder of class subfolders"),
+        "validation_fraction": Setting(0.15, "share of the training data held out for validation",
+                                       minimum=0.0, maximum=0.5),
+        "test_fraction": Setting(0.2, "share held out for test when the data has no test split",
+                                 minimum=0.05, maximum=0.5),
+        "seed": Setting(0, "seed of every split, initialisation and shuffle"),
+        "labels": Setting([], "class names in label order (empty: the data's own or 0..N-1)"),
+    },
+    "teacher": {
+        "model": Setting("", "path of a trained teacher (.keras, .h5 or SavedModel); empty: train one"),
+        "architecture": Setting("cnn", "architecture of a teacher that tinyedge trains",
+                                choices=("cnn", "resnet", "mlp")),
+        "epochs": Setting(30, "epochs to train the teacher", minimum=1),
+    },
+    "student": {
+        "architecture": Setting("tiny_cnn", "student from the zoo, or a path to an untrained Keras "
+                                            "model (.keras/.h5)"),
+        "width": Setting(1.0, "width multiplier of the student", minimum=0.05),
+        "depth": Setting(2, "number of blocks of the student", minimum=1),
+    },
+    "distillation": {
+        "alpha": Setting(0.1, "weight of the hard-label loss; 1 - alpha weighs the soft targets",
+                         minimum=0.0, maximum=1.0),
+        "temperature": Setting(4.0, "softmax temperature of the soft targets", minimum=0.1),
+        "epochs": Setting(60, "epochs of distillation", minimum=1),
+        "batch_size": Setting(64, "batch size", minimum=1),
+        "learning_rate": Setting(0.003, "Adam learning rate", minimum=0.0),
+    },
+    "compression": {
+        "prune": Setting(False, "magnitude pruning (tensorflow-model-optimization)"),
+        "prune_sparsity": Setting(0.5, "final sparsity of pruning", minimum=0.0, maximum=0.99),
+        "cluster": Setting(False, "weight clustering"),
+        "clusters": Setting(16, "clusters per weight tensor", minimum=2),
+        "qat": Setting(False, "quantization-aware training before conversion"),
+        "low_rank": Setting(False, "low-rank (SVD) factorisation of dense layers"),
+        "low_rank_fraction": Setting(0.5, "rank kept, as a share of the full rank",
+                                     minimum=0.01, maximum=1.0),
+        "epochs": Setting(10, "fine-tuning epochs of each compression step", minimum=1),
+    },
+    "quantization": {
+        "representative_samples": Setting(300, "training samples used to calibrate int8 ranges",
+                                          minimum=1),
+    },
+    "runtime": {
+        "kind": Setting("auto", "inference runtime on the device", choices=("auto", "native", "tflm")),
+        "project": Setting("platformio", "kind of firmware project to generate",
+                           choices=("platformio", "arduino-library", "cmake")),
+        "arena_margin": Setting(0.1, "extra arena for the TFLM runtime, as a share of the tested minimum",
+                                minimum=0.0, maximum=4.0),
+    },
+    "budgets": {
+        "min_accuracy": Setting(0.0, "least int8 accuracy (0..1) on the test split; 0: no floor",
+                                minimum=0.0, maximum=1.0),
+        "max_flash": Setting(0, "most flash in bytes; 0: what the board has", minimum=0),
+        "max_ram": Setting(0, "most RAM in bytes; 0: what the board has", minimum=0),
+        "max_latency": Setting(0, "most latency in the board's timer unit; 0: no limit", minimum=0),
+    },
+}
+
+
+class Config:
+    """Resolved settings: defaults, then tinyedge.toml, then CLI overrides."""
+
+    def __init__(self, values: dict[str, dict[str, Any]], path: Path | None = None):
+        self.values = values
+        self.path = path
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.values[section]
+
+    def get(self, dotted: str) -> Any:
+        section, key = dotted.split(".", 1)
+        return self.values[section][key]
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        return copy.deepcopy(self.values)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> "Config":
+        """Return a copy with 'section.key' overrides (None values are ignored) applied and checked."""
+        values = self.as_dict()
+        for dotted, value in overrides.items():
+            if value is None:
+                continue
+            section, key = dotted.split(".", 1)
+            values[section][key] = _checked(section, key, value, f"option for {dotted}")
+        return Config(values, self.path)
+
+
+def defaults() -> Config:
+    return Config({section: {key: copy.deepcopy(setting.default) for key, setting in keys.items()}
+                   for section, keys in SCHEMA.items()})
+
+
+def _checked(section: str, key: str, value: Any, where: str) -> Any:
+    setting = SCHEMA[section][key]
+    expected = type(setting.default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise TinyedgeError(f"{where}: '{section}.{key}' must be {_kind(expected)}, not {value!r}",
+                            f"{setting.help}")
+    if setting.choices and value not in setting.choices:
+        hint = did_you_mean(str(value), setting.choices)
+        raise TinyedgeError(f"{where}: '{section}.{key}' is '{value}'{hint}",
+                            f"choose one of {', '.join(setting.choices)}")
+    if setting.minimum is not None and value < setting.minimum:
+        raise TinyedgeError(f"{where}: '{section}.{key}' is {value}, below its minimum "
+                            f"{setting.minimum}", setting.help)
+    if setting.maximum is not None and value > setting.maximum:
+        raise TinyedgeError(f"{where}: '{section}.{key}' is {value}, above its maximum "
+                            f"{setting.maximum}", setting.help)
+    if expected is list and not all(isinstance(item, str) for item in value):
+        raise TinyedgeError(f"{where}: '{section}.{key}' must be a list of strings", setting.help)
+    return value
+
+
+def _kind(kind: type) -> str:
+    return {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
+            list: "a list"}[kind]
+
+
+def load(path: Path) -> Config:
+    """Read and check a tinyedge.toml; every problem names the file and the key."""
+    where = path.name
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TinyedgeError(f"{path} does not exist", "run 'tinyedge init' to write one") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TinyedgeError(f"{where} is not valid TOML: {exc}", f"fix {path}") from None
+    config = defaults()
+    for section, table in raw.items():
+        if section not in SCHEMA:
+            hint = did_you_mean(section, SCHEMA)
+            raise TinyedgeError(f"{where}: unknown section [{section}]{hint}",
+                                f"sections are {', '.join(SCHEMA)}")
+        if not isinstance(table, dict):
+            raise TinyedgeError(f"{where}: '{section}' must be a table [{section}]", f"fix {path}")
+        for key, value in table.items():
+            if key not in SCHEMA[section]:
+                hint = did_you_mean(key, SCHEMA[section])
+                raise TinyedgeError(f"{where}: unknown key '{section}.{key}'{hint}",
+                                    f"keys of [{section}] are {', '.join(SCHEMA[section])}")
+            config.values[section][key] = _checked(section, key, value, where)
+    config.path = path
+    return config
+
+
+def find_and_load(folder: Path) -> Config:
+    """The project's config: tinyedge.toml in folder when present, otherwise the built-in example."""
+    path = folder / PROJECT_FILE
+    return load(path) if path.exists() else defaults()
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return repr(value)
+
+
+def commented_file() -> str:
+    """The text `tinyedge init` writes: every setting at its default, each with its meaning."""
+    lines = ["# tinyedge project file. Every key is shown at its default; CLI flags override it.",
+             "# 'tinyedge build --board <name>' reads it from the current folder.", ""]
+    for section, keys in SCHEMA.items():
+        lines.append(f"[{section}]")
+        for key, setting in keys.items():
+            extra = f" (one of: {', '.join(setting.choices)})" if setting.choices else ""
+            lines.append(f"# {setting.help}{extra}")
+            lines.append(f"{key} = {_toml_value(setting.default)}")
+        lines.append("")
+    return "\n".join(lines)

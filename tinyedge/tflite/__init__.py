@@ -1,0 +1,1 @@
+"""Reading TFLite flatbuffers and running them through the real TFLM interpreter on the host."""
