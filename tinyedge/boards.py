@@ -6,6 +6,7 @@ is a TinyedgeError that names the file and the key.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -31,6 +32,7 @@ CORE_FPUS = {
 }
 # Cores that can never have the Arm DSP extension (SMLAD and friends).
 CORES_WITHOUT_DSP = ("cortex-m0plus", "cortex-m3", "xtensa-lx7")
+BOARDS_PATH_VARIABLE = "TINYEDGE_BOARDS_PATH"
 TIMERS = ("dwt", "micros", "systick")
 RESETS = ("none", "1200bps-touch")
 USB_ID = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{4}$")
@@ -279,10 +281,21 @@ class Catalogue:
                 self._by_name[key] = board
 
     @classmethod
-    def load(cls, folder: Path = BOARDS_DIR) -> "Catalogue":
-        files = sorted(Path(folder).glob("*.toml"))
+    def load(cls, folders: list[Path] | None = None) -> "Catalogue":
+        """The built-in boards plus those in the folders of $TINYEDGE_BOARDS_PATH (like PlatformIO's
+        custom boards folder), unless folders are given."""
+        if folders is None:
+            extra = os.environ.get(BOARDS_PATH_VARIABLE, "")
+            folders = [BOARDS_DIR] + [Path(p) for p in extra.split(os.pathsep) if p]
+        files = []
+        for folder in folders:
+            if not Path(folder).is_dir():
+                raise TinyedgeError(f"board folder {folder} does not exist",
+                                    f"fix {BOARDS_PATH_VARIABLE}")
+            files += sorted(Path(folder).glob("*.toml"))
         if not files:
-            raise TinyedgeError(f"no board files in {folder}", "reinstall tinyedge or add boards/*.toml")
+            raise TinyedgeError(f"no board files in {', '.join(map(str, folders))}",
+                                "reinstall tinyedge or add boards/*.toml")
         return cls([parse_board(path) for path in files])
 
     def get(self, name: str) -> Board:
