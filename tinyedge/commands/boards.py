@@ -8,7 +8,9 @@ from ..boards import Board, Catalogue
 
 
 def _size(n: int) -> str:
-    return f"{n / 1024 / 1024:g} MB" if n >= 1024 * 1024 and n % (1024 * 1024) == 0 else f"{n / 1024:g} KB"
+    if n % (1024 * 1024) == 0:
+        return f"{n // (1024 * 1024)} MB"
+    return f"{n // 1024} KB" if n % 1024 == 0 else f"{n:,} B"
 
 
 def _table(boards: list[Board]) -> Table:

@@ -1,0 +1,66 @@
+"""The setup step (`python3 -m tinyedge.bootstrap`) and the README's two commands."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from tinyedge import bootstrap
+from tinyedge.boards import Catalogue
+
+from conftest import REPO
+
+
+def readme_commands() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"```sh\n(.*?)```", text, re.S).group(1)
+    return [line for line in block.splitlines() if line and not line.startswith("#")]
+
+
+def test_readme_starts_with_two_commands_and_ci_runs_the_second():
+    first, second = readme_commands()[:2]
+    assert first.startswith("python3 -m tinyedge.bootstrap && ")
+    assert second == "python3 -m tinyedge.bootstrap && .venv/bin/python -m pytest"
+    ci_lines = (REPO / ".ci" / "run").read_text().splitlines()
+    assert second in ci_lines
+
+
+def test_readme_main_command_names_a_real_board_and_example():
+    first = readme_commands()[0]
+    board = re.search(r"--board (\S+)", first).group(1)
+    Catalogue.load().get(board)
+    folder = re.search(r"--dir (\S+)", first).group(1)
+    assert (REPO / folder / "tinyedge.toml").is_file()
+
+
+def test_readme_boards_table_lists_every_board():
+    text = (REPO / "README.md").read_text()
+    for board in Catalogue.load().boards:
+        assert f"| `{board.name}` |" in text, board.name
+
+
+def test_setup_is_idempotent_and_fast_when_done():
+    result = subprocess.run([sys.executable, "-m", "tinyedge.bootstrap"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[setup] Arm toolchain and QEMU: present" in result.stdout
+    assert "[setup] Python packages: up to date" in result.stdout
+
+
+def test_setup_without_apt_says_what_to_install(tmp_path):
+    # A PATH with no cross compiler, no QEMU and no apt-get: the step must name the packages.
+    env = dict(os.environ, PATH=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "tinyedge.bootstrap"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "[setup] error: missing gcc-arm-none-eabi, libnewlib-arm-none-eabi, "
+        "libstdc++-arm-none-eabi-newlib, qemu-system-arm; install them with your package manager: "
+        "gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm "
+        "and run this step again")
+
+
+def test_debian_packages_are_detected_by_their_files():
+    assert bootstrap.missing_debian_packages() == []
