@@ -1,0 +1,236 @@
+/* RELU, RELU6 (clamp), LOGISTIC, TANH and SOFTMAX for int8.
+ *
+ * LOGISTIC, TANH and SOFTMAX reproduce TFLM's integer implementations bit for bit, which are built
+ * on gemmlowp's fixed-point exp and Newton-Raphson reciprocal. A value in "Qn" below is an int32
+ * with n integer bits and 31 - n fractional bits. */
+#include "tinyedge_native.h"
+
+/* ---- fixed-point helpers ------------------------------------------------------------------------ */
+
+static int32_t te_wrap_add(int32_t a, int32_t b) {
+    return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
+static int32_t te_wrap_sub(int32_t a, int32_t b) {
+    return (int32_t)((uint32_t)a - (uint32_t)b);
+}
+
+/* x * 2^exponent, saturating (exponent > 0) or rounding to nearest (exponent < 0). */
+static int32_t te_saturating_rounding_mul_pot(int32_t x, int exponent) {
+    if (exponent > 0) {
+        const int32_t threshold = (int32_t)((INT32_C(1) << (31 - exponent)) - 1);
+        if (x > threshold) {
+            return INT32_MAX;
+        }
+        if (x < -threshold) {
+            return INT32_MIN;
+        }
+        return te_shift_left(x, exponent);
+    }
+    if (exponent < 0) {
+        return te_rounding_divide_by_pot(x, -exponent);
+    }
+    return x;
+}
+
+/* (a + b) / 2 rounded to nearest, ties away from zero, without overflow. */
+static int32_t te_rounding_half_sum(int32_t a, int32_t b) {
+    const int64_t sum = (int64_t)a + (int64_t)b;
+    const int64_t sign = sum >= 0 ? 1 : -1;
+    return (int32_t)((sum + sign) / 2);
+}
+
+/* exp(a) for a in [-1/4, 0); a and the result in Q0. */
+static int32_t te_exp_on_interval_neg_quarter_to_zero(int32_t a) {
+    const int32_t constant_term = 1895147668;     /* exp(-1/8) */
+    const int32_t constant_1_over_3 = 715827883;  /* 1/3 */
+    const int32_t x = te_wrap_add(a, INT32_C(1) << 28);   /* a + 1/8 */
+    const int32_t x2 = te_srdhm(x, x);
+    const int32_t x3 = te_srdhm(x2, x);
+    const int32_t x4 = te_srdhm(x2, x2);
+    const int32_t x4_over_4 = te_saturating_rounding_mul_pot(x4, -2);
+    const int32_t poly = te_saturating_rounding_mul_pot(
+        te_wrap_add(te_srdhm(te_wrap_add(x4_over_4, x3), constant_1_over_3), x2), -1);
+    return te_wrap_add(constant_term, te_srdhm(constant_term, te_wrap_add(x, poly)));
+}
+
+/* exp(a) for a <= 0; a in Q(integer_bits) with integer_bits <= 5, the result in Q0. */
+static int32_t te_exp_on_negative_values(int32_t a, int integer_bits) {
+    static const int32_t barrel_multipliers[7] = {
+        1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242}; /* exp(-2^k), k=-2..4 */
+    const int fractional_bits = 31 - integer_bits;
+    const int32_t one_quarter = INT32_C(1) << (fractional_bits - 2);
+    const int32_t mask = one_quarter - 1;
+    const int32_t a_mod_quarter_minus_quarter = te_wrap_sub(a & mask, one_quarter);
+    int32_t result = te_exp_on_interval_neg_quarter_to_zero(
+        te_saturating_rounding_mul_pot(a_mod_quarter_minus_quarter, integer_bits));
+    const int32_t remainder = te_wrap_sub(a_mod_quarter_minus_quarter, a);
+    int k;
+    for (k = -2; k <= 4; ++k) {
+        if (integer_bits > k) {
+            const int shift = fractional_bits + k;
+            if (remainder & (int32_t)(INT32_C(1) << shift)) {
+                result = te_srdhm(result, barrel_multipliers[k + 2]);
+            }
+        }
+    }
+    return a == 0 ? INT32_MAX : result;
+}
+
+/* Newton-Raphson iterations shared by 1/(1+x) and (1-x)/(1+x); returns 1/(1+x) / 2 in Q2. */
+static int32_t te_reciprocal_half_q2(int32_t half_denominator) {
+    const int32_t constant_48_over_17 = 1515870810;   /* Q2 */
+    const int32_t constant_neg_32_over_17 = -1010580540;
+    const int32_t one_q2 = INT32_C(1) << 29;
+    int32_t x = te_wrap_add(constant_48_over_17, te_srdhm(half_denominator, constant_neg_32_over_17));
+    int i;
+    for (i = 0; i < 3; ++i) {
+        const int32_t half_denominator_times_x = te_srdhm(half_denominator, x);
+        const int32_t one_minus = te_wrap_sub(one_q2, half_denominator_times_x);
+        x = te_wrap_add(x, te_saturating_rounding_mul_pot(te_srdhm(x, one_minus), 2));
+    }
+    return x;
+}
+
+/* 1 / (1 + a) for a in [0, 1), Q0 in and out. */
+static int32_t te_one_over_one_plus_x(int32_t a) {
+    const int32_t x = te_reciprocal_half_q2(te_rounding_half_sum(a, INT32_MAX));
+    return te_saturating_rounding_mul_pot(x, 1);
+}
+
+/* (1 - a) / (1 + a) for a in [0, 1), Q0 in and out. */
+static int32_t te_one_minus_x_over_one_plus_x(int32_t a) {
+    const int32_t x = te_reciprocal_half_q2(te_rounding_half_sum(a, INT32_MAX));
+    return te_saturating_rounding_mul_pot(te_wrap_sub(x, INT32_C(1) << 29), 2);
+}
+
+/* logistic(a), a in Q4, result in Q0. */
+static int32_t te_fixed_logistic(int32_t a) {
+    const int32_t magnitude = a > 0 ? a : -a;
+    const int32_t if_positive = te_one_over_one_plus_x(te_exp_on_negative_values(-magnitude, 4));
+    if (a == 0) {
+        return INT32_C(1) << 30;
+    }
+    return a > 0 ? if_positive : te_wrap_sub(INT32_MAX, if_positive);
+}
+
+/* tanh(a), a in Q4, result in Q0. */
+static int32_t te_fixed_tanh(int32_t a) {
+    const int32_t negative_magnitude = a < 0 ? a : -a;
+    /* exp(2 * n) for n <= 0: the same raw value read as Q5. */
+    const int32_t t = te_one_minus_x_over_one_plus_x(te_exp_on_negative_values(negative_magnitude, 5));
+    if (a == 0) {
+        return 0;
+    }
+    return a < 0 ? -t : t;
+}
+
+/* ---- kernels ------------------------------------------------------------------------------------ */
+
+void te_relu_s8(const te_relu_params *p, const int8_t *input, int8_t *output) {
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        const int32_t value = p->output_offset +
+                              te_requantize((int32_t)input[i] - p->input_offset, p->multiplier, p->shift);
+        output[i] = (int8_t)te_clamp(value, p->activation_min, p->activation_max);
+    }
+}
+
+void te_clamp_s8(const te_relu_params *p, const int8_t *input, int8_t *output) {
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        output[i] = (int8_t)te_clamp(input[i], p->activation_min, p->activation_max);
+    }
+}
+
+void te_logistic_s8(const te_sigmoid_params *p, const int8_t *input, int8_t *output) {
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        const int32_t value = (int32_t)input[i] - p->input_zero_point;
+        if (value <= -p->input_range_radius) {
+            output[i] = INT8_MIN;
+        } else if (value >= p->input_range_radius) {
+            output[i] = INT8_MAX;
+        } else {
+            const int32_t q4 = te_requantize(value, p->input_multiplier, p->input_left_shift);
+            const int32_t q0 = te_fixed_logistic(q4);
+            const int32_t out = te_rounding_divide_by_pot(q0, 31 - 8) - 128;
+            output[i] = (int8_t)te_clamp(out, INT8_MIN, INT8_MAX);
+        }
+    }
+}
+
+void te_tanh_s8(const te_sigmoid_params *p, const int8_t *input, int8_t *output) {
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        const int32_t value = (int32_t)input[i] - p->input_zero_point;
+        if (value <= -p->input_range_radius) {
+            output[i] = INT8_MIN;
+        } else if (value >= p->input_range_radius) {
+            output[i] = INT8_MAX;
+        } else {
+            const int32_t q4 = te_requantize(value, p->input_multiplier, p->input_left_shift);
+            const int32_t q0 = te_fixed_tanh(q4);
+            const int32_t out = te_rounding_divide_by_pot(q0, 31 - 7);
+            output[i] = (int8_t)te_clamp(out, INT8_MIN, INT8_MAX);
+        }
+    }
+}
+
+static int te_count_leading_zeros(uint32_t x) {
+    int count = 0;
+    if (x == 0) {
+        return 32;
+    }
+    while ((x & UINT32_C(0x80000000)) == 0) {
+        x <<= 1;
+        ++count;
+    }
+    return count;
+}
+
+/* exp((x - max) * beta * scale) in Q0 for a difference already known to be >= diff_min. */
+static int32_t te_softmax_exp(const te_softmax_params *p, int32_t diff) {
+    const int32_t rescaled = te_srdhm(te_shift_left(diff, p->input_left_shift), p->input_multiplier);
+    return te_exp_on_negative_values(rescaled, 5);
+}
+
+void te_softmax_s8(const te_softmax_params *p, const int8_t *input, int8_t *output) {
+    int32_t row, c;
+    for (row = 0; row < p->outer_size; ++row) {
+        const int8_t *in = input + (size_t)row * p->depth;
+        int8_t *out = output + (size_t)row * p->depth;
+        int32_t max_in_row = INT8_MIN;
+        int32_t sum_of_exps = 0;   /* Q12 */
+        int headroom_plus_one, bits_over_unit, exponent;
+        int32_t shifted_scale;
+        for (c = 0; c < p->depth; ++c) {
+            if (in[c] > max_in_row) {
+                max_in_row = in[c];
+            }
+        }
+        for (c = 0; c < p->depth; ++c) {
+            const int32_t diff = (int32_t)in[c] - max_in_row;
+            if (diff >= p->diff_min) {
+                sum_of_exps = te_wrap_add(sum_of_exps,
+                                          te_rounding_divide_by_pot(te_softmax_exp(p, diff), 12));
+            }
+        }
+        /* 1 / sum as a Q0 mantissa and a power-of-two exponent (TFLM's GetReciprocal). */
+        headroom_plus_one = te_count_leading_zeros((uint32_t)sum_of_exps);
+        bits_over_unit = 12 - headroom_plus_one;
+        shifted_scale = te_one_over_one_plus_x(
+            (int32_t)(((uint32_t)sum_of_exps << headroom_plus_one) - (UINT32_C(1) << 31)));
+        exponent = bits_over_unit + 31 - 8;
+        for (c = 0; c < p->depth; ++c) {
+            const int32_t diff = (int32_t)in[c] - max_in_row;
+            if (diff >= p->diff_min) {
+                const int32_t unsaturated =
+                    te_rounding_divide_by_pot(te_srdhm(shifted_scale, te_softmax_exp(p, diff)), exponent);
+                out[c] = (int8_t)te_clamp(unsaturated - 128, INT8_MIN, INT8_MAX);
+            } else {
+                out[c] = INT8_MIN;
+            }
+        }
+    }
+}

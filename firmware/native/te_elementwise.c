@@ -1,0 +1,57 @@
+/* ADD and MUL, int8, with NumPy-style broadcasting described by per-input strides. */
+#include "tinyedge_native.h"
+
+static int8_t te_add_one(const te_binary_params *p, int32_t x, int32_t y) {
+    const int32_t a = te_shift_left(p->input1_offset + x, p->left_shift);
+    const int32_t b = te_shift_left(p->input2_offset + y, p->left_shift);
+    const int32_t scaled_a = te_rounding_divide_by_pot(te_srdhm(a, p->input1_multiplier), -p->input1_shift);
+    const int32_t scaled_b = te_rounding_divide_by_pot(te_srdhm(b, p->input2_multiplier), -p->input2_shift);
+    const int32_t sum = scaled_a + scaled_b;
+    const int32_t out = te_rounding_divide_by_pot(te_srdhm(sum, p->output_multiplier), -p->output_shift) +
+                        p->output_offset;
+    return (int8_t)te_clamp(out, p->activation_min, p->activation_max);
+}
+
+static int8_t te_mul_one(const te_binary_params *p, int32_t x, int32_t y) {
+    const int32_t product = (p->input1_offset + x) * (p->input2_offset + y);
+    const int32_t out = te_requantize(product, p->output_multiplier, p->output_shift) + p->output_offset;
+    return (int8_t)te_clamp(out, p->activation_min, p->activation_max);
+}
+
+typedef int8_t (*te_binary_fn)(const te_binary_params *, int32_t, int32_t);
+
+static void te_binary(const te_binary_params *p, const int8_t *input1, const int8_t *input2,
+                      int8_t *output, te_binary_fn fn) {
+    int32_t index[TE_MAX_DIMS] = {0};
+    int32_t offset1 = 0, offset2 = 0;
+    int32_t i, d;
+    if (p->rank == 0) {
+        for (i = 0; i < p->flat_size; ++i) {
+            output[i] = fn(p, input1[i], input2[i]);
+        }
+        return;
+    }
+    for (i = 0; i < p->flat_size; ++i) {
+        output[i] = fn(p, input1[offset1], input2[offset2]);
+        /* Odometer over the output index, innermost dimension fastest. */
+        for (d = p->rank - 1; d >= 0; --d) {
+            ++index[d];
+            offset1 += p->input1_strides[d];
+            offset2 += p->input2_strides[d];
+            if (index[d] < p->output_dims[d]) {
+                break;
+            }
+            offset1 -= p->input1_strides[d] * index[d];
+            offset2 -= p->input2_strides[d] * index[d];
+            index[d] = 0;
+        }
+    }
+}
+
+void te_add_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output) {
+    te_binary(p, input1, input2, output, te_add_one);
+}
+
+void te_mul_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output) {
+    te_binary(p, input1, input2, output, te_mul_one);
+}

@@ -1,0 +1,253 @@
+/* tinyedge native runtime: interpreter-free int8 kernels.
+ *
+ * Each kernel takes a plain params struct (filled at code-generation time, usually `static const`)
+ * plus data pointers, so a target can replace one kernel with a faster one (for example SMLAD
+ * paths on a Cortex-M4) without touching the generated model code.
+ *
+ * The arithmetic is TFLite Micro's reference integer arithmetic, reproduced exactly: requantization
+ * with double rounding (a saturating rounding doubling high multiply, then a rounding divide by a
+ * power of two), and gemmlowp's fixed-point exp / logistic / tanh for the non-linear ops.
+ * The kernels assume arithmetic right shifts of negative values (true of every compiler tinyedge
+ * targets; C99 leaves it implementation-defined).
+ */
+#ifndef TINYEDGE_NATIVE_H
+#define TINYEDGE_NATIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TE_ALIGNED(n) __attribute__((aligned(n)))
+#else
+#define TE_ALIGNED(n)
+#endif
+
+/* Largest rank the shape-generic kernels (broadcast, pad, mean) handle. */
+#define TE_MAX_DIMS 6
+
+/* ---- requantization helpers (TFLM's double-rounding semantics) -------------------------------- */
+
+/* (a * b * 2) / 2^32 rounded to nearest, saturating the single overflow case (ARM VQRDMULH). */
+static inline int32_t te_srdhm(int32_t a, int32_t b) {
+    if (a == b && a == INT32_MIN) {
+        return INT32_MAX;
+    }
+    {
+        const int64_t product = (int64_t)a * (int64_t)b;
+        const int64_t nudge = product >= 0 ? (INT64_C(1) << 30) : (INT64_C(1) - (INT64_C(1) << 30));
+        return (int32_t)((product + nudge) / (INT64_C(1) << 31));
+    }
+}
+
+/* x / 2^exponent rounded to nearest, ties away from zero. */
+static inline int32_t te_rounding_divide_by_pot(int32_t x, int exponent) {
+    const int32_t mask = (int32_t)((INT64_C(1) << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* x * 2^shift for shift >= 0, wrapping like the two's-complement multiply TFLM performs. */
+static inline int32_t te_shift_left(int32_t x, int shift) {
+    return (int32_t)((uint32_t)x << shift);
+}
+
+/* x * multiplier * 2^shift, multiplier in Q0.31 (TFLM's MultiplyByQuantizedMultiplier). */
+static inline int32_t te_requantize(int32_t x, int32_t multiplier, int32_t shift) {
+    const int left = shift > 0 ? (int)shift : 0;
+    const int right = shift > 0 ? 0 : (int)-shift;
+    return te_rounding_divide_by_pot(te_srdhm(te_shift_left(x, left), multiplier), right);
+}
+
+static inline int32_t te_clamp(int32_t x, int32_t low, int32_t high) {
+    return x < low ? low : (x > high ? high : x);
+}
+
+/* ---- convolutions (te_conv.c) ------------------------------------------------------------------ */
+
+typedef struct {
+    int32_t batches;
+    int32_t input_height, input_width, input_depth;
+    int32_t output_height, output_width, output_depth;
+    int32_t filter_height, filter_width;
+    int32_t filter_input_depth;   /* CONV_2D: input_depth / groups; unused by depthwise */
+    int32_t depth_multiplier;     /* DEPTHWISE_CONV_2D only */
+    int32_t stride_height, stride_width;
+    int32_t dilation_height, dilation_width;
+    int32_t pad_height, pad_width; /* leading padding; trailing padding is implied by the shapes */
+    int32_t input_offset;          /* -input zero point */
+    int32_t output_offset;         /* output zero point */
+    int32_t activation_min, activation_max;
+    const int32_t *multipliers;    /* one per output channel */
+    const int32_t *shifts;         /* one per output channel */
+} te_conv_params;
+
+/* Filter layout OHWI; input and output NHWC. `bias` may be NULL. */
+void te_conv2d_s8(const te_conv_params *p, const int8_t *input, const int8_t *filter,
+                  const int32_t *bias, int8_t *output);
+/* Filter layout 1HW(I*M). `bias` may be NULL. */
+void te_depthwise_conv2d_s8(const te_conv_params *p, const int8_t *input, const int8_t *filter,
+                            const int32_t *bias, int8_t *output);
+
+/* ---- fully connected (te_fully_connected.c) ---------------------------------------------------- */
+
+typedef struct {
+    int32_t batches;
+    int32_t accum_depth;
+    int32_t output_depth;
+    int32_t input_offset;
+    int32_t filter_offset;
+    int32_t output_offset;
+    int32_t activation_min, activation_max;
+    const int32_t *multipliers;    /* one per output channel (per-tensor models repeat it) */
+    const int32_t *shifts;
+} te_fully_connected_params;
+
+/* Filter layout [output_depth][accum_depth]. `bias` may be NULL. */
+void te_fully_connected_s8(const te_fully_connected_params *p, const int8_t *input,
+                           const int8_t *filter, const int32_t *bias, int8_t *output);
+
+/* ---- pooling (te_pooling.c) -------------------------------------------------------------------- */
+
+typedef struct {
+    int32_t batches;
+    int32_t input_height, input_width, depth;
+    int32_t output_height, output_width;
+    int32_t filter_height, filter_width;
+    int32_t stride_height, stride_width;
+    int32_t pad_height, pad_width;
+    int32_t activation_min, activation_max;
+} te_pool_params;
+
+void te_average_pool_s8(const te_pool_params *p, const int8_t *input, int8_t *output);
+void te_max_pool_s8(const te_pool_params *p, const int8_t *input, int8_t *output);
+
+/* ---- element-wise binary ops with broadcasting (te_elementwise.c) ------------------------------ */
+
+typedef struct {
+    int32_t flat_size;                       /* output elements */
+    int32_t rank;                            /* dims used below, <= TE_MAX_DIMS; 0: same shapes */
+    int32_t output_dims[TE_MAX_DIMS];
+    int32_t input1_strides[TE_MAX_DIMS];     /* 0 along broadcast dimensions */
+    int32_t input2_strides[TE_MAX_DIMS];
+    int32_t input1_offset, input2_offset, output_offset;
+    int32_t left_shift;                      /* ADD only */
+    int32_t input1_multiplier, input1_shift; /* ADD only */
+    int32_t input2_multiplier, input2_shift; /* ADD only */
+    int32_t output_multiplier, output_shift;
+    int32_t activation_min, activation_max;
+} te_binary_params;
+
+void te_add_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+void te_mul_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+
+/* ---- activations (te_activations.c) ------------------------------------------------------------ */
+
+typedef struct {
+    int32_t size;
+    int32_t input_offset;          /* input zero point */
+    int32_t output_offset;         /* output zero point */
+    int32_t multiplier, shift;
+    int32_t activation_min, activation_max;
+} te_relu_params;
+
+/* RELU with requantization (input and output scales may differ). */
+void te_relu_s8(const te_relu_params *p, const int8_t *input, int8_t *output);
+/* RELU6 and other plain clamps: output = clamp(input, activation_min, activation_max). */
+void te_clamp_s8(const te_relu_params *p, const int8_t *input, int8_t *output);
+
+typedef struct {
+    int32_t size;
+    int32_t input_zero_point;
+    int32_t input_range_radius;
+    int32_t input_multiplier;
+    int32_t input_left_shift;
+} te_sigmoid_params;
+
+void te_logistic_s8(const te_sigmoid_params *p, const int8_t *input, int8_t *output);
+void te_tanh_s8(const te_sigmoid_params *p, const int8_t *input, int8_t *output);
+
+typedef struct {
+    int32_t outer_size;
+    int32_t depth;
+    int32_t input_multiplier;
+    int32_t input_left_shift;
+    int32_t diff_min;
+} te_softmax_params;
+
+void te_softmax_s8(const te_softmax_params *p, const int8_t *input, int8_t *output);
+
+/* ---- reductions (te_reduce.c) ------------------------------------------------------------------ */
+
+typedef struct {
+    int32_t kept_rank;                       /* dimensions that stay, outermost first */
+    int32_t kept_dims[TE_MAX_DIMS];
+    int32_t kept_strides[TE_MAX_DIMS];       /* input strides of those dimensions */
+    int32_t reduced_rank;
+    int32_t reduced_dims[TE_MAX_DIMS];
+    int32_t reduced_strides[TE_MAX_DIMS];
+    int32_t reduced_count;                   /* product of reduced_dims */
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    int32_t multiplier, shift;               /* already divided by reduced_count */
+} te_mean_params;
+
+void te_mean_s8(const te_mean_params *p, const int8_t *input, int8_t *output);
+
+/* ---- data movement (te_layout.c) --------------------------------------------------------------- */
+
+typedef struct {
+    int32_t rank;
+    int32_t input_dims[TE_MAX_DIMS];
+    int32_t before[TE_MAX_DIMS];
+    int32_t after[TE_MAX_DIMS];
+    int8_t pad_value;
+} te_pad_params;
+
+void te_pad_s8(const te_pad_params *p, const int8_t *input, int8_t *output);
+
+typedef struct {
+    int32_t count;                 /* inputs */
+    int32_t outer_size;            /* product of the dims before the axis */
+    const int32_t *copy_sizes;     /* per input: its dim along the axis times the inner size (bytes) */
+} te_concat_params;
+
+void te_concatenation_s8(const te_concat_params *p, const int8_t *const *inputs, int8_t *output);
+
+typedef struct {
+    int32_t input_batch, input_height, input_width, depth;
+    int32_t output_batch, output_height, output_width;
+    int32_t block_height, block_width;
+    int32_t pad_top, pad_left;     /* SPACE_TO_BATCH_ND: leading padding */
+    int32_t crop_top, crop_left;   /* BATCH_TO_SPACE_ND: leading crops */
+    int8_t pad_value;
+} te_space_batch_params;
+
+void te_space_to_batch_s8(const te_space_batch_params *p, const int8_t *input, int8_t *output);
+void te_batch_to_space_s8(const te_space_batch_params *p, const int8_t *input, int8_t *output);
+
+void te_copy(const void *input, void *output, size_t bytes);
+
+/* ---- quantization (te_quantize.c) -------------------------------------------------------------- */
+
+typedef struct {
+    int32_t size;
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    int32_t multiplier, shift;     /* requantize only */
+    float scale;                   /* quantize: output scale; dequantize: input scale */
+} te_quantize_params;
+
+void te_quantize_f32_s8(const te_quantize_params *p, const float *input, int8_t *output);
+void te_dequantize_s8_f32(const te_quantize_params *p, const int8_t *input, float *output);
+void te_requantize_s8(const te_quantize_params *p, const int8_t *input, int8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYEDGE_NATIVE_H */

@@ -1,0 +1,73 @@
+"""The native runtime: portable, interpreter-free C99 generated from a fully int8 TFLite model.
+
+`generate(model)` lowers every operator to one call of a kernel in firmware/native/ with parameters
+computed here (TFLM's arithmetic), plans all activations into one static arena, and emits the model
+C file and header. Nothing is allocated or parsed at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import TinyedgeError
+from ..tflite.model import TFLiteModel
+from .emit import emit
+from .graph import ALIAS_OPS, live_operators
+from .lowering import lower_graph
+
+KERNEL_DIR = Path(__file__).resolve().parents[2] / "firmware" / "native"
+KERNEL_HEADER = "tinyedge_native.h"
+
+
+@dataclass
+class GeneratedRuntime:
+    prefix: str
+    files: dict[str, str]                 # relative path -> text (model C file and its header)
+    kernel_sources: list[Path]            # firmware/native files the model needs (header included)
+    arena_bytes: int                      # the static activation arena
+    weights_bytes: int                    # constant tensors placed in flash
+    params_bytes: int                     # per-op parameters (multipliers, shifts, shapes) in flash
+    io_bytes: int                         # caller-owned input and output buffers (not in the arena)
+    input_shapes: list[tuple[int, ...]]
+    output_shapes: list[tuple[int, ...]]
+    input_dtypes: list[str]
+    output_dtypes: list[str]
+    ops: list[str]                        # the kernels' ops in execution order (aliases excluded)
+    folded_ops: list[str] = field(default_factory=list)  # ops that cost nothing at run time
+
+    @property
+    def dtypes(self) -> dict[str, list[str]]:
+        return {"inputs": self.input_dtypes, "outputs": self.output_dtypes}
+
+
+def unsupported_ops(model: TFLiteModel) -> list[str]:
+    """Names of the operators (after folding) that the native runtime lacks; empty when it can run
+    the model. Used by `--runtime auto`."""
+    from .ops import LOWERINGS
+    graph = model.main
+    return sorted({op.opcode for op in live_operators(graph)
+                   if op.opcode not in LOWERINGS and op.opcode not in ALIAS_OPS})
+
+
+def generate(model: TFLiteModel, prefix: str = "tinyedge") -> GeneratedRuntime:
+    """Generates the native runtime for `model`. Raises TinyedgeError naming the first operator the
+    native runtime cannot run."""
+    if not prefix.isidentifier():
+        raise TinyedgeError(f"'{prefix}' is not a valid C identifier prefix", "use letters, digits and _")
+    lowered = lower_graph(model, prefix)
+    files, sizes = emit(model, lowered, prefix)
+    kernel_names = sorted({step.kernel_file for step in lowered.steps if step.kernel_file})
+    return GeneratedRuntime(
+        prefix=prefix, files=files,
+        kernel_sources=[KERNEL_DIR / KERNEL_HEADER] + [KERNEL_DIR / name for name in kernel_names],
+        arena_bytes=lowered.arena_bytes, weights_bytes=sizes["weights"], params_bytes=sizes["params"],
+        io_bytes=lowered.io_bytes,
+        input_shapes=[model.main.tensors[i].shape for i in model.main.inputs],
+        output_shapes=[model.main.tensors[i].shape for i in model.main.outputs],
+        input_dtypes=[model.main.tensors[i].dtype for i in model.main.inputs],
+        output_dtypes=[model.main.tensors[i].dtype for i in model.main.outputs],
+        ops=[step.op.opcode for step in lowered.steps], folded_ops=lowered.folded_ops)
+
+
+__all__ = ["GeneratedRuntime", "generate", "unsupported_ops"]

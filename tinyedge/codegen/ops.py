@@ -1,0 +1,500 @@
+"""Lowering of each supported TFLite operator to one call of a firmware/native kernel.
+
+A lowering returns a Step: the static `const` parameter data it needs (computed here, with TFLM's
+arithmetic) and the C call, in which `@T<n>@` stands for the address of tensor n (resolved by the
+emitter once the memory plan is known)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..errors import TinyedgeError
+from ..tflite.model import Operator, Tensor
+from . import quantization as q
+
+MAX_DIMS = 6
+
+
+@dataclass
+class Step:
+    op: Operator
+    reads: list[int]
+    writes: list[int]
+    declarations: list[str] = field(default_factory=list)
+    call: str = ""
+    kernel_file: str = ""
+
+
+class LoweringContext:
+    def __init__(self, tensors: list[Tensor], prefix: str):
+        self.tensors = tensors
+        self.prefix = prefix
+
+    def name(self, op: Operator, what: str) -> str:
+        return f"{self.prefix}_op{op.index}_{what}"
+
+
+def ref(tensor: int) -> str:
+    return f"@T{tensor}@"
+
+
+def c_int_array(name: str, ctype: str, values) -> str:
+    values = [int(v) for v in values]
+    rows = [", ".join(str(v) for v in values[i:i + 16]) for i in range(0, len(values), 16)]
+    body = ",\n    ".join(rows) if rows else "0"
+    return f"static const {ctype} {name}[{max(len(values), 1)}] = {{\n    {body}\n}};"
+
+
+def c_struct(ctype: str, name: str, fields: dict) -> str:
+    def value(v) -> str:
+        if isinstance(v, (list, tuple)):
+            return "{" + ", ".join(str(int(x)) for x in v) + "}" if v else "{0}"
+        if isinstance(v, float):
+            return repr(v) + "f" if np.isfinite(v) else "0.0f"
+        return str(v)
+    body = ",\n    ".join(f".{key} = {value(v)}" for key, v in fields.items())
+    return f"static const {ctype} {name} = {{\n    {body}\n}};"
+
+
+def _quant(tensor: Tensor) -> tuple[float, int]:
+    if tensor.quantization is None:
+        raise TinyedgeError(f"tensor '{tensor.name}' has no quantization parameters",
+                            "the native runtime needs a fully int8-quantized model; use --runtime tflm")
+    return float(tensor.quantization.scale[0]), int(tensor.quantization.zero_point[0])
+
+
+def _nhwc(tensor: Tensor) -> tuple[int, int, int, int]:
+    shape = tensor.shape
+    if len(shape) != 4:
+        raise TinyedgeError(f"tensor '{tensor.name}' has shape {shape}, the kernel needs 4 dimensions",
+                            "use --runtime tflm for this model")
+    return shape  # type: ignore[return-value]
+
+
+def _padding(padding: str, stride: int, dilation: int, in_size: int, filter_size: int) -> int:
+    """TFLM's ComputePaddingHeightWidth: the leading padding for the output size TFLM computes."""
+    effective = (filter_size - 1) * dilation + 1
+    if padding == "SAME":
+        out_size = (in_size + stride - 1) // stride
+    else:
+        out_size = (in_size - effective + stride) // stride
+    total = (out_size - 1) * stride + effective - in_size
+    return max(total, 0) // 2
+
+
+def _bias(op: Operator, ctx: LoweringContext) -> str:
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        return ref(op.inputs[2])
+    return "NULL"
+
+
+def _check_bias(op: Operator, ctx: LoweringContext) -> None:
+    if len(op.inputs) > 2 and op.inputs[2] >= 0 and ctx.tensors[op.inputs[2]].dtype != "int32":
+        raise TinyedgeError(f"operator {op.index} ({op.opcode}) has a "
+                            f"{ctx.tensors[op.inputs[2]].dtype} bias; the native runtime takes int32",
+                            "use --runtime tflm for this model")
+
+
+def _conv_like(op: Operator, ctx: LoweringContext, depthwise: bool) -> Step:
+    t = ctx.tensors
+    inp, flt, out = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
+    _check_bias(op, ctx)
+    n, h, w, c = _nhwc(inp)
+    _, oh, ow, oc = _nhwc(out)
+    _, kh, kw, kc = _nhwc(flt)
+    o = op.options
+    in_scale, in_zp = _quant(inp)
+    out_scale, out_zp = _quant(out)
+    multipliers, shifts = q.conv_multipliers(in_scale, flt.quantization.scale, out_scale, oc)
+    act_min, act_max = q.activation_range(o.get("fused_activation_function"), out_scale, out_zp)
+    mult_name, shift_name = ctx.name(op, "multipliers"), ctx.name(op, "shifts")
+    params = ctx.name(op, "params")
+    fields = {
+        "batches": n, "input_height": h, "input_width": w, "input_depth": c,
+        "output_height": oh, "output_width": ow, "output_depth": oc,
+        "filter_height": kh, "filter_width": kw,
+        "filter_input_depth": 0 if depthwise else kc,
+        "depth_multiplier": oc // c if depthwise else 0,
+        "stride_height": o["stride_h"], "stride_width": o["stride_w"],
+        "dilation_height": o.get("dilation_h_factor", 1), "dilation_width": o.get("dilation_w_factor", 1),
+        "pad_height": _padding(o["padding"], o["stride_h"], o.get("dilation_h_factor", 1), h, kh),
+        "pad_width": _padding(o["padding"], o["stride_w"], o.get("dilation_w_factor", 1), w, kw),
+        "input_offset": -in_zp, "output_offset": out_zp,
+        "activation_min": act_min, "activation_max": act_max,
+        "multipliers": mult_name, "shifts": shift_name,
+    }
+    if not depthwise and (kc == 0 or c % kc or oc % (c // kc)):
+        raise TinyedgeError(f"operator {op.index} (CONV_2D) has inconsistent channel counts",
+                            "the model file is corrupt; export it again")
+    kernel = "te_depthwise_conv2d_s8" if depthwise else "te_conv2d_s8"
+    return Step(op, [op.inputs[0], op.inputs[1]] + ([op.inputs[2]] if _bias(op, ctx) != "NULL" else []),
+                [op.outputs[0]],
+                [c_int_array(mult_name, "int32_t", multipliers), c_int_array(shift_name, "int32_t", shifts),
+                 c_struct("te_conv_params", params, fields)],
+                f"{kernel}(&{params}, {ref(op.inputs[0])}, {ref(op.inputs[1])}, {_bias(op, ctx)}, "
+                f"{ref(op.outputs[0])});", "te_conv.c")
+
+
+def lower_conv_2d(op: Operator, ctx: LoweringContext) -> Step:
+    return _conv_like(op, ctx, depthwise=False)
+
+
+def lower_depthwise_conv_2d(op: Operator, ctx: LoweringContext) -> Step:
+    return _conv_like(op, ctx, depthwise=True)
+
+
+def lower_fully_connected(op: Operator, ctx: LoweringContext) -> Step:
+    t = ctx.tensors
+    inp, flt, out = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
+    _check_bias(op, ctx)
+    if len(flt.shape) != 2:
+        raise TinyedgeError(f"operator {op.index} (FULLY_CONNECTED) has a {len(flt.shape)}-D weight tensor",
+                            "use --runtime tflm for this model")
+    out_depth, accum = flt.shape
+    in_scale, in_zp = _quant(inp)
+    out_scale, out_zp = _quant(out)
+    per_channel = flt.quantization.scale.size > 1
+    if per_channel:
+        multipliers, shifts = q.conv_multipliers(in_scale, flt.quantization.scale, out_scale, out_depth)
+    else:
+        multiplier, shift = q.quantize_multiplier(
+            q.f32(in_scale) * q.f32(flt.quantization.scale[0]) / q.f32(out_scale))
+        multipliers, shifts = [multiplier] * out_depth, [shift] * out_depth
+    act_min, act_max = q.activation_range(op.options.get("fused_activation_function"), out_scale, out_zp)
+    mult_name, shift_name, params = ctx.name(op, "multipliers"), ctx.name(op, "shifts"), ctx.name(op, "params")
+    fields = {
+        "batches": out.num_elements // out_depth, "accum_depth": accum, "output_depth": out_depth,
+        "input_offset": -in_zp, "filter_offset": 0 if per_channel else -int(flt.quantization.zero_point[0]),
+        "output_offset": out_zp, "activation_min": act_min, "activation_max": act_max,
+        "multipliers": mult_name, "shifts": shift_name,
+    }
+    return Step(op, [i for i in op.inputs if i >= 0], [op.outputs[0]],
+                [c_int_array(mult_name, "int32_t", multipliers), c_int_array(shift_name, "int32_t", shifts),
+                 c_struct("te_fully_connected_params", params, fields)],
+                f"te_fully_connected_s8(&{params}, {ref(op.inputs[0])}, {ref(op.inputs[1])}, "
+                f"{_bias(op, ctx)}, {ref(op.outputs[0])});", "te_fully_connected.c")
+
+
+def _pool(op: Operator, ctx: LoweringContext, kernel: str) -> Step:
+    t = ctx.tensors
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    n, h, w, c = _nhwc(inp)
+    _, oh, ow, _ = _nhwc(out)
+    o = op.options
+    out_scale, out_zp = _quant(out)
+    act_min, act_max = q.activation_range(o.get("fused_activation_function"), out_scale, out_zp)
+    params = ctx.name(op, "params")
+    fields = {
+        "batches": n, "input_height": h, "input_width": w, "depth": c,
+        "output_height": oh, "output_width": ow,
+        "filter_height": o["filter_height"], "filter_width": o["filter_width"],
+        "stride_height": o["stride_h"], "stride_width": o["stride_w"],
+        "pad_height": _padding(o["padding"], o["stride_h"], 1, h, o["filter_height"]),
+        "pad_width": _padding(o["padding"], o["stride_w"], 1, w, o["filter_width"]),
+        "activation_min": act_min, "activation_max": act_max,
+    }
+    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_pool_params", params, fields)],
+                f"{kernel}(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_pooling.c")
+
+
+def lower_average_pool_2d(op: Operator, ctx: LoweringContext) -> Step:
+    return _pool(op, ctx, "te_average_pool_s8")
+
+
+def lower_max_pool_2d(op: Operator, ctx: LoweringContext) -> Step:
+    return _pool(op, ctx, "te_max_pool_s8")
+
+
+def _contiguous_strides(shape: tuple[int, ...]) -> list[int]:
+    strides, running = [], 1
+    for dim in reversed(shape):
+        strides.append(running)
+        running *= dim
+    return list(reversed(strides))
+
+
+def _broadcast_fields(a: Tensor, b: Tensor, out: Tensor) -> dict:
+    if a.shape == b.shape == out.shape:
+        return {"flat_size": out.num_elements, "rank": 0}
+    rank = len(out.shape)
+    if rank > MAX_DIMS:
+        raise TinyedgeError(f"tensor '{out.name}' has {rank} dimensions; broadcasting handles {MAX_DIMS}",
+                            "use --runtime tflm for this model")
+
+    def strides(t: Tensor) -> list[int]:
+        shape = (1,) * (rank - len(t.shape)) + tuple(t.shape)
+        return [0 if dim == 1 and out.shape[i] != 1 else s
+                for i, (dim, s) in enumerate(zip(shape, _contiguous_strides(shape)))]
+    return {"flat_size": out.num_elements, "rank": rank, "output_dims": list(out.shape),
+            "input1_strides": strides(a), "input2_strides": strides(b)}
+
+
+def _binary(op: Operator, ctx: LoweringContext, kernel: str) -> Step:
+    t = ctx.tensors
+    a, b, out = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
+    a_scale, a_zp = _quant(a)
+    b_scale, b_zp = _quant(b)
+    out_scale, out_zp = _quant(out)
+    act_min, act_max = q.activation_range(op.options.get("fused_activation_function"), out_scale, out_zp)
+    fields = _broadcast_fields(a, b, out)
+    fields.update({"input1_offset": -a_zp, "input2_offset": -b_zp, "output_offset": out_zp})
+    if op.opcode == "ADD":
+        fields.update(q.add_parameters(a_scale, b_scale, out_scale))
+    else:
+        multiplier, shift = q.quantize_multiplier(q.f32(a_scale) * q.f32(b_scale) / q.f32(out_scale))
+        fields.update({"output_multiplier": multiplier, "output_shift": shift})
+    fields.update({"activation_min": act_min, "activation_max": act_max})
+    params = ctx.name(op, "params")
+    return Step(op, [op.inputs[0], op.inputs[1]], [op.outputs[0]], [c_struct("te_binary_params", params, fields)],
+                f"{kernel}(&{params}, {ref(op.inputs[0])}, {ref(op.inputs[1])}, {ref(op.outputs[0])});",
+                "te_elementwise.c")
+
+
+def lower_add(op: Operator, ctx: LoweringContext) -> Step:
+    return _binary(op, ctx, "te_add_s8")
+
+
+def lower_mul(op: Operator, ctx: LoweringContext) -> Step:
+    return _binary(op, ctx, "te_mul_s8")
+
+
+def lower_relu(op: Operator, ctx: LoweringContext) -> Step:
+    t = ctx.tensors
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    in_scale, in_zp = _quant(inp)
+    out_scale, out_zp = _quant(out)
+    multiplier, shift = q.quantize_multiplier(float(np.float32(in_scale) / np.float32(out_scale)))
+    params = ctx.name(op, "params")
+    fields = {"size": out.num_elements, "input_offset": in_zp, "output_offset": out_zp,
+              "multiplier": multiplier, "shift": shift,
+              "activation_min": max(q.INT8_MIN, out_zp), "activation_max": q.INT8_MAX}
+    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_relu_params", params, fields)],
+                f"te_relu_s8(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_activations.c")
+
+
+def lower_relu6(op: Operator, ctx: LoweringContext) -> Step:
+    t = ctx.tensors
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    in_scale, in_zp = _quant(inp)
+    six = in_zp + q.round_half_away(float(np.float32(6.0) / np.float32(in_scale)))
+    params = ctx.name(op, "params")
+    fields = {"size": out.num_elements, "activation_min": in_zp,
+              "activation_max": min(max(six, q.INT8_MIN), q.INT8_MAX)}
+    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_relu_params", params, fields)],
+                f"te_clamp_s8(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_activations.c")
+
+
+def _sigmoid_like(op: Operator, ctx: LoweringContext, kernel: str) -> Step:
+    t = ctx.tensors
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    in_scale, in_zp = _quant(inp)
+    multiplier, shift, radius = q.sigmoid_parameters(in_scale)
+    params = ctx.name(op, "params")
+    fields = {"size": out.num_elements, "input_zero_point": in_zp, "input_range_radius": radius,
+              "input_multiplier": multiplier, "input_left_shift": shift}
+    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_sigmoid_params", params, fields)],
+                f"{kernel}(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_activations.c")
+
+
+def lower_logistic(op: Operator, ctx: LoweringContext) -> Step:
+    return _sigmoid_like(op, ctx, "te_logistic_s8")
+
+
+def lower_tanh(op: Operator, ctx: LoweringContext) -> Step:
+    return _sigmoid_like(op, ctx, "te_tanh_s8")
+
+
+def lower_softmax(op: Operator, ctx: LoweringContext) -> Step:
+    t = ctx.tensors
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    in_scale, _ = _quant(inp)
+    out_scale, out_zp = _quant(out)
+    if out_zp != -128 or np.float32(out_scale) != np.float32(1.0 / 256):
+        raise TinyedgeError(f"operator {op.index} (SOFTMAX) output is not quantized with scale 1/256 and "
+                            f"zero point -128", "TFLM requires that too; export the model again")
+    multiplier, shift, diff_min = q.softmax_parameters(op.options.get("beta", 1.0), in_scale)
+    depth = inp.shape[-1] if inp.shape else 1
+    params = ctx.name(op, "params")
+    fields = {"outer_size": inp.num_elements // depth, "depth": depth, "input_multiplier": multiplier,
+              "input_left_shift": shift, "diff_min": diff_min}
+    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_softmax_params", params, fields)],
+                f"te_softmax_s8(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_activations.c")
+
+
+def _constant_ints(op: Operator, ctx: LoweringContext, position: int, what: str) -> np.ndarray:
+    tensor = ctx.tensors[op.inputs[position]]
+    if tensor.data is None:
+        raise TinyedgeError(f"operator {op.index} ({op.opcode}) has a non-constant {what}",
+                            "the native runtime needs static shapes; use --runtime tflm")
+    return np.asarray(tensor.data).astype(np.int64)
+
+
+def lower_pad(op: Operator, ctx: LoweringContext) -> Step:
+    t = ctx.tensors
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    paddings = _constant_ints(op, ctx, 1, "paddings").reshape(-1, 2)
+    _, out_zp = _quant(out)
+    pad_value = out_zp
+    if op.opcode == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
+        pad_value = int(_constant_ints(op, ctx, 2, "pad value").reshape(-1)[0])
+    rank = len(inp.shape)
+    if rank > MAX_DIMS or rank == 0:
+        raise TinyedgeError(f"operator {op.index} (PAD) has a {rank}-D input", "use --runtime tflm")
+    params = ctx.name(op, "params")
+    fields = {"rank": rank, "input_dims": list(inp.shape), "before": paddings[:, 0].tolist(),
+              "after": paddings[:, 1].tolist(), "pad_value": pad_value}
+    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_pad_params", params, fields)],
+                f"te_pad_s8(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_layout.c")
+
+
+def lower_concatenation(op: Operator, ctx: LoweringContext) -> Step:
+    t = ctx.tensors
+    out = t[op.outputs[0]]
+    rank = len(out.shape)
+    axis = op.options.get("axis", 0)
+    axis = axis + rank if axis < 0 else axis
+    out_scale, out_zp = _quant(out)
+    for i in op.inputs:
+        scale, zp = _quant(t[i])
+        if np.float32(scale) != np.float32(out_scale) or zp != out_zp:
+            raise TinyedgeError(f"operator {op.index} (CONCATENATION) inputs are quantized differently "
+                                f"from its output", "TFLM rejects that too; export the model again")
+    inner = int(np.prod(out.shape[axis + 1:])) if axis + 1 < rank else 1
+    outer = int(np.prod(out.shape[:axis])) if axis > 0 else 1
+    sizes = [t[i].shape[axis] * inner for i in op.inputs]
+    params, sizes_name = ctx.name(op, "params"), ctx.name(op, "copy_sizes")
+    pointers = ", ".join(ref(i) for i in op.inputs)
+    call = (f"{{\n        const int8_t *const parts[{len(op.inputs)}] = {{{pointers}}};\n"
+            f"        te_concatenation_s8(&{params}, parts, {ref(op.outputs[0])});\n    }}")
+    return Step(op, list(op.inputs), [op.outputs[0]],
+                [c_int_array(sizes_name, "int32_t", sizes),
+                 c_struct("te_concat_params", params,
+                          {"count": len(op.inputs), "outer_size": outer, "copy_sizes": sizes_name})],
+                call, "te_layout.c")
+
+
+def lower_mean(op: Operator, ctx: LoweringContext) -> Step:
+    t = ctx.tensors
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    rank = len(inp.shape)
+    axes = sorted({int(a) + rank if a < 0 else int(a) for a in _constant_ints(op, ctx, 1, "axis").reshape(-1)})
+    strides = _contiguous_strides(inp.shape)
+    kept = [d for d in range(rank) if d not in axes]
+    in_scale, in_zp = _quant(inp)
+    out_scale, out_zp = _quant(out)
+    count = int(np.prod([inp.shape[d] for d in axes])) if axes else 1
+    if rank > MAX_DIMS or count == 0:
+        raise TinyedgeError(f"operator {op.index} (MEAN) has an unsupported shape {inp.shape}",
+                            "use --runtime tflm")
+    multiplier, shift = q.mean_multiplier(in_scale, out_scale, count)
+    params = ctx.name(op, "params")
+    fields = {"kept_rank": len(kept), "kept_dims": [inp.shape[d] for d in kept],
+              "kept_strides": [strides[d] for d in kept], "reduced_rank": len(axes),
+              "reduced_dims": [inp.shape[d] for d in axes], "reduced_strides": [strides[d] for d in axes],
+              "reduced_count": count, "input_zero_point": in_zp, "output_zero_point": out_zp,
+              "multiplier": multiplier, "shift": shift}
+    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_mean_params", params, fields)],
+                f"te_mean_s8(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_reduce.c")
+
+
+def lower_quantize(op: Operator, ctx: LoweringContext) -> Step:
+    t = ctx.tensors
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    out_scale, out_zp = _quant(out)
+    params = ctx.name(op, "params")
+    if inp.dtype == "float32" and out.dtype == "int8":
+        fields = {"size": out.num_elements, "output_zero_point": out_zp, "scale": q.f32(out_scale)}
+        kernel = "te_quantize_f32_s8"
+    elif inp.dtype == "int8" and out.dtype == "int8":
+        in_scale, in_zp = _quant(inp)
+        multiplier, shift = q.quantize_multiplier(q.f32(in_scale) / q.f32(out_scale))
+        fields = {"size": out.num_elements, "input_zero_point": in_zp, "output_zero_point": out_zp,
+                  "multiplier": multiplier, "shift": shift}
+        kernel = "te_requantize_s8"
+    else:
+        raise TinyedgeError(f"operator {op.index} (QUANTIZE) converts {inp.dtype} to {out.dtype}; the native "
+                            f"runtime handles float32 or int8 to int8", "use --runtime tflm for this model")
+    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_quantize_params", params, fields)],
+                f"{kernel}(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_quantize.c")
+
+
+def lower_dequantize(op: Operator, ctx: LoweringContext) -> Step:
+    t = ctx.tensors
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    if inp.dtype != "int8" or out.dtype != "float32":
+        raise TinyedgeError(f"operator {op.index} (DEQUANTIZE) converts {inp.dtype} to {out.dtype}; the "
+                            f"native runtime handles int8 to float32", "use --runtime tflm for this model")
+    in_scale, in_zp = _quant(inp)
+    params = ctx.name(op, "params")
+    fields = {"size": out.num_elements, "input_zero_point": in_zp, "scale": q.f32(in_scale)}
+    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_quantize_params", params, fields)],
+                f"te_dequantize_s8_f32(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});",
+                "te_quantize.c")
+
+
+def _spatial4(tensor: Tensor) -> tuple[int, int, int, int]:
+    """SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND take NHWC or NHC (read as NH1C), as TFLM does."""
+    if len(tensor.shape) == 3:
+        n, h, c = tensor.shape
+        return n, h, 1, c
+    return _nhwc(tensor)
+
+
+def _space_batch(op: Operator, ctx: LoweringContext, kernel: str) -> Step:
+    t = ctx.tensors
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    block = _constant_ints(op, ctx, 1, "block shape").reshape(-1).tolist()
+    edges = _constant_ints(op, ctx, 2, "paddings" if "SPACE" in op.opcode[:5] else "crops").reshape(-1, 2)
+    if len(block) == 1:
+        block = block + [1]
+        edges = np.vstack([edges, [[0, 0]]])
+    n, h, w, c = _spatial4(inp)
+    on, oh, ow, _ = _spatial4(out)
+    leading = {"pad_top": 0, "pad_left": 0, "crop_top": 0, "crop_left": 0}
+    if kernel == "te_space_to_batch_s8":
+        leading.update(pad_top=int(edges[0, 0]), pad_left=int(edges[1, 0]))
+    else:
+        leading.update(crop_top=int(edges[0, 0]), crop_left=int(edges[1, 0]))
+    params = ctx.name(op, "params")
+    # TFLM's SPACE_TO_BATCH_ND pads with its params' output_offset, which its prepare step never sets
+    # (the zero-initialised arena leaves it 0); pad with 0 to match, not with the zero point.
+    fields = {"input_batch": n, "input_height": h, "input_width": w, "depth": c,
+              "output_batch": on, "output_height": oh, "output_width": ow,
+              "block_height": block[0], "block_width": block[1], **leading, "pad_value": 0}
+    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_space_batch_params", params, fields)],
+                f"{kernel}(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_layout.c")
+
+
+def lower_space_to_batch_nd(op: Operator, ctx: LoweringContext) -> Step:
+    return _space_batch(op, ctx, "te_space_to_batch_s8")
+
+
+def lower_batch_to_space_nd(op: Operator, ctx: LoweringContext) -> Step:
+    return _space_batch(op, ctx, "te_batch_to_space_s8")
+
+
+LOWERINGS: dict[str, Callable[[Operator, LoweringContext], Step]] = {
+    "CONV_2D": lower_conv_2d,
+    "DEPTHWISE_CONV_2D": lower_depthwise_conv_2d,
+    "FULLY_CONNECTED": lower_fully_connected,
+    "AVERAGE_POOL_2D": lower_average_pool_2d,
+    "MAX_POOL_2D": lower_max_pool_2d,
+    "ADD": lower_add,
+    "MUL": lower_mul,
+    "RELU": lower_relu,
+    "RELU6": lower_relu6,
+    "LOGISTIC": lower_logistic,
+    "TANH": lower_tanh,
+    "SOFTMAX": lower_softmax,
+    "PAD": lower_pad,
+    "PADV2": lower_pad,
+    "CONCATENATION": lower_concatenation,
+    "MEAN": lower_mean,
+    "QUANTIZE": lower_quantize,
+    "DEQUANTIZE": lower_dequantize,
+    "SPACE_TO_BATCH_ND": lower_space_to_batch_nd,
+    "BATCH_TO_SPACE_ND": lower_batch_to_space_nd,
+}
