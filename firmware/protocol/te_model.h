@@ -1,0 +1,64 @@
+/* The model behind the validation protocol: one per firmware, defined by a small adapter.
+ *
+ * The protocol never knows which runtime runs the model (tinyedge's native C, TFLM glue, a test
+ * function). An adapter names the model, gives its int8 input/output sizes, the output quantization
+ * (to print `m-results` as dequantized floats, as the MLPerf Tiny runner expects) and the function that
+ * runs one inference. For the native runtime the adapter is one line:
+ *
+ *     #include "te_model.h"
+ *     #include "model.h"   // int tinyedge_invoke(const int8_t *, int8_t *) + size macros
+ *     TE_MODEL_DEFINE("digits", "3f2a...", MODEL_INPUT_BYTES, MODEL_OUTPUT_BYTES,
+ *                     0.00390625f, -128, NULL, tinyedge_invoke);
+ */
+#ifndef TINYEDGE_TE_MODEL_H
+#define TINYEDGE_TE_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct te_model {
+    /* Printed by `te-model` and `profile`; keep to [A-Za-z0-9._-] so lines stay parseable. */
+    const char *name;
+    /* Lower-case hex of the SHA-256 of the model file, or a prefix of it (16 digits or more). */
+    const char *sha256;
+    size_t input_bytes;
+    size_t output_bytes;
+    /* real value = (q - output_zero_point) * output_scale, as the MLPerf Tiny reference prints. */
+    float output_scale;
+    int32_t output_zero_point;
+    /* Runs once at start-up before `m-init-done`; NULL when there is nothing to prepare.
+     * Returns 0 on success. */
+    int (*init)(void);
+    /* Runs one inference; returns 0 on success. Must not modify `input`. */
+    int (*invoke)(const int8_t *input, int8_t *output);
+    /* Static buffers of input_bytes and output_bytes (TE_MODEL_DEFINE provides them): `db` loads
+     * into the input buffer, every inference writes the output buffer. */
+    int8_t *input_buffer;
+    int8_t *output_buffer;
+} te_model;
+
+/* The model this firmware carries, defined by exactly one adapter (usually with TE_MODEL_DEFINE). */
+extern const te_model te_model_in_firmware;
+
+/* Word-aligned static storage, so a runtime may load its input with 32-bit accesses. */
+#define TE_MODEL_BUFFER_(NAME, BYTES) \
+    static union { int8_t bytes[BYTES]; uint32_t align_; } NAME
+
+/* Defines te_model_in_firmware and its buffers. INIT may be NULL. */
+#define TE_MODEL_DEFINE(NAME, SHA256, INPUT_BYTES, OUTPUT_BYTES, OUTPUT_SCALE, OUTPUT_ZERO_POINT, \
+                        INIT, INVOKE)                                                               \
+    TE_MODEL_BUFFER_(te_model_input_storage_, INPUT_BYTES);                                         \
+    TE_MODEL_BUFFER_(te_model_output_storage_, OUTPUT_BYTES);                                       \
+    const te_model te_model_in_firmware = {                                                         \
+        (NAME), (SHA256), (INPUT_BYTES), (OUTPUT_BYTES), (OUTPUT_SCALE), (OUTPUT_ZERO_POINT),       \
+        (INIT), (INVOKE), te_model_input_storage_.bytes, te_model_output_storage_.bytes}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYEDGE_TE_MODEL_H */

@@ -1,0 +1,105 @@
+/* Test-only host port (stdin/stdout) for driving the protocol over pipes in tests/protocol.
+ *
+ * A stand-in until firmware/port/host/ lands, kept to what the tests need. Ticks come from the
+ * monotonic clock in microseconds. A segmentation fault prints the same marker line as the Cortex-M
+ * fault handler (firmware/platform/cortex-m/fault_marker.h), so the host side is tested on the line
+ * a HardFault produces; the host has no exception frame, so the pc field is the faulting address.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "port.h"
+
+static void write_all(const uint8_t *data, size_t length)
+{
+    while (length > 0u) {
+        ssize_t written = write(STDOUT_FILENO, data, length);
+        if (written < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            _exit(2); /* the host closed the pipe */
+        }
+        data += written;
+        length -= (size_t)written;
+    }
+}
+
+static void report_fault(int signal_number, siginfo_t *info, void *context)
+{
+    static const char hex[] = "0123456789abcdef";
+    char line[] = "\r\ne-[hardfault pc=0x00000000]\r\n";
+    uint32_t address = (uint32_t)(uintptr_t)info->si_addr;
+    size_t i;
+    (void)context;
+    for (i = 0; i < 8; ++i) {
+        line[sizeof "\r\ne-[hardfault pc=0x" - 1 + i] = hex[(address >> (28u - 4u * i)) & 0xfu];
+    }
+    write_all((const uint8_t *)line, sizeof line - 1);
+    _exit(128 + signal_number);
+}
+
+void port_init(uint32_t baud)
+{
+    struct sigaction action;
+    (void)baud;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = report_fault;
+    action.sa_flags = SA_SIGINFO;
+    sigaction(SIGSEGV, &action, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+size_t port_read(uint8_t *buffer, size_t max)
+{
+    /* Waits at most 10 ms for input, so an idle firmware does not spin a shared CPU. */
+    struct pollfd input = {STDIN_FILENO, POLLIN, 0};
+    ssize_t count;
+    if (poll(&input, 1, 10) <= 0) {
+        return 0u;
+    }
+    count = read(STDIN_FILENO, buffer, max);
+    if (count == 0) {
+        exit(0); /* the host closed our input: the session is over */
+    }
+    return count < 0 ? 0u : (size_t)count;
+}
+
+void port_write(const uint8_t *data, size_t length)
+{
+    write_all(data, length);
+}
+
+uint64_t port_ticks(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+}
+
+uint32_t port_ticks_per_second(void)
+{
+    return 1000000u;
+}
+
+const char *port_tick_unit(void)
+{
+    return "us";
+}
+
+uint32_t port_instructions_per_tick(void)
+{
+    return 1u;
+}
+
+void port_exit(int code)
+{
+    exit(code);
+}

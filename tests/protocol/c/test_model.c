@@ -1,0 +1,65 @@
+/* A small deterministic int8 "model" for the protocol tests: each output is a rounded, saturated
+ * weighted sum of the whole input, so every input byte and every output byte matters (the tests
+ * recompute it in Python and compare bit for bit).
+ *
+ * Inputs whose first byte is 0x7f act as fault switches, so one firmware can also play a device that
+ * hangs (second byte 0x01), aborts (0x02) or faults on a bad memory access (0x03).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "te_model.h"
+
+#ifndef TEST_MODEL_NAME
+#define TEST_MODEL_NAME "protocol-test"
+#endif
+#ifndef TEST_MODEL_SHA256
+#define TEST_MODEL_SHA256 "0123456789abcdef"
+#endif
+
+#define INPUT_BYTES 70
+#define OUTPUT_BYTES 10
+
+static int weight(int i, int j)
+{
+    return (i * 7 + j * 13) % 17 - 8;
+}
+
+static void act_on_fault_switch(const int8_t *input)
+{
+    if (input[0] != 0x7f) {
+        return;
+    }
+    if (input[1] == 0x01) {
+        for (;;) {
+            pause(); /* stops answering without spinning a shared CPU */
+        }
+    } else if (input[1] == 0x02) {
+        abort();
+    } else if (input[1] == 0x03) {
+        volatile int *nowhere = (volatile int *)(uintptr_t)16u;
+        *nowhere = 1;
+    }
+}
+
+static int invoke(const int8_t *input, int8_t *output)
+{
+    int i;
+    int j;
+    act_on_fault_switch(input);
+    for (j = 0; j < OUTPUT_BYTES; ++j) {
+        long sum = 0;
+        long rounded;
+        for (i = 0; i < INPUT_BYTES; ++i) {
+            sum += (long)input[i] * weight(i, j);
+        }
+        /* Divide by 64, rounding half away from zero, then saturate to int8. */
+        rounded = sum >= 0 ? (sum + 32) / 64 : -((-sum + 32) / 64);
+        output[j] = (int8_t)(rounded > 127 ? 127 : rounded < -128 ? -128 : rounded);
+    }
+    return 0;
+}
+
+TE_MODEL_DEFINE(TEST_MODEL_NAME, TEST_MODEL_SHA256, INPUT_BYTES, OUTPUT_BYTES, 0.0390625f, -3, NULL,
+                invoke);
