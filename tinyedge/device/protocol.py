@@ -1,0 +1,361 @@
+"""Host side of the validation protocol (docs/protocol.md): MLPerf Tiny base commands plus tinyedge's
+`te-` commands, over any Transport.
+
+`DeviceClient` speaks the protocol on one open link. `DeviceSession` adds what a validation run needs
+on top: it opens the link through a factory, checks the model identity, and reconnects once when the
+link drops. `run_samples` keeps every result gathered before a failure.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from .errors import (DeviceCrashed, DeviceDisconnected, DeviceError, DeviceFailure, DeviceTimeout,
+                     TransportClosed, TransportTimeout, WrongModel)
+from .transport import Transport
+
+MAX_COMMAND = 80          # the device keeps no more characters of a command
+BYTES_PER_DB = 31         # bytes per `db` command, as the MLPerf Tiny runner sends (62 hex digits)
+# The line a crashed firmware prints (firmware/platform/cortex-m/fault_marker.h): e-[hardfault pc=0x...]
+FAULT_MARKER = "e-[hardfault"
+
+_NAME = re.compile(r"m-name-dut-\[([^\]]+)\]$")
+_MODEL = re.compile(r"m-te-model-\[([^,\]]*),([0-9a-fA-F]*)\]$")
+_IO = re.compile(r"m-te-io-\[(\d+),(\d+)\]$")
+_OUTPUT = re.compile(r"m-te-output-\[([0-9a-fA-F]*)\]$")
+_RESULTS = re.compile(r"m-results-\[([^\]]*)\]$")
+_LAP = re.compile(r"m-lap-us-(\d+)$")
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    name: str
+    sha256: str                 # as the device prints it: the model file's SHA-256 or a prefix of it
+    input_bytes: int | None = None
+    output_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Ticks:
+    ticks: int                  # timer ticks of the timed inferences together
+    count: int                  # how many inferences those ticks cover
+    unit: str                   # "cycles", "us" or "instructions"
+    instructions_per_tick: int  # 1 unless unit is "instructions"
+    ticks_per_second: int
+
+    @property
+    def per_inference(self) -> float:
+        """Duration of one inference in `unit` (ticks scaled by instructions per tick)."""
+        return self.ticks * self.instructions_per_tick / self.count
+
+
+@dataclass(frozen=True)
+class Inference:
+    """What `infer N W` printed."""
+    results: list[float]        # m-results: the dequantized output, three decimals
+    lap_us: tuple[int, int]     # the two m-lap-us stamps around the N timed inferences
+    count: int
+
+    @property
+    def microseconds(self) -> float:
+        """Per inference, as the MLPerf Tiny runner computes latency."""
+        return (self.lap_us[1] - self.lap_us[0]) / self.count
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    output: bytes               # the raw int8 output, two's complement, as on the device
+    ticks: Ticks
+    inference: Inference
+
+
+class DeviceClient:
+    """Commands and their replies on an open link. Every read has a deadline."""
+
+    def __init__(self, transport: Transport, *, command_timeout: float = 5.0,
+                 infer_timeout: float = 60.0):
+        self.transport = transport
+        self.command_timeout = command_timeout
+        self.infer_timeout = infer_timeout
+        self.boot_lines: list[str] = []
+
+    # ---- connecting --------------------------------------------------------------------------
+
+    def connect(self, boot_timeout: float = 10.0, quiet: float = 1.0) -> None:
+        """Waits for the boot banner, skipping noise, then checks the device answers `name`.
+
+        A device that booted before the link opened (a board already running) prints no banner; after
+        `quiet` seconds without a byte the client stops waiting for one and asks for the name instead.
+        """
+        deadline = time.monotonic() + boot_timeout
+        lines: list[str] = []
+        saw_init = False
+        pending = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                line = self.transport.read_line(min(quiet, remaining))
+            except TransportTimeout as timeout:
+                if len(timeout.received) == pending:
+                    break           # silent: already booted, or not there; `name` tells which
+                pending = len(timeout.received)
+                continue            # bytes without a line end yet: noise or a slow banner
+            except TransportClosed as closed:
+                raise self._closed(closed, "while booting", lines) from None
+            pending = 0
+            lines.append(line)
+            self._check_fault(line, "while booting", lines)
+            if line.endswith("m-init-done"):
+                saw_init = True
+            elif saw_init and line.endswith("m-ready"):
+                break
+        self.boot_lines = lines
+        self.synchronise(max(deadline - time.monotonic(), self.command_timeout))
+
+    def synchronise(self, timeout: float) -> None:
+        """Drops whatever is pending, then sends `name` until its answer comes back clean (twice at
+        most: the first may be glued to a half-received command left over in the device)."""
+        self._drain()
+        for _ in range(2):
+            lines = self.command("name", timeout=timeout, check=False)
+            if any(_NAME.search(line) for line in lines):
+                return
+        raise DeviceTimeout(f"{self.transport.name} does not answer the MLPerf Tiny 'name' command",
+                            "is it running tinyedge (or MLPerf Tiny) firmware? flash it and try again",
+                            lines=lines)
+
+    def _drain(self, quiet: float = 0.1, limit: float = 2.0) -> None:
+        self.transport.discard_input()
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            try:
+                line = self.transport.read_line(quiet)
+            except TransportTimeout:
+                self.transport.discard_input()
+                return
+            except TransportClosed as closed:
+                raise self._closed(closed, "while synchronising", []) from None
+            self._check_fault(line, "while synchronising", [line])
+
+    # ---- commands ----------------------------------------------------------------------------
+
+    def command(self, text: str, *, timeout: float | None = None, check: bool = True) -> list[str]:
+        """Sends one command; returns its reply lines up to (without) `m-ready`. With `check`, an
+        error line in the reply raises DeviceError."""
+        if "%" in text or len(text) > MAX_COMMAND or not text.isascii():
+            raise ValueError(f"not a protocol command: {text!r}")
+        timeout = self.command_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        what = f"'{text if len(text) <= 24 else text[:21] + '...'}'"
+        lines: list[str] = []
+        try:
+            self.transport.write(text.encode("ascii") + b"%", timeout)
+            while True:
+                line = self.transport.read_line(max(deadline - time.monotonic(), 0))
+                self._check_fault(line, f"during {what}", lines + [line])
+                if line.endswith("m-ready"):
+                    break
+                if line:
+                    lines.append(line)
+        except TransportTimeout:
+            raise DeviceTimeout(f"{self.transport.name} did not answer {what} within {timeout:g} s",
+                                "the device stopped responding; reset it and run again",
+                                lines=lines) from None
+        except TransportClosed as closed:
+            raise self._closed(closed, f"during {what}", lines) from None
+        if check:
+            for line in lines:
+                if line.startswith("e-") or line.startswith("Supplied buffer size"):
+                    raise DeviceError(f"{self.transport.name} answered {what} with {line}", lines=lines)
+        return lines
+
+    def name(self) -> str:
+        return _search(_NAME, self.command("name"), "name").group(1)
+
+    def model_identity(self) -> ModelIdentity:
+        try:
+            lines = self.command("te-model")
+        except DeviceError as error:
+            raise DeviceError(f"{self.transport.name} does not know tinyedge's 'te-model' command: "
+                              "its firmware was not built by tinyedge",
+                              "flash the firmware tinyedge built ('tinyedge flash')", lines=error.lines) from None
+        model = _search(_MODEL, lines, "te-model")
+        io = next((m for m in map(_IO.search, lines) if m), None)
+        return ModelIdentity(model.group(1), model.group(2).lower(),
+                             int(io.group(1)) if io else None, int(io.group(2)) if io else None)
+
+    def check_model(self, name: str, sha256: str) -> ModelIdentity:
+        """Raises WrongModel unless the device carries `name` with a hash that is a prefix of
+        `sha256` (the full hex digest of the model file) of at least 16 digits."""
+        found = self.model_identity()
+        sha256 = sha256.lower()
+        if found.name != name or len(found.sha256) < 16 or not sha256.startswith(found.sha256):
+            raise WrongModel(
+                f"wrong model on {self.transport.name}: expected '{name}' (sha256 {sha256[:16]}), "
+                f"found '{found.name}' (sha256 {found.sha256[:16] or 'none'})",
+                "flash the firmware built for this model ('tinyedge flash'), then validate again")
+        return found
+
+    def load(self, data: bytes) -> None:
+        """`db load N`, then `db` commands of at most 31 bytes, as the MLPerf Tiny runner sends."""
+        if not data:
+            raise ValueError("an empty sample cannot be loaded")
+        expecting = self.command(f"db load {len(data)}")
+        _search(re.compile(rf"m-\[Expecting {len(data)} bytes\]$"), expecting, f"db load {len(data)}")
+        for start in range(0, len(data), BYTES_PER_DB):
+            lines = self.command("db " + data[start:start + BYTES_PER_DB].hex())
+        if "m-load-done" not in lines:
+            raise DeviceError(f"{self.transport.name} did not confirm the load of {len(data)} bytes "
+                              "(no m-load-done)", lines=lines)
+
+    def infer(self, count: int = 1, warmups: int = 0) -> Inference:
+        command = f"infer {count} {warmups}"
+        lines = self.command(command, timeout=self.infer_timeout)
+        laps = [int(m.group(1)) for m in map(_LAP.search, lines) if m]
+        results = _search(_RESULTS, lines, command).group(1)
+        if len(laps) != 2:
+            raise DeviceError(f"{self.transport.name} answered '{command}' without two m-lap-us lines",
+                              lines=lines)
+        values = [float(v) for v in results.split(",") if v.strip()]
+        return Inference(values, (laps[0], laps[1]), count)
+
+    def output(self) -> bytes:
+        return bytes.fromhex(_search(_OUTPUT, self.command("te-output"), "te-output").group(1))
+
+    def ticks(self) -> Ticks:
+        lines = self.command("te-ticks")
+        fields = {}
+        for key in ("ticks", "count", "unit", "instructions-per-tick", "ticks-per-second"):
+            match = next((m for m in (re.search(rf"m-te-{key}-(\S+)$", line) for line in lines) if m), None)
+            fields[key] = match.group(1) if match else None
+        if fields["ticks"] is None or fields["count"] is None or fields["unit"] is None:
+            raise DeviceError(f"{self.transport.name} answered 'te-ticks' without ticks, count and unit",
+                              lines=lines)
+        return Ticks(int(fields["ticks"]), int(fields["count"]), fields["unit"],
+                     int(fields["instructions-per-tick"] or 1), int(fields["ticks-per-second"] or 0))
+
+    def run_sample(self, data: bytes) -> SampleResult:
+        """One validation step: load the int8 input, one inference without warm-up, raw output, ticks."""
+        self.load(data)
+        inference = self.infer(1, 0)
+        return SampleResult(self.output(), self.ticks(), inference)
+
+    # ---- failures ----------------------------------------------------------------------------
+
+    def _check_fault(self, line: str, when: str, lines: list[str]) -> None:
+        marker = line.find(FAULT_MARKER)
+        if marker >= 0:
+            raise DeviceCrashed(f"the firmware on {self.transport.name} crashed {when}: {line[marker:]}",
+                                "a HardFault: check the arena size and the model's operators", lines=lines)
+
+    def _closed(self, closed: TransportClosed, when: str, lines: list[str]) -> DeviceFailure:
+        if closed.crashed:
+            return DeviceCrashed(f"the firmware crashed {when}: {closed.message}", lines=lines)
+        return DeviceDisconnected(f"{closed.message} {when}", closed.hint, lines=lines)
+
+
+def _search(pattern: re.Pattern, lines: list[str], command: str) -> re.Match:
+    for line in lines:
+        match = pattern.search(line)
+        if match:
+            return match
+    shown = "; ".join(lines) or "nothing"
+    raise DeviceError(f"unexpected answer to '{command}': {shown}", lines=lines)
+
+
+class DeviceSession:
+    """A client on a link opened by `open_transport`, reopened once when the link drops.
+
+    `expected` (name and full SHA-256 of the model) is checked on every (re)connection, so a retry
+    never validates against a different firmware.
+    """
+
+    def __init__(self, open_transport: Callable[[], Transport], *, expected: ModelIdentity | None = None,
+                 boot_timeout: float = 10.0, command_timeout: float = 5.0, infer_timeout: float = 60.0):
+        self._open_transport = open_transport
+        self.expected = expected
+        self.boot_timeout = boot_timeout
+        self.command_timeout = command_timeout
+        self.infer_timeout = infer_timeout
+        self.client: DeviceClient | None = None
+        self.identity: ModelIdentity | None = None
+        self.reconnections = 0
+
+    def open(self) -> DeviceClient:
+        transport = self._open_transport()
+        client = DeviceClient(transport, command_timeout=self.command_timeout,
+                              infer_timeout=self.infer_timeout)
+        try:
+            client.connect(self.boot_timeout)
+            if self.expected is not None:
+                self.identity = client.check_model(self.expected.name, self.expected.sha256)
+            else:
+                self.identity = client.model_identity()
+        except BaseException:
+            transport.close()
+            raise
+        self.client = client
+        return client
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.transport.close()
+            self.client = None
+
+    def run_sample(self, data: bytes) -> SampleResult:
+        if self.client is None:
+            self.open()
+        try:
+            return self.client.run_sample(data)
+        except DeviceDisconnected:
+            self.close()
+            self.reconnections += 1
+            try:
+                self.open()
+                return self.client.run_sample(data)
+            except DeviceDisconnected as again:
+                raise DeviceDisconnected(f"{again.message} (also after reconnecting once)", again.hint,
+                                         lines=again.lines) from None
+
+    def __enter__(self) -> DeviceSession:
+        self.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass
+class RunOutcome:
+    """The results of every sample that completed, and the failure that ended the run early, if any."""
+    results: list[SampleResult] = field(default_factory=list)
+    error: DeviceFailure | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None
+
+
+def run_samples(session: DeviceSession, samples: Iterable[bytes],
+                progress: Callable[[int, SampleResult], None] | None = None) -> RunOutcome:
+    """Runs each sample in turn; a device failure ends the run but keeps what was gathered."""
+    outcome = RunOutcome()
+    for index, result in enumerate(_results(session, samples, outcome)):
+        outcome.results.append(result)
+        if progress:
+            progress(index, result)
+    return outcome
+
+
+def _results(session: DeviceSession, samples: Iterable[bytes], outcome: RunOutcome) -> Iterator[SampleResult]:
+    for sample in samples:
+        try:
+            yield session.run_sample(sample)
+        except DeviceFailure as failure:
+            outcome.error = failure
+            return
