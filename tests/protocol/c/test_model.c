@@ -6,9 +6,13 @@
  * hangs (second byte 0x01), aborts (0x02), faults on a bad memory access (0x03) or leaves without a
  * crash (0x04, as a board dropping off USB).
  */
+#if defined(__unix__)
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <unistd.h>
+#else
+#include "port.h"
+#endif
 
 #include "te_model.h"
 
@@ -27,22 +31,36 @@ static int weight(int i, int j)
     return (i * 7 + j * 13) % 17 - 8;
 }
 
+#if defined(__unix__)
+static void stop_answering(void) { for (;;) pause(); } /* without spinning a shared CPU */
+static void leave(void) { _exit(0); }
+static void abort_firmware(void) { abort(); }
+#else
+static void stop_answering(void) { for (;;) { } }
+static void leave(void) { port_exit(0); }
+static void abort_firmware(void) { port_exit(134); }
+#endif
+
 static void act_on_fault_switch(const int8_t *input)
 {
     if (input[0] != 0x7f) {
         return;
     }
     if (input[1] == 0x01) {
-        for (;;) {
-            pause(); /* stops answering without spinning a shared CPU */
-        }
+        stop_answering();
     } else if (input[1] == 0x02) {
-        abort();
+        abort_firmware();
     } else if (input[1] == 0x03) {
+        /* On the host: address 16 is unmapped (SIGSEGV). On Cortex-M: 0xf0000000 is no memory, a
+         * bus fault that escalates to HardFault. */
+#if defined(__unix__)
         volatile int *nowhere = (volatile int *)(uintptr_t)16u;
+#else
+        volatile int *nowhere = (volatile int *)(uintptr_t)0xf0000000u;
+#endif
         *nowhere = 1;
     } else if (input[1] == 0x04) {
-        _exit(0);
+        leave();
     }
 }
 
