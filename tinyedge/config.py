@@ -44,24 +44,26 @@ SCHEMA: dict[str, dict[str, Setting]] = {
                                  minimum=0.05, maximum=0.5),
         "seed": Setting(0, "seed of every split, initialisation and shuffle"),
         "labels": Setting([], "class names in label order (empty: the data's own or 0..N-1)"),
+        "augment": Setting(True, "add one-pixel shifted copies of image training samples (x5) for "
+                                 "the teacher and distillation"),
     },
     "teacher": {
         "model": Setting("", "path of a trained teacher (.keras, .h5 or SavedModel); empty: train one"),
         "architecture": Setting("cnn", "architecture of a teacher that tinyedge trains",
                                 choices=("cnn", "resnet", "mlp")),
-        "epochs": Setting(30, "epochs to train the teacher", minimum=1),
+        "epochs": Setting(15, "epochs to train the teacher", minimum=1),
     },
     "student": {
         "architecture": Setting("tiny_cnn", "student from the zoo, or a path to an untrained Keras "
                                             "model (.keras/.h5)"),
-        "width": Setting(1.0, "width multiplier of the student", minimum=0.05),
+        "width": Setting(1.5, "width multiplier of the student", minimum=0.05),
         "depth": Setting(2, "number of blocks of the student", minimum=1),
     },
     "distillation": {
         "alpha": Setting(0.1, "weight of the hard-label loss; 1 - alpha weighs the soft targets",
                          minimum=0.0, maximum=1.0),
         "temperature": Setting(4.0, "softmax temperature of the soft targets", minimum=0.1),
-        "epochs": Setting(60, "epochs of distillation", minimum=1),
+        "epochs": Setting(40, "epochs of distillation", minimum=1),
         "batch_size": Setting(64, "batch size", minimum=1),
         "learning_rate": Setting(0.003, "Adam learning rate", minimum=0.0),
     },

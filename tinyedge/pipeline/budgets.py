@@ -1,0 +1,32 @@
+"""Budgets from tinyedge.toml's [budgets]: a build that misses one fails, naming the figure and the
+limit (after every artifact is written, so the user can look at what missed)."""
+
+from __future__ import annotations
+
+from ..errors import TinyedgeError
+from ..tflite.inspect import BoardFit
+
+
+def check(budgets: dict, metric: str, int8_value: float, fit: BoardFit, build_dir: str) -> None:
+    missed = []
+    floor = budgets.get("min_accuracy", 0.0)
+    if metric == "accuracy" and floor and int8_value < floor:
+        missed.append((f"int8 accuracy {int8_value:.2%} (TFLM on the host) is below "
+                       f"budgets.min_accuracy {floor:.2%}",
+                       "train longer (distillation.epochs), widen the student (student.width) or "
+                       "lower budgets.min_accuracy"))
+    flash_limit = "budgets.max_flash" if budgets.get("max_flash") else f"the flash of {fit.board}"
+    if fit.flash_margin < 0:
+        missed.append((f"flash needed {fit.flash_needed:,} bytes (model + runtime estimate) exceeds "
+                       f"{flash_limit} {fit.flash_available:,} bytes",
+                       "make the student smaller (student.width, student.depth) or prune and cluster"))
+    ram_limit = "budgets.max_ram" if budgets.get("max_ram") else f"the RAM of {fit.board}"
+    if fit.ram_margin < 0:
+        missed.append((f"RAM needed {fit.ram_needed:,} bytes (arena + runtime estimate) exceeds "
+                       f"{ram_limit} {fit.ram_available:,} bytes",
+                       "use a student with smaller activations (student.width) or a bigger board"))
+    if missed:
+        message, hint = missed[0]
+        more = f"; also {len(missed) - 1} more budget(s) missed" if len(missed) > 1 else ""
+        raise TinyedgeError(f"budget not met: {message}{more}",
+                            f"{hint}; the artifacts are kept in {build_dir}")

@@ -1,0 +1,463 @@
+"""The model half of `tinyedge build`: data -> teacher -> distilled student -> compression steps ->
+int8 flatbuffer (checked) -> evaluation on the real TFLM interpreter -> stage table, report, budgets.
+
+Each stage reads files and writes files in the build folder and is recorded in manifest.json; a stage
+whose key (settings + upstream keys + input file hashes) is unchanged is skipped. TensorFlow is
+imported only by a stage that actually runs, so a fully cached build takes about a second.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import __version__
+from ..boards import Board
+from ..config import Config
+from ..errors import TinyedgeError
+from ..fileio import write_bytes_atomic, write_json_atomic
+from ..tflite import inspect as analysis
+from . import budgets, data as data_module, report
+from .manifest import Manifest, path_hash, stage_key
+
+DATA_FILE = "data.npz"
+TEACHER_MODEL = "teacher.keras"
+TEACHER_OUTPUTS = "teacher_outputs.npz"
+STUDENT_MODEL = "student.keras"
+TFLITE = "model.tflite"
+TEST_DATA = "test_data.npz"
+REPORT = "report.json"
+PLOT = "stages.png"
+STEP_LABELS = {"low_rank": "low-rank", "prune": "pruned", "cluster": "clustered", "qat": "QAT"}
+
+
+@dataclass
+class PipelineResult:
+    """The figures `tinyedge build --json` prints (later issues add project, elf, flash and RAM)."""
+    board: str
+    runtime: str
+    tflite: str
+    test_data: str
+    float_accuracy: float
+    int8_accuracy: float
+    teacher_params: int
+    student_params: int
+    arena_bytes: int
+    stages: list[dict]
+    seconds: float
+    metric: str = "accuracy"
+    teacher_accuracy: float = 0.0
+    model_bytes: int = 0
+    macs: int = 0
+    input_scale: float = 0.0
+    input_zero_point: int = 0
+    output_scale: float = 0.0
+    output_zero_point: int = 0
+    fit: dict = field(default_factory=dict)
+    build_dir: str = ""
+    manifest: str = ""
+    report: str = ""
+    plot: str = ""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class _Console:
+    """Progress on stderr: stage start and end with seconds, one line per epoch."""
+
+    def __init__(self, console):
+        self.console = console
+
+    def __call__(self, message: str) -> None:
+        if self.console is not None:
+            self.console.print(message, highlight=False, markup=False)
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+class Pipeline:
+    def __init__(self, config: Config, board: Board, project_dir: Path, console=None,
+                 extra_inputs: dict | None = None):
+        self.config = config
+        self.board = board
+        self.project_dir = Path(project_dir)
+        self.build_dir = self.project_dir / config["project"]["build_dir"] / board.name
+        self.log = _Console(console)
+        self.manifest = Manifest(self.build_dir)
+        self.extra_inputs = extra_inputs or {}
+        self.rows: list[report.StageRow] = []
+        self._dataset: data_module.Dataset | None = None
+        self._teacher_outputs: dict[str, np.ndarray] | None = None
+        self.seed = int(config["data"]["seed"])
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def _stage(self, name: str, settings: dict, upstream: list[str], outputs: list[str],
+               work: Callable[[], dict]) -> tuple[str, dict, bool]:
+        key = stage_key(name, settings, upstream)
+        record = self.manifest.cached(name, key)
+        if record is not None:
+            self.log(f"{name}: cached")
+            return key, record, True
+        self.manifest.forget(name)
+        self.log(f"{name}: started")
+        started = time.perf_counter()
+        metrics = work()
+        seconds = time.perf_counter() - started
+        record = self.manifest.record(name, key, outputs, metrics, seconds)
+        self.log(f"{name}: done in {seconds:.1f} s")
+        return key, record, False
+
+    def _row(self, stage: str, kind: str, record: dict, cached: bool) -> None:
+        metrics = record["metrics"]
+        self.rows.append(report.StageRow(stage, kind, metrics["metric"], metrics["value"],
+                                         metrics["params"], metrics["model_bytes"], metrics["macs"],
+                                         record["seconds"], cached))
+
+    def dataset(self) -> data_module.Dataset:
+        if self._dataset is None:
+            with np.load(self.build_dir / DATA_FILE, allow_pickle=False) as stored:
+                arrays = {key: stored[key] for key in stored.files}
+            self._dataset = data_module.Dataset(
+                arrays["x_train"], arrays["y_train"], arrays["x_val"], arrays["y_val"],
+                arrays["x_test"], arrays["y_test"], str(arrays["task"]),
+                [str(label) for label in arrays["labels"]], str(arrays["source"]))
+        return self._dataset
+
+    def teacher_outputs(self) -> dict[str, np.ndarray]:
+        if self._teacher_outputs is None:
+            with np.load(self.build_dir / TEACHER_OUTPUTS, allow_pickle=False) as stored:
+                self._teacher_outputs = {key: stored[key] for key in stored.files}
+        return self._teacher_outputs
+
+    def _save_keras(self, model, name: str) -> None:
+        """Keras writes in place; write beside and rename so a failure keeps the previous file."""
+        target = self.build_dir / name
+        partial = self.build_dir / f".{name}.partial.keras"
+        model.save(partial)
+        partial.replace(target)
+
+    def _float_metrics(self, model, value: float, params: int | None = None) -> dict:
+        from . import kerasinfo
+        dataset = self.dataset()
+        count = kerasinfo.params(model) if params is None else params
+        return {"metric": "accuracy" if dataset.task == "classification" else "mse",
+                "value": value, "params": count, "model_bytes": 4 * count,
+                "macs": kerasinfo.macs(model)}
+
+    def _fine_tune(self, epochs: int, learning_rate: float):
+        from . import compress, training
+        dataset = self.dataset()
+        outputs = self.teacher_outputs()
+        settings = self.config["distillation"]
+        return compress.FineTune(
+            dataset, training.pack(dataset, dataset.y_train, outputs["train"]),
+            training.pack(dataset, dataset.y_val, outputs["val"]),
+            training.distillation_loss(dataset.task, dataset.output_size, settings["alpha"],
+                                       settings["temperature"]),
+            training.packed_metric(dataset.task, dataset.output_size), epochs,
+            settings["batch_size"], learning_rate, self.log)
+
+    def _evaluate_keras(self, model) -> float:
+        from . import training
+        dataset = self.dataset()
+        return training.score(dataset.task, training.predict(model, dataset.x_test), dataset.y_test)
+
+    # -- stages --------------------------------------------------------------------------------------
+
+    def stage_data(self) -> str:
+        settings = dict(self.config["data"])
+        source = settings["source"]
+        settings["source_hash"] = data_module.source_fingerprint(source, self.project_dir) \
+            if source == data_module.BUILTIN or _resolve(self.project_dir, source).exists() else "missing"
+
+        def work() -> dict:
+            dataset = data_module.load(source, self.project_dir, settings["validation_fraction"],
+                                       settings["test_fraction"], self.seed, settings["labels"])
+            original = len(dataset.x_train)
+            if settings["augment"] and data_module.can_augment(dataset.x_train):
+                dataset.x_train, dataset.y_train = data_module.shifted_copies(dataset.x_train,
+                                                                              dataset.y_train)
+            self._store_dataset(dataset)
+            self.log(f"  data: {original} training samples ({len(dataset.x_train)} with shifted "
+                     f"copies), {len(dataset.x_val)} validation, {len(dataset.x_test)} test; input "
+                     f"{dataset.input_shape}, {dataset.task}"
+                     + (f", {dataset.num_classes} classes" if dataset.num_classes else ""))
+            return {"task": dataset.task, "input_shape": list(dataset.input_shape),
+                    "classes": dataset.num_classes, "train": original, "val": len(dataset.x_val),
+                    "test": len(dataset.x_test)}
+
+        key, _, _ = self._stage("data", settings, [], [DATA_FILE], work)
+        return key
+
+    def _store_dataset(self, dataset: data_module.Dataset) -> None:
+        import io
+        buffer = io.BytesIO()
+        np.savez(buffer, x_train=dataset.x_train, y_train=dataset.y_train, x_val=dataset.x_val,
+                 y_val=dataset.y_val, x_test=dataset.x_test, y_test=dataset.y_test,
+                 task=np.array(dataset.task), labels=np.array(dataset.labels, dtype=str),
+                 source=np.array(dataset.source))
+        write_bytes_atomic(self.build_dir / DATA_FILE, buffer.getvalue())
+        self._dataset = dataset
+
+    def stage_teacher(self, data_key: str) -> str:
+        settings = dict(self.config["teacher"])
+        user_file = settings["model"]
+        if user_file:
+            path = _resolve(self.project_dir, user_file)
+            settings = {"model": str(path), "hash": path_hash(path) if path.exists() else "missing"}
+        else:
+            settings.pop("model")
+            settings["batch_size"] = self.config["distillation"]["batch_size"]
+        outputs = [TEACHER_OUTPUTS] if user_file else [TEACHER_OUTPUTS, TEACHER_MODEL]
+
+        def work() -> dict:
+            from . import teacher as teacher_module, training
+            dataset = self.dataset()
+            if user_file:
+                teacher = teacher_module.load(_resolve(self.project_dir, user_file))
+                teacher_module.check_fits(teacher, dataset)
+            else:
+                model = teacher_module.train(dataset, settings["architecture"], settings["epochs"],
+                                             settings["batch_size"], 0.002, self.seed, self.log)
+                teacher = teacher_module.Teacher(model, False, TEACHER_MODEL)
+                self._save_keras(model, TEACHER_MODEL)
+            train_out = teacher.predict(dataset.x_train)
+            val_out = teacher.predict(dataset.x_val) if len(dataset.x_val) else \
+                np.zeros((0, *train_out.shape[1:]), np.float32)
+            test_out = teacher.predict(dataset.x_test)
+            import io
+            buffer = io.BytesIO()
+            np.savez(buffer, train=train_out, val=val_out)
+            write_bytes_atomic(self.build_dir / TEACHER_OUTPUTS, buffer.getvalue())
+            self._teacher_outputs = {"train": train_out, "val": val_out}
+            value = training.score(dataset.task, test_out, dataset.y_test)
+            params = teacher.params
+            return {"metric": "accuracy" if dataset.task == "classification" else "mse",
+                    "value": value, "params": params, "model_bytes": 4 * params,
+                    "macs": teacher.macs, "source": teacher.source}
+
+        key, record, cached = self._stage("teacher", settings, [data_key], outputs, work)
+        self._row("teacher", "float", record, cached)
+        return key
+
+    def stage_student(self, teacher_key: str) -> tuple[str, dict]:
+        settings = {**self.config["student"], **self.config["distillation"]}
+        architecture = settings["architecture"]
+        from .zoo import BUILDERS
+        user_file = architecture not in BUILDERS and (
+            "/" in architecture or architecture.endswith((".keras", ".h5")))
+        if user_file:
+            path = _resolve(self.project_dir, architecture)
+            settings["hash"] = path_hash(path) if path.exists() else "missing"
+
+        def work() -> dict:
+            from . import training, zoo
+            dataset = self.dataset()
+            training.seed_everything(self.seed)
+            if user_file:
+                model = _load_user_student(_resolve(self.project_dir, architecture), dataset)
+            else:
+                model = zoo.build_student(architecture, dataset.input_shape, dataset.output_size,
+                                          settings["width"], settings["depth"])
+            tune = self._fine_tune(settings["epochs"], settings["learning_rate"])
+            tune.run(model, "distill")
+            self._save_keras(model, STUDENT_MODEL)
+            return self._float_metrics(model, self._evaluate_keras(model))
+
+        key, record, cached = self._stage("student", settings, [teacher_key], [STUDENT_MODEL], work)
+        self._row("student", "float", record, cached)
+        return key, record
+
+    def stage_compression(self, step: str, previous_key: str, previous_file: str,
+                          student_params: int) -> tuple[str, str]:
+        options = self.config["compression"]
+        settings = {"epochs": options["epochs"], **{k: v for k, v in options.items()
+                                                    if k.startswith(step)},
+                    "distillation": self.config["distillation"]}
+        output = f"{step}.keras"
+
+        def work() -> dict:
+            from . import compress, training
+            import tf_keras
+            training.seed_everything(self.seed)
+            model = tf_keras.models.load_model(self.build_dir / previous_file, compile=False)
+            tune = self._fine_tune(options["epochs"], self.config["distillation"]["learning_rate"] / 3)
+            params = None
+            if step == "low_rank":
+                model = compress.low_rank(model, options["low_rank_fraction"], tune)
+            elif step == "prune":
+                model = compress.prune(model, options["prune_sparsity"], tune)
+            elif step == "cluster":
+                model = compress.cluster(model, options["clusters"], tune)
+            else:
+                from . import kerasinfo
+                params = kerasinfo.params(model)  # QAT adds quantizer variables, not parameters
+                macs = kerasinfo.macs(model)
+                model = compress.qat(model, tune)
+            self._save_keras(model, output)
+            metrics = self._float_metrics(model, self._evaluate_keras(model), params)
+            if step == "qat":
+                metrics["macs"] = macs
+            if step == "prune":
+                metrics["sparsity"] = compress.sparsity_of(model)
+            if step == "cluster":
+                metrics["max_unique_weights"] = compress.max_unique_weights(model)
+            return metrics
+
+        key, record, cached = self._stage(step, settings, [previous_key], [output], work)
+        self._row(STEP_LABELS[step], "float", record, cached)
+        return key, output
+
+    def stage_int8(self, previous_key: str, previous_file: str, previous_stage: str) -> str:
+        settings = dict(self.config["quantization"])
+        settings["seed"] = self.seed
+
+        def work() -> dict:
+            from . import checks, quantize
+            from ..tflite.model import parse
+            import tf_keras
+            if previous_stage == "qat":
+                from .compress import load_qat
+                model = load_qat(self.build_dir / previous_file)
+            else:
+                model = tf_keras.models.load_model(self.build_dir / previous_file, compile=False)
+            calibration = quantize.representative_samples(self.dataset().x_train,
+                                                          settings["representative_samples"], self.seed)
+            flatbuffer = quantize.convert_int8(model, calibration)
+            checks.require_int8_tflm(parse(flatbuffer, source="the int8 model"),
+                                     f"the int8 model of stage '{previous_stage}'")
+            write_bytes_atomic(self.build_dir / TFLITE, flatbuffer)
+            return {"model_bytes": len(flatbuffer)}
+
+        key, _, _ = self._stage("int8", settings, [previous_key], [TFLITE], work)
+        return key
+
+    def stage_tflm(self, int8_key: str, data_key: str) -> dict:
+        def work() -> dict:
+            from ..tflite.model import parse
+            from ..tflite.tflm import TflmRunner, smallest_arena
+            dataset = self.dataset()
+            flatbuffer = (self.build_dir / TFLITE).read_bytes()
+            arena = smallest_arena(flatbuffer)
+            runner = TflmRunner(flatbuffer, arena_size=arena)
+            scale, zero = runner.input.scale, runner.input.zero_point
+            quantized = np.clip(np.round(dataset.x_test / scale) + zero, -128, 127).astype(np.int8)
+            outputs = runner.run(quantized)
+            values = (outputs.astype(np.float32) - runner.output.zero_point) * runner.output.scale
+            from .training import score
+            value = score(dataset.task, values, dataset.y_test)
+            buffer = __import__("io").BytesIO()
+            np.savez(buffer, x=dataset.x_test.astype(np.float32), y=dataset.y_test)
+            write_bytes_atomic(self.build_dir / TEST_DATA, buffer.getvalue())
+            info = analysis.analyse(parse(flatbuffer, source=TFLITE), TFLITE, with_arena=False)
+            self.log(f"  TFLM on the host: {dataset.task} {'accuracy' if dataset.num_classes else 'MSE'}"
+                     f" {value:.4f} on {len(dataset.x_test)} test samples, arena {arena:,} bytes")
+            return {"metric": "accuracy" if dataset.task == "classification" else "mse",
+                    "value": value, "params": info.params, "model_bytes": len(flatbuffer),
+                    "macs": info.macs, "arena_bytes": arena,
+                    "kernels": sorted({row["op"] for row in info.ops}),
+                    "input_scale": runner.input.scale, "input_zero_point": runner.input.zero_point,
+                    "output_scale": runner.output.scale,
+                    "output_zero_point": runner.output.zero_point}
+
+        _, record, cached = self._stage("tflm", {}, [int8_key, data_key], [TEST_DATA], work)
+        self._row("int8 (TFLM)", "int8", record, cached)
+        return record["metrics"]
+
+    def write_report(self, result: PipelineResult) -> None:
+        title = f"{self.config['project']['name']} on {self.board.name}"
+        digest = report.rows_hash(self.rows, title)
+        plot = self.build_dir / PLOT
+        previous = self.manifest.data["stages"].get("plot", {})
+        if previous.get("key") != digest or not plot.exists():
+            report.write_plot(plot, self.rows, title)
+            self.manifest.record("plot", digest, [PLOT], {}, 0.0)
+        write_json_atomic(self.build_dir / REPORT, {
+            "tinyedge_version": __version__, "title": title, **result.to_json(),
+            "stages": [row.to_json() for row in self.rows]})
+
+    # -- the whole run -------------------------------------------------------------------------------
+
+    def run(self) -> PipelineResult:
+        started = time.perf_counter()
+        self.build_dir.mkdir(parents=True, exist_ok=True)
+        self.manifest.set_inputs({"data.source": self.config["data"]["source"],
+                                  "teacher.model": self.config["teacher"]["model"],
+                                  **self.extra_inputs}, self.config.as_dict())
+        self.manifest.save()
+        data_key = self.stage_data()
+        teacher_key = self.stage_teacher(data_key)
+        key, student = self.stage_student(teacher_key)
+        last_file, last_stage = STUDENT_MODEL, "student"
+        compression = self.config["compression"]
+        from .compress import STEPS
+        for step in STEPS:
+            if compression[step]:
+                key, last_file = self.stage_compression(step, key, last_file,
+                                                        student["metrics"]["params"])
+                last_stage = step
+        int8_key = self.stage_int8(key, last_file, last_stage)
+        tflm = self.stage_tflm(int8_key, data_key)
+
+        budget = self.config["budgets"]
+        fit = analysis.fit_figures(tflm["model_bytes"], tflm["arena_bytes"], len(tflm["kernels"]),
+                                   self.board, budget["max_flash"], budget["max_ram"])
+        float_stage = [row for row in self.rows if row.kind == "float"][-1]
+        result = PipelineResult(
+            board=self.board.name, runtime=self.config["runtime"]["kind"],
+            tflite=str(self.build_dir / TFLITE), test_data=str(self.build_dir / TEST_DATA),
+            float_accuracy=float_stage.value, int8_accuracy=tflm["value"],
+            teacher_params=self.rows[0].params, student_params=student["metrics"]["params"],
+            arena_bytes=tflm["arena_bytes"], stages=[row.to_json() for row in self.rows],
+            seconds=0.0, metric=tflm["metric"], teacher_accuracy=self.rows[0].value,
+            model_bytes=tflm["model_bytes"], macs=tflm["macs"],
+            input_scale=tflm["input_scale"], input_zero_point=tflm["input_zero_point"],
+            output_scale=tflm["output_scale"], output_zero_point=tflm["output_zero_point"],
+            fit=asdict(fit), build_dir=str(self.build_dir),
+            manifest=str(self.manifest.path), report=str(self.build_dir / REPORT),
+            plot=str(self.build_dir / PLOT))
+        result.seconds = round(time.perf_counter() - started, 2)
+        self.write_report(result)
+        budgets.check(budget, tflm["metric"], tflm["value"], fit, str(self.build_dir))
+        return result
+
+
+def _load_user_student(path: Path, dataset: data_module.Dataset):
+    """An untrained architecture from the user: it must be a tf_keras model (tfmot and the converter
+    need one) taking the data's inputs and giving one output per class."""
+    import tf_keras
+    if not path.exists():
+        raise TinyedgeError(f"student architecture {path} does not exist",
+                            "set student.architecture to a zoo name or an existing .keras/.h5 file")
+    try:
+        model = tf_keras.models.load_model(path, compile=False)
+    except Exception as exc:  # noqa: BLE001 - foreign files fail in many ways
+        raise TinyedgeError(f"student architecture {path.name} cannot be loaded by tf_keras "
+                            f"({type(exc).__name__})",
+                            "save it with tf_keras (import tf_keras; model.save('student.keras'))") from None
+    shape = tuple(model.input_shape[1:])
+    if shape != dataset.input_shape:
+        raise TinyedgeError(f"student {path.name} takes inputs of shape {shape} but the data has "
+                            f"{dataset.input_shape}", "build the student for this data")
+    outputs = int(np.prod(model.output_shape[1:]))
+    if outputs != dataset.output_size:
+        raise TinyedgeError(f"student {path.name} gives {outputs} outputs but the data has "
+                            f"{dataset.output_size}", "end the student with one output per class")
+    return model
+
+
+def run(config: Config, board: Board, project_dir: Path, console=None,
+        extra_inputs: dict[str, Any] | None = None) -> PipelineResult:
+    """Run (or reuse from the cache) every model stage of a build for one board."""
+    from .nativelog import filtered_stderr
+    with filtered_stderr():
+        return Pipeline(config, board, project_dir, console, extra_inputs).run()

@@ -1,0 +1,204 @@
+"""Analysis of any .tflite model: ops and versions, parameters, MACs per layer, tensor sizes, arena,
+int8 input/output quantization and, for a board, whether it fits.
+
+MAC convention (the one MLPerf Tiny figures use): convolution = out_h*out_w*out_c*k_h*k_w*in_c/groups,
+depthwise = out_h*out_w*out_c*k_h*k_w, fully connected = in*out per output row; transposed
+convolution = in_h*in_w*in_c*k_h*k_w*out_c; batch matmul = rows*inner*cols. Pooling and element-wise
+ops are not MACs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..boards import Board
+from .model import Operator, Subgraph, TFLiteModel
+
+# The part of the firmware that is not the model, estimated from the TFLM + CMSIS-NN firmwares
+# measured on emulated Cortex-M4 (../shared/reference/tflm-emulated-m4.json: 48-133 KB of code besides
+# the model, 0.7-2 KB of data besides the arena, stack peak 1.4 KB). The estimate is deliberately on
+# the high side: a core plus a share per distinct kernel. Later stages replace it with the ELF's size.
+RUNTIME_FLASH_BASE = 40 * 1024
+RUNTIME_FLASH_PER_KERNEL = 16 * 1024
+RUNTIME_RAM = 4 * 1024
+RUNTIME_ESTIMATE_NOTE = ("TFLM + CMSIS-NN runtime estimate: 40 KB + 16 KB per distinct kernel of flash, "
+                         "4 KB of RAM (stack and statics) besides the arena")
+
+
+@dataclass
+class Layer:
+    index: int
+    op: str
+    version: int
+    layer: str
+    output_shape: list[int]
+    params: int
+    macs: int
+
+
+@dataclass
+class TensorRow:
+    index: int
+    name: str
+    shape: list[int]
+    dtype: str
+    bytes: int
+    constant: bool
+
+
+@dataclass
+class IOTensor:
+    name: str
+    shape: list[int]
+    dtype: str
+    scale: float | None
+    zero_point: int | None
+
+
+@dataclass
+class BoardFit:
+    board: str
+    flash_needed: int
+    flash_available: int
+    flash_margin: int
+    ram_needed: int
+    ram_available: int
+    ram_margin: int
+    fits: bool
+    estimate: str = RUNTIME_ESTIMATE_NOTE
+
+
+@dataclass
+class ModelReport:
+    source: str
+    model_bytes: int
+    ops: list[dict]                     # op, version, count, tflm (None or the reason it is missing)
+    layers: list[Layer]
+    tensors: list[TensorRow]
+    inputs: list[IOTensor]
+    outputs: list[IOTensor]
+    params: int
+    macs: int
+    activation_bytes: int               # largest single activation tensor
+    arena_bytes: int | None
+    arena_note: str
+    problems: list[str] = field(default_factory=list)   # why it is not a fully int8 TFLM model
+    fit: BoardFit | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _shape(subgraph: Subgraph, index: int) -> tuple[int, ...]:
+    return subgraph.tensors[index].shape if index >= 0 else ()
+
+
+def op_macs(subgraph: Subgraph, op: Operator) -> int:
+    name = op.opcode
+    if name == "CONV_2D":
+        _, out_h, out_w, out_c = _shape(subgraph, op.outputs[0])
+        _, k_h, k_w, filter_in_c = _shape(subgraph, op.inputs[1])  # in_c / groups per filter
+        return out_h * out_w * out_c * k_h * k_w * filter_in_c
+    if name == "DEPTHWISE_CONV_2D":
+        _, out_h, out_w, out_c = _shape(subgraph, op.outputs[0])
+        _, k_h, k_w, _ = _shape(subgraph, op.inputs[1])
+        return out_h * out_w * out_c * k_h * k_w
+    if name == "FULLY_CONNECTED":
+        units, depth = _shape(subgraph, op.inputs[1])
+        rows = int(np.prod(_shape(subgraph, op.outputs[0]))) // max(units, 1)
+        return rows * depth * units
+    if name == "TRANSPOSE_CONV":
+        out_c, k_h, k_w, _ = _shape(subgraph, op.inputs[1])
+        _, in_h, in_w, in_c = _shape(subgraph, op.inputs[2])
+        return in_h * in_w * in_c * k_h * k_w * out_c
+    if name == "BATCH_MATMUL":
+        left, right = _shape(subgraph, op.inputs[0]), _shape(subgraph, op.inputs[1])
+        out = _shape(subgraph, op.outputs[0])
+        inner = right[-2] if not op.options.get("adj_y") else right[-1]
+        return int(np.prod(out)) * inner if left else 0
+    return 0
+
+
+def _weight_like(subgraph: Subgraph, op: Operator, position: int) -> bool:
+    """Constant inputs that are learned values, not shapes, axes or paddings."""
+    tensor = subgraph.tensors[op.inputs[position]]
+    if not tensor.is_constant:
+        return False
+    return tensor.dtype != "int32" or (op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+                                       and position == 2)
+
+
+def _io(subgraph: Subgraph, indices: list[int]) -> list[IOTensor]:
+    rows = []
+    for index in indices:
+        tensor = subgraph.tensors[index]
+        quant = tensor.quantization
+        rows.append(IOTensor(tensor.name, list(tensor.shape), tensor.dtype,
+                             float(quant.scale[0]) if quant else None,
+                             int(quant.zero_point[0]) if quant else None))
+    return rows
+
+
+def _arena(model: TFLiteModel) -> tuple[int | None, str]:
+    from ..errors import TinyedgeError
+    from .tflm import smallest_arena
+    try:
+        return smallest_arena(model.raw), "smallest arena in which the real TFLM interpreter runs it"
+    except TinyedgeError as exc:
+        return None, exc.one_line()
+    except RuntimeError as exc:
+        return None, f"TFLM cannot run it: {str(exc).splitlines()[0]}"
+
+
+def analyse(model: TFLiteModel, source: str, with_arena: bool = True) -> ModelReport:
+    from ..pipeline.checks import find_problems, layer_name
+    from ..pipeline.tflm_ops import support
+
+    subgraph = model.main
+    layers, seen_params = [], set()
+    for op in subgraph.operators:
+        params = 0
+        for position, index in enumerate(op.inputs):
+            if index >= 0 and index not in seen_params and _weight_like(subgraph, op, position):
+                seen_params.add(index)
+                params += subgraph.tensors[index].num_elements
+        out_shape = list(_shape(subgraph, op.outputs[0])) if op.outputs else []
+        layers.append(Layer(op.index, op.opcode, op.version, layer_name(subgraph, op), out_shape,
+                            params, op_macs(subgraph, op)))
+    counts: dict[tuple[str, int, bool], int] = {}
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            key = (op.opcode, op.version, op.custom)
+            counts[key] = counts.get(key, 0) + 1
+    ops = [{"op": name, "version": version, "count": count, "tflm": support(name, version, custom)}
+           for (name, version, custom), count in sorted(counts.items())]
+    tensors = [TensorRow(t.index, t.name, list(t.shape), t.dtype, t.nbytes, t.is_constant)
+               for t in subgraph.tensors]
+    activations = [t.nbytes for t in subgraph.tensors if not t.is_constant]
+    arena, note = _arena(model) if with_arena else (None, "not measured")
+    return ModelReport(
+        source=source, model_bytes=len(model.raw), ops=ops, layers=layers, tensors=tensors,
+        inputs=_io(subgraph, subgraph.inputs), outputs=_io(subgraph, subgraph.outputs),
+        params=sum(layer.params for layer in layers), macs=sum(layer.macs for layer in layers),
+        activation_bytes=max(activations, default=0), arena_bytes=arena, arena_note=note,
+        problems=[problem.text() for problem in find_problems(model)])
+
+
+def fit_figures(model_bytes: int, arena_bytes: int | None, kernels: int, board: Board,
+                max_flash: int = 0, max_ram: int = 0) -> BoardFit:
+    """Flash = model + runtime estimate; RAM = arena + runtime estimate, against the board (or a
+    smaller budget when one is given)."""
+    flash_available = min(board.flash_bytes, max_flash) if max_flash else board.flash_bytes
+    ram_available = min(board.ram_bytes, max_ram) if max_ram else board.ram_bytes
+    flash = model_bytes + RUNTIME_FLASH_BASE + RUNTIME_FLASH_PER_KERNEL * kernels
+    ram = (arena_bytes or 0) + RUNTIME_RAM
+    return BoardFit(board.name, flash, flash_available, flash_available - flash, ram, ram_available,
+                    ram_available - ram, flash <= flash_available and ram <= ram_available
+                    and arena_bytes is not None)
+
+
+def board_fit(report: ModelReport, board: Board, max_flash: int = 0, max_ram: int = 0) -> BoardFit:
+    return fit_figures(report.model_bytes, report.arena_bytes, len({row["op"] for row in report.ops}),
+                       board, max_flash, max_ram)
