@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from ..errors import TinyedgeError
 from ..tflite.model import Operator, TFLiteModel
-from .graph import ALIAS_OPS, Aliases, live_operators
-from .ops import LOWERINGS, LoweringContext, Step
+from .graph import ALIAS_OPS, Aliases, data_inputs, live_operators
+from .ops import LOWERINGS, LoweringContext, Step, fold_dilated_convolution
 from .planner import Buffer, plan
 
 SUPPORTED_IO = ("int8", "float32")
@@ -50,6 +50,20 @@ def _check_types(op: Operator, model: TFLiteModel) -> None:
                 f"models only", "quantize the model to int8 (full-integer PTQ), or use --runtime tflm")
 
 
+def _dilated(space: Operator, consumers: dict[int, list[Operator]], context: LoweringContext,
+             graph_outputs: list[int]) -> Step | None:
+    """The dilated convolution that SPACE_TO_BATCH_ND starts, if the next two ops complete it."""
+    following = consumers.get(space.outputs[0], [])
+    if len(following) != 1 or following[0].opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D") \
+            or space.outputs[0] in graph_outputs:
+        return None
+    conv = following[0]
+    after = consumers.get(conv.outputs[0], [])
+    if len(after) != 1 or after[0].opcode != "BATCH_TO_SPACE_ND" or conv.outputs[0] in graph_outputs:
+        return None
+    return fold_dilated_convolution(space, conv, after[0], context)
+
+
 def lower_graph(model: TFLiteModel, prefix: str) -> LoweredGraph:
     graph = model.main
     tensors = graph.tensors
@@ -70,11 +84,28 @@ def lower_graph(model: TFLiteModel, prefix: str) -> LoweredGraph:
     context = LoweringContext(tensors, prefix)
     steps: list[Step] = []
     folded = [op.opcode for op in graph.operators if op not in live]
+    consumers: dict[int, list[Operator]] = {}
     for op in live:
+        for index in data_inputs(op):
+            consumers.setdefault(index, []).append(op)
+    skip: set[int] = set()
+    for op in live:
+        if op.index in skip:
+            continue
+        if op.opcode == "SPACE_TO_BATCH_ND":
+            step = _dilated(op, consumers, context, graph.outputs)
+            if step is not None:
+                steps.append(step)
+                skip.update({step.op.index, consumers[step.op.outputs[0]][0].index})
+                folded += ["SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"]
+                continue
         if op.opcode in ALIAS_OPS:
             if tensors[op.inputs[0]].nbytes != tensors[op.outputs[0]].nbytes:
-                raise TinyedgeError(f"{_where(op, model)} changes the number of elements",
-                                    "the model file is corrupt; export it again")
+                raise TinyedgeError(
+                    f"{_where(op, model)} has a shape that is only known at run time "
+                    f"({tensors[op.inputs[0]].shape} -> {tensors[op.outputs[0]].shape}); the native runtime "
+                    f"needs static shapes", "convert the model with a fixed batch size of 1 "
+                    "(keras.Input(..., batch_size=1)), or use --runtime tflm")
             aliases.join(op.inputs[0], op.outputs[0])
             folded.append(op.opcode)
             continue

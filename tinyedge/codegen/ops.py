@@ -98,9 +98,20 @@ def _check_bias(op: Operator, ctx: LoweringContext) -> None:
                             "use --runtime tflm for this model")
 
 
-def _conv_like(op: Operator, ctx: LoweringContext, depthwise: bool) -> Step:
+@dataclass
+class DilationFold:
+    """SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND seen as one dilated convolution."""
+    input: int            # the SPACE_TO_BATCH_ND input
+    output: int           # the BATCH_TO_SPACE_ND output
+    dilation: tuple[int, int]
+    pad: tuple[int, int]  # leading padding: SPACE_TO_BATCH_ND's minus BATCH_TO_SPACE_ND's crop
+
+
+def _conv_like(op: Operator, ctx: LoweringContext, depthwise: bool, fold: DilationFold | None = None) -> Step:
     t = ctx.tensors
-    inp, flt, out = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
+    in_index = fold.input if fold else op.inputs[0]
+    out_index = fold.output if fold else op.outputs[0]
+    inp, flt, out = t[in_index], t[op.inputs[1]], t[out_index]
     _check_bias(op, ctx)
     n, h, w, c = _nhwc(inp)
     _, oh, ow, oc = _nhwc(out)
@@ -126,16 +137,45 @@ def _conv_like(op: Operator, ctx: LoweringContext, depthwise: bool) -> Step:
         "activation_min": act_min, "activation_max": act_max,
         "multipliers": mult_name, "shifts": shift_name,
     }
+    if fold is not None:
+        fields.update({"dilation_height": fold.dilation[0], "dilation_width": fold.dilation[1],
+                       "pad_height": fold.pad[0], "pad_width": fold.pad[1]})
     if not depthwise and (kc == 0 or c % kc or oc % (c // kc)):
         raise TinyedgeError(f"operator {op.index} (CONV_2D) has inconsistent channel counts",
                             "the model file is corrupt; export it again")
     kernel = "te_depthwise_conv2d_s8" if depthwise else "te_conv2d_s8"
-    return Step(op, [op.inputs[0], op.inputs[1]] + ([op.inputs[2]] if _bias(op, ctx) != "NULL" else []),
-                [op.outputs[0]],
+    return Step(op, [in_index, op.inputs[1]] + ([op.inputs[2]] if _bias(op, ctx) != "NULL" else []),
+                [out_index],
                 [c_int_array(mult_name, "int32_t", multipliers), c_int_array(shift_name, "int32_t", shifts),
                  c_struct("te_conv_params", params, fields)],
-                f"{kernel}(&{params}, {ref(op.inputs[0])}, {ref(op.inputs[1])}, {_bias(op, ctx)}, "
-                f"{ref(op.outputs[0])});", "te_conv.c")
+                f"{kernel}(&{params}, {ref(in_index)}, {ref(op.inputs[1])}, {_bias(op, ctx)}, "
+                f"{ref(out_index)});", "te_conv.c")
+
+
+def fold_dilated_convolution(space: Operator, conv: Operator, batch: Operator,
+                             ctx: LoweringContext) -> Step | None:
+    """The converter writes a dilated convolution of a model with a dynamic batch size as
+    SPACE_TO_BATCH_ND -> CONV_2D/DEPTHWISE_CONV_2D (VALID) -> BATCH_TO_SPACE_ND, and stores batch 1
+    for the two intermediate tensors. TFLM runs that literally with those stale shapes (computing a
+    quarter of the output and leaving the rest as whatever the arena held), so its result is not a
+    reference there; run it as the dilated convolution it stands for, padded with the zero point as
+    TensorFlow defines it. Returns None when the three ops do not form that pattern."""
+    if conv.options.get("padding") != "VALID" or conv.options.get("stride_h") != 1 \
+            or conv.options.get("stride_w") != 1 or conv.options.get("dilation_h_factor", 1) != 1 \
+            or conv.options.get("dilation_w_factor", 1) != 1:
+        return None
+    try:
+        block = _constant_ints(space, ctx, 1, "block shape").reshape(-1)
+        paddings = _constant_ints(space, ctx, 2, "paddings").reshape(-1, 2)
+        batch_block = _constant_ints(batch, ctx, 1, "block shape").reshape(-1)
+        crops = _constant_ints(batch, ctx, 2, "crops").reshape(-1, 2)
+    except TinyedgeError:
+        return None
+    if block.size != 2 or not np.array_equal(block, batch_block) or len(ctx.tensors[space.inputs[0]].shape) != 4:
+        return None
+    fold = DilationFold(space.inputs[0], batch.outputs[0], (int(block[0]), int(block[1])),
+                        (int(paddings[0, 0] - crops[0, 0]), int(paddings[1, 0] - crops[1, 0])))
+    return _conv_like(conv, ctx, conv.opcode == "DEPTHWISE_CONV_2D", fold)
 
 
 def lower_conv_2d(op: Operator, ctx: LoweringContext) -> Step:

@@ -104,8 +104,9 @@ class TflmRunner:
     @staticmethod
     def _info(details: dict) -> TensorInfo:
         quant = details.get("quantization_parameters", {}) or {}
-        scales = list(quant.get("scales", []) or [0.0])
-        zeros = list(quant.get("zero_points", []) or [0])
+        # Float tensors report empty numpy arrays here, whose truth value is an error.
+        scales = list(quant.get("scales", [])) or [0.0]
+        zeros = list(quant.get("zero_points", [])) or [0]
         return TensorInfo(tuple(int(d) for d in details["shape"]), np.dtype(details["dtype"]),
                           float(scales[0]), int(zeros[0]))
 

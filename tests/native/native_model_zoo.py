@@ -1,0 +1,178 @@
+"""Small random Keras models, converted to full-int8 TFLite by TensorFlow's converter, that together
+exercise every operator the native runtime supports (odd shapes, strides, paddings, dilations,
+per-tensor and per-channel quantization, float I/O).
+
+Converting takes about a second a model, so `build_zoo` caches the .tflite files on disk in a folder
+named after GENERATOR_VERSION: bump it whenever a builder changes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+import tinyedge  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+
+GENERATOR_VERSION = "5"
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    input_shape: tuple[int, ...]
+    build: Callable                   # (keras, layers, tf, rng) -> outputs tensor of the given input
+    per_channel: bool = True
+    float_io: bool = False
+    # With a fixed batch of 1 the converter writes dilations into CONV_2D itself; with a dynamic batch
+    # it emits SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND with stale batch sizes, which TFLM runs
+    # on only a quarter of the output (see tinyedge.codegen.ops.fold_dilated_convolution).
+    static_batch: bool = False
+
+
+def _specs() -> list[Spec]:
+    def conv(filters, kernel, **kw):
+        return lambda k, L, tf, rng, x: L.Conv2D(filters, kernel, **kw)(x)
+
+    specs = [
+        Spec("conv_same_s1_relu", (9, 7, 3), conv(5, 3, padding="same", activation="relu")),
+        Spec("conv_valid_s2_pertensor", (11, 8, 2), conv(4, (3, 2), strides=2), per_channel=False),
+        Spec("conv_same_stride23_relu6", (13, 10, 3), conv(6, 5, strides=(2, 3), padding="same",
+                                                             activation="relu6")),
+        Spec("conv_dilated_same", (9, 7, 3), conv(4, 3, dilation_rate=2, padding="same"), static_batch=True),
+        Spec("conv_dilated_valid_23", (12, 11, 2), conv(3, (2, 3), dilation_rate=(2, 3)), static_batch=True),
+        Spec("conv_dilated_space_to_batch", (9, 7, 3), conv(4, 3, dilation_rate=2, padding="same")),
+        Spec("conv_1x1_tanh_pertensor", (5, 5, 4), conv(7, 1, activation="tanh"), per_channel=False),
+        Spec("conv_even_kernel_same", (8, 6, 1), conv(3, (4, 2), strides=(3, 1), padding="same")),
+        Spec("depthwise_same_relu", (8, 9, 3),
+             lambda k, L, tf, rng, x: L.DepthwiseConv2D(3, padding="same", activation="relu")(x)),
+        Spec("depthwise_mult2_s2_pertensor", (11, 9, 3),
+             lambda k, L, tf, rng, x: L.DepthwiseConv2D(3, strides=2, depth_multiplier=2)(x),
+             per_channel=False),
+        Spec("depthwise_dilated_same", (10, 9, 2),
+             lambda k, L, tf, rng, x: L.DepthwiseConv2D(3, dilation_rate=2, padding="same")(x), static_batch=True),
+        Spec("depthwise_dilated_space_to_batch", (11, 10, 2),
+             lambda k, L, tf, rng, x: L.DepthwiseConv2D(3, dilation_rate=(2, 3), padding="same")(x)),
+        Spec("flatten_dense_relu", (6, 5, 2),
+             lambda k, L, tf, rng, x: L.Dense(10, activation="relu")(L.Flatten()(L.Conv2D(3, 2)(x)))),
+        Spec("dense_softmax_pertensor", (23,),
+             lambda k, L, tf, rng, x: L.Dense(9, activation="softmax")(L.Dense(17, activation="relu")(x)),
+             per_channel=False),
+        Spec("dense_on_3d_input", (4, 6), lambda k, L, tf, rng, x: L.Dense(5)(x), static_batch=True),
+        Spec("avgpool_same_s2", (10, 9, 3),
+             lambda k, L, tf, rng, x: L.AveragePooling2D(3, strides=2, padding="same")(L.Conv2D(4, 1)(x))),
+        Spec("avgpool_valid_23", (9, 10, 2),
+             lambda k, L, tf, rng, x: L.AveragePooling2D((2, 3))(L.Conv2D(3, 1)(x))),
+        Spec("maxpool_same_s2", (11, 7, 2),
+             lambda k, L, tf, rng, x: L.MaxPool2D(3, strides=2, padding="same")(L.Conv2D(5, 3)(x))),
+        Spec("maxpool_valid", (8, 9, 3), lambda k, L, tf, rng, x: L.MaxPool2D(2)(L.Conv2D(2, 2)(x))),
+        Spec("add_residual_relu", (8, 8, 4),
+             lambda k, L, tf, rng, x: L.ReLU()(L.Add()([x, L.Conv2D(4, 3, padding="same")(x)]))),
+        Spec("add_broadcast_mean", (5, 6, 3),
+             lambda k, L, tf, rng, x: L.Lambda(lambda t: t + tf.reduce_mean(t, axis=[1, 2], keepdims=True))(
+                 L.Conv2D(3, 1)(x))),
+        Spec("mul_elementwise", (7, 6, 3),
+             lambda k, L, tf, rng, x: L.Multiply()([L.Conv2D(4, 3)(x), L.Conv2D(4, 3)(x)])),
+        Spec("mul_broadcast_squeeze_excite", (6, 5, 4),
+             lambda k, L, tf, rng, x: L.Multiply()([x, L.Activation("sigmoid")(
+                 L.Lambda(lambda t: tf.reduce_mean(t, axis=[1, 2], keepdims=True))(x))])),
+        Spec("softmax_over_channels", (5, 4, 3),
+             lambda k, L, tf, rng, x: L.Softmax()(L.Conv2D(6, 3, padding="same")(x))),
+        Spec("logistic_dense", (13,), lambda k, L, tf, rng, x: L.Dense(7, activation="sigmoid")(x)),
+        Spec("tanh_dense", (11,), lambda k, L, tf, rng, x: L.Dense(6, activation="tanh")(x)),
+        Spec("relu_after_mean", (6, 7, 5),
+             lambda k, L, tf, rng, x: L.ReLU()(L.GlobalAveragePooling2D()(L.Conv2D(5, 3)(x)))),
+        Spec("relu6_after_reshape", (4, 6, 2),
+             lambda k, L, tf, rng, x: L.ReLU(6.0)(L.Reshape((8, 12))(L.Conv2D(4, 3, padding="same")(x)))),
+        Spec("zero_padding_conv", (7, 6, 2),
+             lambda k, L, tf, rng, x: L.Conv2D(3, 3)(L.ZeroPadding2D(((1, 2), (2, 0)))(x))),
+        Spec("concat_channels_and_width", (6, 5, 2),
+             lambda k, L, tf, rng, x: L.Concatenate(axis=2)([
+                 L.Concatenate()([L.Conv2D(3, 1)(x), L.Conv2D(2, 1)(x)]), L.Conv2D(5, 1)(x)])),
+        Spec("global_average_pool_dense", (9, 8, 3),
+             lambda k, L, tf, rng, x: L.Dense(4)(L.GlobalAveragePooling2D()(L.Conv2D(6, 3)(x)))),
+        Spec("conv1d_gap1d", (25, 3),
+             lambda k, L, tf, rng, x: L.GlobalAveragePooling1D()(L.Conv1D(5, 3, strides=2)(x))),
+        Spec("conv1d_same_dense", (17, 2),
+             lambda k, L, tf, rng, x: L.Dense(3)(L.Flatten()(L.Conv1D(4, 5, padding="same")(x)))),
+        Spec("float_io_cnn", (8, 8, 1),
+             lambda k, L, tf, rng, x: L.Dense(5)(L.Flatten()(L.Conv2D(3, 3, activation="relu")(x))),
+             float_io=True),
+        Spec("small_cnn_pertensor", (12, 12, 3),
+             lambda k, L, tf, rng, x: L.Dense(4, activation="softmax")(L.Flatten()(L.MaxPool2D(2)(
+                 L.DepthwiseConv2D(3, padding="same", activation="relu6")(
+                     L.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x))))),
+             per_channel=False),
+        Spec("mean_over_width_keepdims", (5, 7, 3),
+             lambda k, L, tf, rng, x: L.Lambda(lambda t: tf.reduce_mean(t, axis=2, keepdims=True))(
+                 L.Conv2D(4, 1)(x))),
+    ]
+    return specs
+
+
+SPECS = _specs()
+
+
+def _convert(spec: Spec, seed: int) -> bytes:
+    import tensorflow as tf
+    keras = tf.keras
+    rng = np.random.default_rng(seed)
+    tf.random.set_seed(seed)
+    inputs = keras.Input(spec.input_shape, batch_size=1 if spec.static_batch else None)
+    outputs = spec.build(keras, keras.layers, tf, rng, inputs)
+    model = keras.Model(inputs, outputs)
+    # Spread the weights so that requantization exercises large and small multipliers.
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if weights:
+            layer.set_weights([w * rng.uniform(0.5, 3.0) + rng.normal(0, 0.05, w.shape) for w in weights])
+    calibration = rng.normal(0.0, 1.5, (24, *spec.input_shape)).astype(np.float32)
+
+    def representative():
+        for sample in calibration:
+            yield [sample[None]]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if not spec.float_io:
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    if not spec.per_channel:
+        converter._experimental_disable_per_channel = True
+    return converter.convert()
+
+
+def zoo_dir() -> Path:
+    return Path(tempfile.gettempdir()) / f"tinyedge-native-zoo-v{GENERATOR_VERSION}"
+
+
+def build_zoo(progress: Callable[[str], None] = lambda _: None) -> dict[str, Path]:
+    """All zoo models as .tflite files (converted on first use, then read from the cache)."""
+    folder = zoo_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for seed, spec in enumerate(SPECS):
+        path = folder / f"{spec.name}.tflite"
+        if not path.exists():
+            progress(f"converting {spec.name}")
+            data = _convert(spec, seed)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        paths[spec.name] = path
+    return paths
+
+
+def random_inputs(shape: tuple[int, ...], dtype: str, count: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if dtype == "float32":
+        return rng.normal(0.0, 2.0, (count, *shape)).astype(np.float32)
+    batch = rng.integers(-128, 128, (count, *shape), dtype=np.int64).astype(np.int8)
+    batch[0] = -128   # the extremes saturate every op's range checks
+    batch[1] = 127
+    return batch
