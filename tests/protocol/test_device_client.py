@@ -12,6 +12,8 @@ import pytest
 
 from tinyedge.device.errors import DeviceCrashed, DeviceDisconnected, DeviceError, DeviceTimeout, WrongModel
 from tinyedge.device.protocol import DeviceClient, DeviceSession, ModelIdentity, run_samples
+from tinyedge.device.transport import ProcessTransport
+from tinyedge.errors import TinyedgeError
 
 from .conftest import (INPUT_BYTES, MODEL_NAME, MODEL_SHA256, OTHER_NAME, OTHER_SHA256, dequantized_text,
                        reference_model)
@@ -166,3 +168,18 @@ def test_error_lines_raise_with_the_device_line(host_firmware):
                                     "Supplied buffer size 71 exceeds maximum of 70")
         with pytest.raises(ValueError):
             client.command("x" * 81)
+
+
+def test_a_crash_during_boot_is_reported_with_its_marker(host_firmware):
+    crash = r"printf 'm-timestamp-mode-performance\r\n\r\ne-[hardfault pc=0x00000abc]\r\n'; exit 3"
+    with pytest.raises(DeviceCrashed) as error:
+        DeviceSession(lambda: host_firmware.start(crash), expected=EXPECTED).open()
+    assert str(error.value) == ("the firmware on host firmware fw crashed while booting: e-[hardfault pc=0x00000abc] "
+                                "(a HardFault: check the arena size and the model's operators)")
+
+
+def test_a_missing_host_firmware_is_one_line(tmp_path):
+    with pytest.raises(TinyedgeError) as error:
+        ProcessTransport([str(tmp_path / "fw")])
+    assert str(error.value) == (f"cannot start host firmware fw: [Errno 2] No such file or directory: "
+                                f"'{tmp_path / 'fw'}' (build the host firmware first)")
