@@ -1,0 +1,142 @@
+"""Rendering: platformio.ini for every real board read by PlatformIO's own parser, golden file listings
+per project kind, the TFLM op resolver and arena, `--runtime auto`, and the one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tinyedge.boards import Catalogue
+from tinyedge.errors import TinyedgeError
+from tinyedge.project import listing, plan_project, render_project, write_tree
+from tinyedge.project.render import TFLM_LIB_DEP
+from tinyedge.project.runtime import choose_runtime, tflm_arena_bytes
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+CATALOGUE = Catalogue.load()
+REAL_BOARDS = [board.name for board in CATALOGUE.boards if not board.emulated]
+
+
+@pytest.fixture(scope="module")
+def tflm_plan_for(kws_bundle):
+    from tinyedge.tflite.tflm import smallest_arena
+    tested = smallest_arena(kws_bundle.model_bytes)
+    return lambda board, kind="platformio": plan_project(kws_bundle, board, kind, "tflm", 0.25, tested)
+
+
+@pytest.mark.parametrize("name", REAL_BOARDS)
+def test_platformio_ini_of_every_real_board_parses_with_platformio(tmp_path, kws_bundle, tflm_plan_for, name):
+    from platformio.project.config import ProjectConfig
+
+    board = CATALOGUE.get(name)
+    files = render_project(kws_bundle, board, tflm_plan_for(board))
+    (tmp_path / "platformio.ini").write_text(files["platformio.ini"])
+    config = ProjectConfig(str(tmp_path / "platformio.ini"))
+    config.validate(envs=[board.name, f"{board.name}-selftest"])
+    section = f"env:{board.name}"
+    assert config.get("platformio", "default_envs") == [board.name]
+    assert config.get(section, "platform") == board.platformio.platform
+    assert config.get(section, "board") == board.platformio.board
+    assert config.get(section, "framework") == [board.platformio.framework]
+    assert config.get(section, "upload_protocol") == board.platformio.upload_protocol
+    assert config.get(section, "monitor_speed") == board.serial.baud
+    assert config.get(section, "lib_deps") == [TFLM_LIB_DEP]
+    assert f"-DTE_SERIAL_BAUD={board.serial.baud}u" in config.get(section, "build_flags")
+    assert "-DTINYEDGE_SELFTEST" in config.get(f"env:{board.name}-selftest", "build_flags")
+    assert (files["src/port_arduino.cpp"].count('return "cycles";') == 1) == (board.timer == "dwt")
+
+
+def _check_golden(name: str, files: dict[str, str]) -> None:
+    golden = GOLDEN / f"{name}.txt"
+    assert listing(files) == golden.read_text(), f"the generated tree differs from {golden}"
+
+
+def test_golden_platformio_real_board_tflm(kws_bundle, tflm_plan_for):
+    board = CATALOGUE.get("nano33")
+    files = render_project(kws_bundle, board, tflm_plan_for(board))
+    _check_golden("platformio-nano33-tflm", files)
+    glue = files["src/tinyedge_runtime.cpp"]
+    # exactly the model's ops, in a resolver sized for them
+    assert kws_bundle.ops == ["AVERAGE_POOL_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
+                              "RESHAPE", "SOFTMAX"]
+    for method in ("AddAveragePool2D", "AddConv2D", "AddDepthwiseConv2D", "AddFullyConnected",
+                   "AddReshape", "AddSoftmax"):
+        assert glue.count(f"resolver.{method}()") == 1
+    assert glue.count("resolver.Add") == 6
+    assert "constexpr unsigned int kOpCount = 6;" in glue
+    assert "#include <Chirale_TensorFlowLite.h>" in glue
+    plan = tflm_plan_for(board)
+    assert plan.tflm.arena_bytes == tflm_arena_bytes(plan.tflm.tested_bytes, 0.25)
+    assert f"#define TINYEDGE_TFLM_ARENA_BYTES {plan.tflm.arena_bytes}u" in glue
+    assert f"({plan.tflm.tested_bytes} bytes" in glue and "margin of 25 %" in glue
+    assert "spaziochirale/Chirale_TensorFLowLite@2.0.0" in files["README.md"]
+
+
+def test_golden_platformio_emulated_native(kws_bundle):
+    board = CATALOGUE.get("emu-m4")
+    plan = plan_project(kws_bundle, board, "platformio", "auto")
+    files = render_project(kws_bundle, board, plan)
+    _check_golden("platformio-emu-m4-native", files)
+    assert "platform = symlink://" in files["platformio.ini"]
+    assert "build_src_filter = +<*> -<te_main.c>" in files["platformio.ini"]
+
+
+def test_golden_arduino_library(kws_bundle, tflm_plan_for):
+    board = CATALOGUE.get("nano33")
+    native = render_project(kws_bundle, board, plan_project(kws_bundle, board, "arduino-library", "native"))
+    _check_golden("arduino-library-native", native)
+    assert "depends=" not in native["library.properties"]
+    tflm = render_project(kws_bundle, board, tflm_plan_for(board, "arduino-library"))
+    assert "depends=Chirale_TensorFLowLite" in tflm["library.properties"]
+    assert "includes=tinyedge_kws.h" in tflm["library.properties"]
+
+
+def test_golden_cmake(kws_bundle):
+    board = CATALOGUE.get("emu-m4")
+    files = render_project(kws_bundle, board, plan_project(kws_bundle, board, "cmake", "native"))
+    _check_golden("cmake-native", files)
+    assert 'set(TINYEDGE_CPU_FLAGS "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard")' in \
+        files["toolchain/arm-none-eabi.cmake"]
+
+
+def test_rendering_is_a_pure_function(kws_bundle):
+    board = CATALOGUE.get("emu-m3")
+    first = render_project(kws_bundle, board, plan_project(kws_bundle, board, "platformio", "native"))
+    second = render_project(kws_bundle, board, plan_project(kws_bundle, board, "platformio", "native"))
+    assert first == second
+
+
+def test_auto_runtime_picks_native_and_says_why(kws_bundle):
+    choice = choose_runtime(kws_bundle.model, "auto")
+    assert choice.kind == "native"
+    assert choice.reason.startswith("auto chose native: it supports every op of the model")
+    assert choose_runtime(kws_bundle.model, "tflm").kind == "tflm"
+
+
+def test_tree_is_replaced_whole_and_keeps_the_build_cache(tmp_path):
+    project = tmp_path / "firmware"
+    write_tree({"a.txt": "1", "src/b.c": "2"}, project)
+    (project / ".pio" / "build").mkdir(parents=True)
+    write_tree({"src/c.c": "3"}, project)
+    assert sorted(p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()) == ["src/c.c"]
+    assert (project / ".pio" / "build").is_dir()
+    assert [p.name for p in tmp_path.iterdir()] == ["firmware"]   # no staging folder left behind
+
+
+def test_bad_inputs_are_one_line_errors(kws_bundle, kws_path, tmp_path):
+    from tinyedge.project import make_bundle
+    board = CATALOGUE.get("nano33")
+    with pytest.raises(TinyedgeError) as error:
+        plan_project(kws_bundle, board, "zip")
+    assert error.value.one_line() == ("unknown project kind 'zip' (choose one of platformio, "
+                                      "arduino-library, cmake)")
+    with pytest.raises(TinyedgeError) as error:
+        plan_project(kws_bundle, board, "platformio", "tflm", 0.1, 1000, tflm_dir=tmp_path)
+    assert error.value.one_line() == (f"--tflm-dir {tmp_path} is not a TFLM tree (no "
+                                      "tensorflow/lite/micro/micro_interpreter.h) (pass a tree made by "
+                                      "tflite-micro's create_tflm_tree.py)")
+    with pytest.raises(TinyedgeError) as error:
+        make_bundle(kws_path.read_bytes(), "kws", ["yes", "no"])
+    assert error.value.one_line() == ("2 labels given but the model has 12 outputs (list one label per "
+                                      "output class in data.labels)")

@@ -1,0 +1,111 @@
+"""Everything the templates need to know about one model, gathered once: the flatbuffer, its int8
+input and output, class labels, the ops, and a test sample with the host TFLM's output for it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import TinyedgeError
+from ..tflite.model import TFLiteModel, parse
+from .sanitize import c_identifier, protocol_name
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    shape: tuple[int, ...]
+    dtype: str
+    scale: float
+    zero_point: int
+
+    @property
+    def elements(self) -> int:
+        return int(np.prod(self.shape)) if self.shape else 1
+
+    @property
+    def nbytes(self) -> int:
+        return self.elements * np.dtype(self.dtype).itemsize
+
+
+@dataclass
+class ModelBundle:
+    name: str                      # as the user wrote it (goes into strings only, escaped)
+    c_name: str                    # sanitised identifier, the stem of generated symbols
+    protocol_name: str             # what the firmware answers to `te-model` / `profile`
+    model: TFLiteModel = field(repr=False)
+    model_bytes: bytes = field(repr=False)
+    sha256: str
+    input: TensorSpec
+    output: TensorSpec
+    labels: list[str]
+    ops: list[str]                 # builtin op names, sorted, each once
+    sample_input: bytes = field(repr=False)
+    sample_output: bytes = field(repr=False)  # the host TFLM's int8 output for sample_input
+
+    @property
+    def model_symbol(self) -> str:
+        return f"{self.c_name}_model_data"
+
+
+def _tensor_spec(model: TFLiteModel, index: int) -> TensorSpec:
+    tensor = model.main.tensors[index]
+    quant = tensor.quantization
+    scale = float(quant.scale[0]) if quant is not None else 0.0
+    zero = int(quant.zero_point[0]) if quant is not None else 0
+    return TensorSpec(tuple(int(d) for d in tensor.shape), tensor.dtype, scale, zero)
+
+
+def quantize_sample(sample: np.ndarray, spec: TensorSpec) -> bytes:
+    """The sample as the model's int8 input bytes (float samples are quantized with the input's
+    scale and zero point, as the firmware's helper does)."""
+    array = np.asarray(sample)
+    if array.size != spec.elements:
+        raise TinyedgeError(f"the test sample has {array.size} values but the model's input "
+                            f"{list(spec.shape)} needs {spec.elements}", "pass one sample of the test data")
+    if array.dtype == np.int8:
+        return array.astype(np.int8).tobytes()
+    if spec.scale == 0.0:
+        raise TinyedgeError("the model's input has no quantization scale",
+                            "use a fully int8-quantized model (tinyedge build makes one)")
+    quantized = np.round(array.astype(np.float64) / spec.scale) + spec.zero_point
+    return np.clip(quantized, -128, 127).astype(np.int8).tobytes()
+
+
+def make_bundle(model_bytes: bytes, name: str, labels: list[str] | None = None,
+                sample: np.ndarray | None = None) -> ModelBundle:
+    """Reads the model and runs the sample (zeros at the input's zero point when None) through the
+    real TFLM interpreter on the host."""
+    from ..tflite.tflm import TflmRunner  # loads a native extension: only when a bundle is made
+
+    model = parse(model_bytes)
+    graph = model.main
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise TinyedgeError(f"the model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
+                            "firmware generation supports one of each", "export a single-input, "
+                            "single-output model")
+    input_spec = _tensor_spec(model, graph.inputs[0])
+    output_spec = _tensor_spec(model, graph.outputs[0])
+    for role, spec in (("input", input_spec), ("output", output_spec)):
+        if spec.dtype != "int8":
+            raise TinyedgeError(f"the model's {role} is {spec.dtype}; the firmware expects int8",
+                                "convert with int8 input and output (tinyedge build does)")
+    labels = list(labels or [])
+    classes = output_spec.shape[-1] if output_spec.shape else 1
+    if labels and len(labels) != classes:
+        raise TinyedgeError(f"{len(labels)} labels given but the model has {classes} outputs",
+                            "list one label per output class in data.labels")
+    if sample is None:
+        sample_input = np.full(input_spec.shape, input_spec.zero_point, dtype=np.int8).tobytes()
+    else:
+        sample_input = quantize_sample(sample, input_spec)
+    runner = TflmRunner(model_bytes)
+    batch = np.frombuffer(sample_input, dtype=np.int8).reshape((1, *input_spec.shape[1:]))
+    sample_output = runner.run(batch)[0].astype(np.int8).tobytes()
+    return ModelBundle(
+        name=name, c_name=c_identifier(name), protocol_name=protocol_name(name), model=model,
+        model_bytes=bytes(model_bytes), sha256=hashlib.sha256(model_bytes).hexdigest(),
+        input=input_spec, output=output_spec, labels=labels,
+        ops=sorted({op.opcode for op in graph.operators}),
+        sample_input=sample_input, sample_output=sample_output)

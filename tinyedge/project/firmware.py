@@ -1,0 +1,191 @@
+"""From a model file to a firmware: runtime choice, code generation, the project, the fit checks and,
+where the board's PlatformIO platform is available (always for emulated boards), the compile.
+
+`build_firmware` is what `tinyedge build` calls after the model pipeline.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..boards import Board
+from ..errors import TinyedgeError
+from ..tflite.model import parse
+from .bundle import ModelBundle, make_bundle
+from .render import KINDS, ProjectPlan, TflmPlan, render_project
+from .runtime import RuntimeChoice, choose_runtime, tflm_arena_bytes, tflm_resolver_methods
+from .tree import write_tree
+
+# Estimates of what the firmware adds around the model, for the check before the compile. They are
+# deliberately generous (measured with arm-none-eabi-gcc -O2 on the emulated boards, rounded up): the
+# exact figures come from the ELF after the compile.
+NATIVE_CODE_BYTES = 24 * 1024        # kernels, protocol, port, start-up, newlib-nano bits
+TFLM_CODE_BYTES = 64 * 1024          # TFLM interpreter and reference kernels (MLPerf Tiny: ~60 KB)
+FIRMWARE_RAM_BYTES = 6 * 1024        # stack, protocol buffers, port ring buffer, TFLM bookkeeping
+PROJECT_FOLDER = "firmware"
+
+
+@dataclass
+class FirmwareResult:
+    project: Path
+    kind: str
+    runtime: str
+    runtime_reason: str
+    elf: Path | None
+    flash_bytes: int | None           # from the ELF when compiled, else None
+    ram_bytes: int | None
+    estimated_flash_bytes: int
+    estimated_ram_bytes: int
+    compiled: bool
+    next_step: str                    # what the user runs next (one line)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["project"] = str(self.project)
+        data["elf"] = str(self.elf) if self.elf else None
+        return data
+
+
+def _say(console: Callable[[str], None] | None, text: str) -> None:
+    if console is not None:
+        console(text)
+    else:
+        print(text, file=sys.stderr, flush=True)
+
+
+def _check_tree_path(tflm_dir: Path) -> Path:
+    tflm_dir = Path(tflm_dir).expanduser().resolve()
+    if not (tflm_dir / "tensorflow" / "lite" / "micro" / "micro_interpreter.h").is_file():
+        raise TinyedgeError(f"--tflm-dir {tflm_dir} is not a TFLM tree (no "
+                            "tensorflow/lite/micro/micro_interpreter.h)",
+                            "pass a tree made by tflite-micro's create_tflm_tree.py")
+    # The path goes into platformio.ini and CMakeLists.txt: no character may end or split a value there.
+    if any(c in str(tflm_dir) for c in "\n\r;#$\"'\\{}"):
+        raise TinyedgeError(f"--tflm-dir {tflm_dir!s} holds a character (; # $ quotes braces or a line "
+                            "break) that project files cannot carry", "move the tree to a plainer path")
+    return tflm_dir
+
+
+def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", runtime: str = "auto",
+                 arena_margin: float = 0.1, tested_arena: int | None = None,
+                 tflm_dir: Path | None = None) -> ProjectPlan:
+    """Chooses the runtime and generates what it needs (native C, or the TFLM resolver and arena)."""
+    from ..platformio import emulated_core_dir, emulated_platform_spec
+
+    if kind not in KINDS:
+        raise TinyedgeError(f"unknown project kind '{kind}'", f"choose one of {', '.join(KINDS)}")
+    choice = choose_runtime(bundle.model, runtime)
+    plan = ProjectPlan(kind=kind, runtime=choice)
+    if board.emulated:
+        plan.platform_spec = emulated_platform_spec()
+        plan.core_dir = str(emulated_core_dir())
+    if choice.kind == "native":
+        from ..codegen import generate
+        plan.native = generate(bundle.model, prefix="tinyedge")
+    else:
+        if tested_arena is None:
+            from ..tflite.tflm import smallest_arena
+            tested_arena = smallest_arena(bundle.model_bytes)
+        plan.tflm = TflmPlan(methods=tflm_resolver_methods(bundle.ops), tested_bytes=tested_arena,
+                             arena_bytes=tflm_arena_bytes(tested_arena, arena_margin), margin=arena_margin,
+                             tflm_dir=_check_tree_path(tflm_dir) if tflm_dir is not None else None)
+    return plan
+
+
+def estimate_footprint(bundle: ModelBundle, plan: ProjectPlan) -> tuple[int, int]:
+    """(flash, RAM) the firmware will need at least, before compiling it."""
+    io = bundle.input.nbytes + bundle.output.nbytes
+    sample = bundle.input.nbytes + bundle.output.nbytes
+    if plan.runtime.kind == "native":
+        native = plan.native
+        flash = native.weights_bytes + native.params_bytes + NATIVE_CODE_BYTES + sample
+        ram = native.arena_bytes + io + FIRMWARE_RAM_BYTES
+    else:
+        flash = len(bundle.model_bytes) + TFLM_CODE_BYTES + sample
+        ram = plan.tflm.arena_bytes + io + FIRMWARE_RAM_BYTES
+    return flash, ram
+
+
+def check_fit(board: Board, flash: int, ram: int, when: str, max_flash: int = 0, max_ram: int = 0) -> None:
+    """A TinyedgeError with the numbers when flash or RAM exceed the board (or the budgets)."""
+    flash_limit = min(board.flash_bytes, max_flash) if max_flash else board.flash_bytes
+    ram_limit = min(board.ram_bytes, max_ram) if max_ram else board.ram_bytes
+    problems = []
+    if flash > flash_limit:
+        problems.append(f"flash {flash:,} B > {flash_limit:,} B")
+    if ram > ram_limit:
+        problems.append(f"RAM {ram:,} B > {ram_limit:,} B")
+    if problems:
+        raise TinyedgeError(f"the firmware does not fit {board.name} ({when}): {'; '.join(problems)}",
+                            "use a smaller student (student.width/depth), the native runtime, "
+                            "or a board with more memory")
+
+
+def _real_board_step(board: Board, project: Path) -> str:
+    return (f"on a machine with the network: pio run -d {project} -t upload --upload-port <port> "
+            f"(PlatformIO installs the {board.platformio.platform} platform the first time), then "
+            f"tinyedge validate --board {board.name} --port <port>")
+
+
+def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: str = "auto",
+                   kind: str = "platformio", name: str = "model", labels: list[str] | None = None,
+                   test_sample: np.ndarray | None = None, tflm_dir: Path | None = None,
+                   arena_bytes: int | None = None, arena_margin: float = 0.1, max_flash: int = 0,
+                   max_ram: int = 0, compile: bool = True,
+                   console: Callable[[str], None] | None = None) -> FirmwareResult:
+    """Generates the project under <build_dir>/firmware and compiles it where possible.
+
+    `arena_bytes` is the host allocation test's smallest TFLM arena when the pipeline already measured
+    it (else it is measured here, for the tflm runtime only). Progress goes to `console` (stderr by
+    default), never to stdout.
+    """
+    model_bytes = Path(tflite_path).read_bytes() if Path(tflite_path).is_file() else None
+    if model_bytes is None:
+        raise TinyedgeError(f"{tflite_path} does not exist", "run the model pipeline first (tinyedge build)")
+    parse(model_bytes, source=str(tflite_path))
+    bundle = make_bundle(model_bytes, name, labels, test_sample)
+    plan = plan_project(bundle, board, kind, runtime, arena_margin, arena_bytes, tflm_dir)
+    _say(console, f"runtime: {plan.runtime.kind} ({plan.runtime.reason})")
+
+    flash_estimate, ram_estimate = estimate_footprint(bundle, plan)
+    if kind == "platformio" or kind == "arduino-library":
+        check_fit(board, flash_estimate, ram_estimate, "estimated before the compile", max_flash, max_ram)
+
+    project = Path(build_dir) / PROJECT_FOLDER
+    write_tree(render_project(bundle, board, plan), project)
+    _say(console, f"project: {project} ({kind})")
+
+    result = FirmwareResult(project=project, kind=kind, runtime=plan.runtime.kind,
+                            runtime_reason=plan.runtime.reason, elf=None, flash_bytes=None, ram_bytes=None,
+                            estimated_flash_bytes=flash_estimate, estimated_ram_bytes=ram_estimate,
+                            compiled=False, next_step="")
+    if kind == "arduino-library":
+        result.next_step = (f"zip {project} and add it in the Arduino IDE (Sketch > Include Library > "
+                            "Add .ZIP Library), then open its example")
+        return result
+    if kind == "cmake":
+        result.next_step = f"add_subdirectory({project}) in your firmware's CMakeLists.txt and link 'tinyedge'"
+        return result
+    if not board.emulated:
+        result.next_step = _real_board_step(board, project)
+        _say(console, f"{board.name}: PlatformIO's {board.platformio.platform} platform cannot be installed "
+                      f"here; the project is ready. Next, {result.next_step}")
+        return result
+    if not compile:
+        result.next_step = f"pio run -d {project}"
+        return result
+
+    from ..platformio import run_build
+    built = run_build(project, board.name)
+    result.elf, result.flash_bytes, result.ram_bytes = built.elf, built.flash_bytes, built.ram_bytes
+    result.compiled = True
+    _say(console, f"firmware: {built.elf} — flash {built.flash_bytes:,} B of {board.flash_bytes:,} B, "
+                  f"RAM {built.ram_bytes:,} B of {board.ram_bytes:,} B")
+    check_fit(board, built.flash_bytes, built.ram_bytes, "measured in the ELF", max_flash, max_ram)
+    result.next_step = f"tinyedge validate --board {board.name}"
+    return result

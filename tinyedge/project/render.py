@@ -1,0 +1,260 @@
+"""Rendering a firmware project: a pure function of (model bundle, board, plan) -> {path: text}.
+
+Nothing is written here. Every generated file comes from a Jinja template under templates/ (rendered
+with StrictUndefined, so a missing value is an error, not an empty string) or is a firmware source
+from firmware/ copied as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from .. import __version__
+from ..boards import Board
+from ..errors import TinyedgeError
+from ..resources import FIRMWARE_DIR, TEMPLATES_DIR
+from .bundle import ModelBundle
+from .carray import array_body, signed_array_body
+from .runtime import RuntimeChoice
+from .sanitize import arduino_name, c_string, one_line
+
+KINDS = ("platformio", "arduino-library", "cmake")
+
+PROTOCOL_DIR = FIRMWARE_DIR / "protocol"
+PROTOCOL_SOURCES = ("te_format.c", "te_format.h", "te_model.h", "te_protocol.c", "te_protocol.h")
+PORT_HEADER = FIRMWARE_DIR / "port" / "port.h"
+
+# The TFLM distribution a PlatformIO / Arduino user gets with the network (see TFLM_NOTE).
+TFLM_LIBRARY_OWNER = "spaziochirale"
+TFLM_LIBRARY_NAME = "Chirale_TensorFLowLite"   # sic: the registry name has a capital L in "FLow"
+TFLM_LIBRARY_VERSION = "2.0.0"
+TFLM_LIBRARY_HEADER = "Chirale_TensorFlowLite.h"
+TFLM_LIB_DEP = f"{TFLM_LIBRARY_OWNER}/{TFLM_LIBRARY_NAME}@{TFLM_LIBRARY_VERSION}"
+TFLM_NOTE = (
+    f"TFLM comes from the library `{TFLM_LIB_DEP}` (PlatformIO registry and Arduino Library Manager), "
+    "pinned to that exact version. TensorFlow's own Arduino library (tensorflow/tflite-micro-arduino-examples) "
+    "left the Arduino Library Manager in 2022 at its maintainers' request and was archived on "
+    "24 Feb 2025; Chirale_TensorFlowLite is TFLM regenerated from the tflite-micro tree for Arduino, "
+    "tested by its authors on the mbed cores (Nano 33 BLE, Portenta, Nicla, Giga) and ESP32, and it is "
+    "the maintained TFLM distribution TFLM users point to (tflite-micro issue #2207). On other Arduino "
+    "cores it is untested. To use your own TFLM instead, run tinyedge build with --tflm-dir <tree>, a "
+    "tree made by tflite-micro's create_tflm_tree.py.")
+
+
+@dataclass
+class TflmPlan:
+    methods: list[str]            # MicroMutableOpResolver methods, one per op
+    tested_bytes: int             # host allocation test
+    arena_bytes: int              # with the margin
+    margin: float
+    tflm_dir: Path | None = None
+
+    @property
+    def margin_percent(self) -> str:
+        return f"{self.margin * 100:g}"
+
+
+@dataclass
+class ProjectPlan:
+    kind: str
+    runtime: RuntimeChoice
+    native: object | None = None          # codegen.GeneratedRuntime for the native runtime
+    tflm: TflmPlan | None = None
+    platform_spec: str = ""               # platformio.ini `platform =` (emulated boards: symlink://...)
+    core_dir: str = ""                    # tinyedge's offline PlatformIO folder (README of emulated boards)
+    extra: dict = field(default_factory=dict)
+
+
+def _c_float(value: float) -> str:
+    text = repr(float(value))
+    if "e" not in text and "." not in text:
+        text += ".0"
+    return f"{text}f"
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             autoescape=False)
+    env.filters["c_float"] = _c_float
+    return env
+
+
+def _render(template: str, context: dict) -> str:
+    try:
+        return _environment().get_template(template).render(**context)
+    except jinja2.UndefinedError as exc:  # a template bug, not a user error: name the template
+        raise TinyedgeError(f"template {template} uses an undefined value ({exc.message})",
+                            "this is a bug in tinyedge; please report it") from None
+
+
+def _firmware_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def _is_arduino(board: Board) -> bool:
+    return board.platformio.framework == "arduino"
+
+
+def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
+    runtime = plan.runtime
+    tflm = plan.tflm
+    context = {
+        "version": __version__,
+        "bundle": bundle,
+        "board": board,
+        "board_title": one_line(board.title),
+        "runtime": runtime,
+        "title": one_line(bundle.name) or "model",
+        "name_literal": c_string(bundle.name),
+        "label_literals": [c_string(label) for label in bundle.labels],
+        "model_array": array_body(bundle.model_bytes),
+        "sample_input_array": signed_array_body(bundle.sample_input),
+        "sample_output_array": signed_array_body(bundle.sample_output),
+        "baud": board.serial.baud,
+        "env": board.name,
+        "arduino": _is_arduino(board),
+        "native": plan.native,
+        "native_model_header": f"{plan.native.prefix}_model.h" if plan.native is not None else "",
+        "tflm": None,
+        "tflm_note": TFLM_NOTE,
+        "tflm_library": runtime.kind == "tflm" and (tflm is None or tflm.tflm_dir is None),
+        "tflm_library_name": TFLM_LIBRARY_NAME,
+        "tflm_library_version": TFLM_LIBRARY_VERSION,
+        "tflm_dir": str(tflm.tflm_dir) if tflm is not None and tflm.tflm_dir is not None else "",
+        "core_dir": plan.core_dir,
+        "timer_text": {"dwt": "the DWT cycle counter", "micros": "micros()",
+                       "systick": "SysTick"}[board.timer],
+        "tick_unit": "cycles" if board.timer == "dwt" else "us",
+        "ticks_per_second": board.clock_hz if board.timer == "dwt" else 1000000,
+    }
+    if tflm is not None:
+        use_arduino_header = context["tflm_library"] and plan.kind != "cmake"
+        context["tflm"] = {
+            "methods": tflm.methods, "arena_bytes": tflm.arena_bytes, "tested_bytes": tflm.tested_bytes,
+            "margin_percent": tflm.margin_percent,
+            "arduino_header": TFLM_LIBRARY_HEADER if use_arduino_header else "",
+        }
+    return context
+
+
+def _model_files(context: dict, plan: ProjectPlan, folder: str) -> dict[str, str]:
+    """The model and runtime glue that every kind carries, under `folder`."""
+    files = {
+        f"{folder}/model_data.cc": _render("common/model_data.cc.j2", context),
+        f"{folder}/model_data.h": _render("common/model_data.h.j2", context),
+        f"{folder}/tinyedge_info.c": _render("common/tinyedge_info.c.j2", context),
+        f"{folder}/tinyedge_sample.c": _render("common/tinyedge_sample.c.j2", context),
+        f"{folder}/tinyedge_sample.h": _render("common/tinyedge_sample.h.j2", context),
+    }
+    if plan.runtime.kind == "native":
+        files[f"{folder}/tinyedge_runtime.c"] = _render("common/tinyedge_runtime_native.c.j2", context)
+    else:
+        files[f"{folder}/tinyedge_runtime.cpp"] = _render("common/tinyedge_runtime_tflm.cpp.j2", context)
+    return files
+
+
+def _native_files(plan: ProjectPlan, folder: str) -> dict[str, str]:
+    if plan.runtime.kind != "native":
+        return {}
+    files = {f"{folder}/{name}": text for name, text in plan.native.files.items()}
+    for source in plan.native.kernel_sources:
+        files[f"{folder}/{Path(source).name}"] = _firmware_text(Path(source))
+    return files
+
+
+def _protocol_files(folder: str) -> dict[str, str]:
+    files = {f"{folder}/{name}": _firmware_text(PROTOCOL_DIR / name) for name in PROTOCOL_SOURCES}
+    files[f"{folder}/port.h"] = _firmware_text(PORT_HEADER)
+    return files
+
+
+def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: dict) -> dict[str, str]:
+    arduino = _is_arduino(board)
+    lib_deps: list[str] = []
+    extra_flags: list[str] = []
+    if plan.runtime.kind == "tflm":
+        if plan.tflm.tflm_dir is None:
+            lib_deps.append(TFLM_LIB_DEP)
+        else:
+            tree = plan.tflm.tflm_dir
+            lib_deps.append(f"symlink://{tree}")
+            extra_flags += [f"-I{tree}/third_party/{name}" for name in
+                            ("flatbuffers/include", "gemmlowp", "kissfft", "ruy")]
+            extra_flags.append("-DTF_LITE_STATIC_MEMORY")
+    context = dict(context, platform=plan.platform_spec or board.platformio.platform,
+                   lib_deps=lib_deps, extra_build_flags=extra_flags)
+    files = {"platformio.ini": _render("platformio/platformio.ini.j2", context),
+             "README.md": _render("platformio/README.md.j2", context)}
+    files.update(_model_files(context, plan, "src"))
+    files["src/tinyedge.h"] = _render("common/tinyedge.h.j2", context)
+    files["src/te_adapter.c"] = _render("common/te_adapter.c.j2", context)
+    files["src/tinyedge_selftest.c"] = _render("common/tinyedge_selftest.c.j2", context)
+    files["src/te_main.c"] = _firmware_text(PROTOCOL_DIR / "te_main.c")
+    if arduino:
+        files["src/main.cpp"] = _render("platformio/main.cpp.j2", context)
+        files["src/tinyedge_arduino.cpp"] = _render("common/tinyedge_arduino.cpp.j2", context)
+        files["src/tinyedge_arduino.h"] = _render("common/tinyedge_arduino.h.j2", context)
+        files["src/port_arduino.cpp"] = _render("common/port_arduino.cpp.j2", context)
+    files.update(_protocol_files("lib/tinyedge_protocol"))
+    files.update(_native_files(plan, "lib/tinyedge_native"))
+    return files
+
+
+def _arduino_library(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: dict) -> dict[str, str]:
+    library = arduino_name(f"tinyedge_{bundle.c_name}")
+    context = dict(context, library=library, guard=f"{library.upper()}_H",
+                   sentence=one_line(f"The model {bundle.name} ({plan.runtime.kind} runtime), generated by tinyedge."),
+                   arduino=True)
+    files = {"library.properties": _render("arduino_library/library.properties.j2", context),
+             "README.md": _render("arduino_library/README.md.j2", context),
+             f"src/{library}.h": _render("arduino_library/library.h.j2", context),
+             f"examples/{library}/{library}.ino": _render("arduino_library/example.ino.j2", context)}
+    files.update(_model_files(context, plan, "src"))
+    files["src/tinyedge.h"] = _render("common/tinyedge.h.j2", context)
+    files["src/te_adapter.c"] = _render("common/te_adapter.c.j2", context)
+    files["src/tinyedge_selftest.c"] = _render("common/tinyedge_selftest.c.j2", context)
+    files["src/tinyedge_arduino.cpp"] = _render("common/tinyedge_arduino.cpp.j2", context)
+    files["src/tinyedge_arduino.h"] = _render("common/tinyedge_arduino.h.j2", context)
+    files["src/port_arduino.cpp"] = _render("common/port_arduino.cpp.j2", context)
+    files.update(_protocol_files("src"))
+    files.update(_native_files(plan, "src"))
+    return files
+
+
+def _cmake(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: dict) -> dict[str, str]:
+    files = _model_files(context, plan, "src")
+    files.update(_native_files(plan, "src"))
+    files["include/tinyedge.h"] = _render("common/tinyedge.h.j2", context)
+    library_sources = sorted(path for path in files if path.endswith((".c", ".cc", ".cpp"))
+                             and not path.endswith("tinyedge_sample.c"))
+    protocol = _protocol_files("protocol")
+    protocol["protocol/te_adapter.c"] = _render("common/te_adapter.c.j2", context)
+    protocol_sources = sorted(path for path in protocol if path.endswith(".c"))
+    context = dict(context, library_sources=library_sources, protocol_sources=protocol_sources,
+                   cpu_flags=" ".join(board.gcc_flags()))
+    files.update(protocol)
+    files["CMakeLists.txt"] = _render("cmake/CMakeLists.txt.j2", context)
+    files["README.md"] = _render("cmake/README.md.j2", context)
+    files["example/run_sample.c"] = _render("cmake/run_sample.c.j2", context)
+    if board.is_arm:
+        files["toolchain/arm-none-eabi.cmake"] = _render("cmake/arm-none-eabi.cmake.j2", context)
+    return files
+
+
+def render_project(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict[str, str]:
+    """{relative path: text} of the whole project; deterministic for the same inputs."""
+    if plan.kind not in KINDS:
+        raise TinyedgeError(f"unknown project kind '{plan.kind}'", f"choose one of {', '.join(KINDS)}")
+    if plan.runtime.kind == "native" and plan.native is None:
+        raise TinyedgeError("the native runtime was chosen but not generated", "this is a bug in tinyedge")
+    if plan.runtime.kind == "tflm" and plan.tflm is None:
+        raise TinyedgeError("the tflm runtime was chosen without its plan", "this is a bug in tinyedge")
+    context = _context(bundle, board, plan)
+    render = {"platformio": _platformio, "arduino-library": _arduino_library, "cmake": _cmake}[plan.kind]
+    return dict(sorted(render(bundle, board, plan, context).items()))
