@@ -176,3 +176,69 @@ def random_inputs(shape: tuple[int, ...], dtype: str, count: int, seed: int) -> 
     batch[0] = -128   # the extremes saturate every op's range checks
     batch[1] = 127
     return batch
+
+
+def _cached(name: str, make: Callable[[], bytes]) -> Path:
+    folder = zoo_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.tflite"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(make())
+        tmp.replace(path)
+    return path
+
+
+def unsupported_op_model() -> Path:
+    """An int8 model with LEAKY_RELU, which the native runtime does not implement."""
+    spec = Spec("unsupported_leaky_relu", (12,),
+                lambda k, L, tf, rng, x: L.LeakyReLU(0.2)(L.Dense(6)(x)), static_batch=True)
+    return _cached(spec.name, lambda: _convert(spec, 99))
+
+
+def float_model() -> Path:
+    """A plain float32 conversion (no quantization)."""
+    def make() -> bytes:
+        import tensorflow as tf
+        inputs = tf.keras.Input((10,))
+        model = tf.keras.Model(inputs, tf.keras.layers.Dense(3)(inputs))
+        return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    return _cached("float_dense", make)
+
+
+def digits_model() -> tuple[Path, np.ndarray, np.ndarray]:
+    """A small CNN trained on scikit-learn's digits (the built-in example's data), int8-quantized;
+    returns the model and the int8 test inputs and labels."""
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    images = (digits.images / 16.0).astype(np.float32)[..., None]
+    labels = digits.target
+    train, test = slice(0, 1400), slice(1400, None)
+
+    def make() -> bytes:
+        import tensorflow as tf
+        tf.random.set_seed(0)
+        L = tf.keras.layers
+        inputs = tf.keras.Input((8, 8, 1))
+        x = L.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+        x = L.MaxPool2D(2)(x)
+        x = L.Conv2D(16, 3, activation="relu")(x)
+        x = L.Flatten()(x)
+        outputs = L.Dense(10, activation="softmax")(L.Dense(24, activation="relu")(x))
+        model = tf.keras.Model(inputs, outputs)
+        model.compile("adam", "sparse_categorical_crossentropy")
+        model.fit(images[train], labels[train], epochs=25, batch_size=32, verbose=0)
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([images[i:i + 1]] for i in range(0, 1400, 7))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+        return converter.convert()
+
+    path = _cached("digits_cnn", make)
+    from tinyedge.tflite.model import load
+    quant = load(path).main.input_tensors()[0].quantization
+    scale, zero = float(quant.scale[0]), int(quant.zero_point[0])
+    quantized = np.clip(np.round(images[test] / scale) + zero, -128, 127).astype(np.int8)
+    return path, quantized, labels[test]

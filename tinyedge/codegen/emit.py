@@ -40,7 +40,7 @@ def emit(model: TFLiteModel, lowered: LoweredGraph, prefix: str) -> tuple[dict[s
     digest = hashlib.sha256(model.raw).hexdigest()[:16]
     inputs = [tensors[i] for i in graph.inputs]
     outputs = [tensors[i] for i in graph.outputs]
-    arena_size = max(lowered.arena_bytes, 16)
+    arena_size = lowered.arena_bytes
 
     constants = sorted({index for index, s in lowered.storage.items() if s.kind == "constant"})
     weights = [_constant(f"{prefix}_tensor{i}", tensors[i].data, tensors[i].dtype) for i in constants]
@@ -95,7 +95,8 @@ def emit(model: TFLiteModel, lowered: LoweredGraph, prefix: str) -> tuple[dict[s
         f"{{{', '.join(str(t.nbytes) for t in inputs)}}};",
         f"const size_t {prefix}_output_bytes[{upper}_NUM_OUTPUTS] = "
         f"{{{', '.join(str(t.nbytes) for t in outputs)}}};", "",
-        f"static uint8_t {prefix}_arena[{upper}_ARENA_SIZE] TE_ALIGNED(16);", "",
+        *([f"static uint8_t {prefix}_arena[{upper}_ARENA_SIZE] TE_ALIGNED(16);", ""]
+          if lowered.arena_bytes else ["/* Every activation lives in the caller's buffers: no arena. */", ""]),
         "/* Weights (flash). */", *weights, "", "/* Operator parameters (flash). */", *declarations, "",
         f"int {prefix}_invoke_multi(const void *const *inputs, void *const *outputs) {{",
         "    (void)inputs;", "    (void)outputs;", *body, "    return 0;", "}", "",
