@@ -4,7 +4,6 @@ op supported by the native runtime) and its stored input, from ../shared beside 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +41,3 @@ def kws_bundle(kws_path, kws_sample):
     from tinyedge.project import make_bundle
     return make_bundle(kws_path.read_bytes(), "kws", KWS_LABELS, kws_sample)
 
-
-def need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.skip(f"{tool} is not installed (the setup step installs it)")
-    return path

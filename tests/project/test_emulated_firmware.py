@@ -1,0 +1,116 @@
+"""`build_firmware` for the emulated boards: PlatformIO compiles offline, flash and RAM come from the
+ELF, and the firmware run in QEMU gives, for the stored sample, the same int8 output as the host TFLM
+interpreter (over the validation protocol, and from the self-test build)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tinyedge.boards import Catalogue
+from tinyedge.errors import TinyedgeError
+from tinyedge.project import build_firmware
+
+
+CATALOGUE = Catalogue.load()
+KWS_LABELS = ["down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes", "silence",
+              "unknown"]
+
+
+def _need_emulation_tools() -> None:
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (the setup step installs it)")
+
+
+@pytest.mark.slow
+@pytest.mark.emulated
+@pytest.mark.parametrize("name", ["emu-m4", "emu-m7", "emu-m3"])
+def test_emulated_firmware_matches_host_tflm(tmp_path, kws_path, kws_sample, kws_reference_output, name):
+    from tinyedge.device.protocol import DeviceClient
+    from tinyedge.device.transport import SerialTransport
+    from tinyedge.emulator import run_qemu
+
+    _need_emulation_tools()
+    board = CATALOGUE.get(name)
+    messages: list[str] = []
+    result = build_firmware(board, kws_path, tmp_path, name="kws", labels=KWS_LABELS,
+                            test_sample=kws_sample, console=messages.append)
+    assert result.compiled and result.runtime == "native"
+    assert result.elf.is_file() and result.elf == tmp_path / "firmware/.pio/build" / name / "firmware.elf"
+    assert 0 < result.flash_bytes <= board.flash_bytes and 0 < result.ram_bytes <= board.ram_bytes
+    assert messages[0] == ("runtime: native (auto chose native: it supports every op of the model "
+                           "(no interpreter, no external library))")
+    assert re.fullmatch(rf"firmware: .*firmware\.elf — flash {result.flash_bytes:,} B of "
+                        rf"{board.flash_bytes:,} B, RAM {result.ram_bytes:,} B of {board.ram_bytes:,} B",
+                        messages[-1])
+
+    with run_qemu(board, result.elf) as qemu:
+        link = SerialTransport(qemu.url)
+        try:
+            client = DeviceClient(link, infer_timeout=120)
+            client.connect()
+            identity = client.model_identity()
+            assert identity.name == "kws" and identity.input_bytes == 490 and identity.output_bytes == 12
+            outcome = client.run_sample(kws_sample.tobytes())
+        finally:
+            link.close()
+    assert outcome.output == kws_reference_output
+    assert outcome.ticks.unit == "instructions" and outcome.ticks.ticks > 0
+
+
+@pytest.mark.slow
+@pytest.mark.emulated
+def test_selftest_build_prints_the_stored_sample_output(tmp_path, kws_path, kws_sample, kws_reference_output):
+    """The `-selftest` environment: one inference on the sample in flash, printed, exit code 0."""
+    from tinyedge.device.transport import SerialTransport
+    from tinyedge.emulator import run_qemu
+    from tinyedge.platformio import run_build
+
+    _need_emulation_tools()
+    board = CATALOGUE.get("emu-m4")
+    result = build_firmware(board, kws_path, tmp_path, name="kws", test_sample=kws_sample, compile=False,
+                            console=lambda _: None)
+    built = run_build(result.project, f"{board.name}-selftest", progress=None)
+    with run_qemu(board, built.elf) as qemu:
+        link = SerialTransport(qemu.url)
+        try:
+            text = b""
+            while b"m-te-match-" not in text or not text.endswith(b"\r\n"):
+                text += link.read_line(30).encode() + b"\r\n"
+            code = qemu.wait(10)
+        finally:
+            link.close()
+    lines = text.decode().split("\r\n")
+    assert lines[0] == "m-te-selftest-[kws]"
+    assert lines[1] == f"m-te-output-[{kws_reference_output.hex()}]"
+    assert lines[2] == f"m-te-expected-[{kws_reference_output.hex()}]"
+    assert re.fullmatch(r"m-te-ticks-\d+", lines[3]) and lines[4] == "m-te-unit-instructions"
+    assert lines[5] == "m-te-match-yes" and code == 0
+
+
+def test_a_model_that_cannot_fit_fails_before_the_compile_with_the_numbers(tmp_path, kws_path):
+    board = CATALOGUE.get("emu-m4")
+    with pytest.raises(TinyedgeError) as error:
+        build_firmware(board, kws_path, tmp_path, name="kws", max_flash=32768, console=lambda _: None)
+    assert re.fullmatch(r"the firmware does not fit emu-m4 \(estimated before the compile\): flash "
+                        r"[\d,]+ B > 32,768 B \(use a smaller student \(student.width/depth\), the native "
+                        r"runtime, or a board with more memory\)", error.value.one_line())
+    assert not (tmp_path / "firmware").exists()
+
+
+def test_a_real_board_gets_the_project_and_the_command_to_run(tmp_path, kws_path):
+    board = CATALOGUE.get("nano33")
+    messages: list[str] = []
+    result = build_firmware(board, kws_path, tmp_path, name="kws", runtime="tflm", arena_bytes=23000,
+                            console=messages.append)
+    assert not result.compiled and result.elf is None and result.flash_bytes is None
+    assert (result.project / "platformio.ini").is_file()
+    assert result.next_step == (f"on a machine with the network: pio run -d {result.project} -t upload "
+                                "--upload-port <port> (PlatformIO installs the nordicnrf52 platform the first "
+                                "time), then tinyedge validate --board nano33 --port <port>")
+    assert messages[-1].startswith("nano33: PlatformIO's nordicnrf52 platform cannot be installed here")
