@@ -1,0 +1,120 @@
+"""The built-in example end to end through the real entry point, checked against TFLM."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from tinyedge.pipeline.checks import find_problems
+from tinyedge.tflite.model import load
+from tinyedge.tflite.tflm import TflmRunner
+
+from pipeline_helpers import tinyedge
+
+pytestmark = pytest.mark.slow
+
+
+def test_first_build_meets_the_targets(digits_build):
+    result = digits_build.result
+    assert result["board"] == "nano33"
+    assert result["int8_accuracy"] >= 0.95
+    assert result["teacher_accuracy"] >= 0.98
+    assert result["teacher_params"] >= 8 * result["student_params"]
+    assert abs(result["float_accuracy"] - result["int8_accuracy"]) <= 0.015
+    assert digits_build.first_seconds < 180
+    assert [row["stage"] for row in result["stages"]] == ["teacher", "student", "int8 (TFLM)"]
+    for key in ("runtime", "tflite", "test_data", "arena_bytes", "seconds"):
+        assert key in result
+
+
+def test_stdout_is_one_json_object_and_progress_is_on_stderr(digits_build):
+    assert digits_build.first.stdout.count("\n") == 1
+    stderr = digits_build.first.stderr
+    assert "student epoch 40/40" not in stderr  # distillation lines are labelled 'distill'
+    assert "distill epoch 40/40" in stderr and "teacher epoch 15/15" in stderr
+    assert "int8: done in" in stderr
+    assert "Traceback" not in stderr and "I0000" not in stderr
+
+
+def test_model_is_fully_int8_and_tflm_gives_the_reported_accuracy(digits_build):
+    result = digits_build.result
+    model = load(result["tflite"])
+    assert find_problems(model) == []
+    assert model.main.input_tensors()[0].dtype == "int8"
+    assert model.main.output_tensors()[0].dtype == "int8"
+    with np.load(result["test_data"]) as test:
+        x, y = test["x"], test["y"]
+    assert x.dtype == np.float32 and x.shape == (len(y), 8, 8, 1)
+    runner = TflmRunner(model.raw)
+    assert runner.input.scale == pytest.approx(result["input_scale"])
+    quantized = np.clip(np.round(x / runner.input.scale) + runner.input.zero_point, -128, 127)
+    outputs = runner.run(quantized.astype(np.int8))
+    assert np.mean(outputs.argmax(axis=1) == y) == result["int8_accuracy"]
+
+
+def test_arena_is_the_smallest_that_works(digits_build):
+    from tinyedge.tflite.tflm import _allocates
+    raw = load(digits_build.result["tflite"]).raw
+    arena = digits_build.result["arena_bytes"]
+    assert _allocates(raw, arena) and not _allocates(raw, arena - 16)
+
+
+def test_rerun_with_nothing_changed_is_cached_and_fast(digits_build):
+    assert digits_build.second_seconds < 20
+    for stage in ("data", "teacher", "student", "int8", "tflm"):
+        assert f"{stage}: cached" in digits_build.second.stderr
+    assert "started" not in digits_build.second.stderr
+    first, again = digits_build.result, digits_build.rerun
+    for key in ("int8_accuracy", "float_accuracy", "teacher_params", "student_params", "arena_bytes"):
+        assert again[key] == first[key]
+    assert all(row["cached"] for row in again["stages"])
+
+
+def test_build_folder_holds_manifest_report_and_plot(digits_build):
+    build = digits_build.folder / "build" / "nano33"
+    manifest = json.loads((build / "manifest.json").read_text())
+    assert manifest["config"]["project"]["board"] == "nano33"
+    assert set(manifest["stages"]) >= {"data", "teacher", "student", "int8", "tflm"}
+    assert manifest["stages"]["int8"]["outputs"]["model.tflite"]
+    report = json.loads((build / "report.json").read_text())
+    assert [row["stage"] for row in report["stages"]] == ["teacher", "student", "int8 (TFLM)"]
+    assert (build / "stages.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("teacher.keras", "student.keras", "test_data.npz", "data.npz"):
+        assert (build / name).exists()
+
+
+def _copy_project(digits_build, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(digits_build.folder, project)
+    return project
+
+
+def test_accuracy_budget_not_met_fails_and_keeps_artifacts(digits_build, tmp_path):
+    project = _copy_project(digits_build, tmp_path)
+    (project / "tinyedge.toml").write_text("[budgets]\nmin_accuracy = 0.9999\n")
+    before = (project / "build/nano33/model.tflite").read_bytes()
+    result = tinyedge("build", "--board", "nano33", "--json", cwd=project)
+    accuracy = digits_build.result["int8_accuracy"]
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        f"error: budget not met: int8 accuracy {accuracy:.2%} (TFLM on the host) is below "
+        "budgets.min_accuracy 99.99% (train longer (distillation.epochs), widen the student "
+        "(student.width) or lower budgets.min_accuracy; the artifacts are kept in "
+        f"{project / 'build' / 'nano33'})")
+    assert (project / "build/nano33/model.tflite").read_bytes() == before
+    assert (project / "build/nano33/report.json").exists()
+
+
+def test_flash_budget_not_met_names_the_figure_and_the_limit(digits_build, tmp_path):
+    project = _copy_project(digits_build, tmp_path)
+    (project / "tinyedge.toml").write_text("[budgets]\nmax_flash = 50000\n")
+    result = tinyedge("build", "--board", "nano33", cwd=project)
+    needed = digits_build.result["fit"]["flash_needed"]
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith(
+        f"error: budget not met: flash needed {needed:,} bytes (model + runtime estimate) exceeds "
+        "budgets.max_flash 50,000 bytes (make the student smaller")
