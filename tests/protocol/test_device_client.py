@@ -183,3 +183,30 @@ def test_a_missing_host_firmware_is_one_line(tmp_path):
         ProcessTransport([str(tmp_path / "fw")])
     assert str(error.value) == (f"cannot start host firmware fw: [Errno 2] No such file or directory: "
                                 f"'{tmp_path / 'fw'}' (build the host firmware first)")
+
+
+def test_a_marker_cut_short_by_the_end_of_the_link_is_still_a_crash(host_firmware):
+    # QEMU can exit through semihosting before the UART sends the marker's last bytes.
+    crash = r"printf 'm-timestamp-mode-performance\r\ne-[hardfault pc=0x00000abc]\r'; exit 3"
+    with pytest.raises(DeviceCrashed, match=r"crashed while booting: e-\[hardfault pc=0x00000abc\] "):
+        DeviceSession(lambda: host_firmware.start(crash), expected=EXPECTED).open()
+
+
+def test_a_port_that_does_not_come_back_ends_the_run_with_the_results_kept(host_firmware):
+    opened = []
+
+    def open_transport():
+        if opened:
+            raise TinyedgeError("cannot open serial port /dev/ttyACM0: No such file or directory",
+                                "check the cable and the port name, or pick another one with --port")
+        opened.append(host_firmware.start())
+        return opened[-1]
+
+    with DeviceSession(open_transport, expected=EXPECTED) as session:
+        outcome = run_samples(session, [sample(50), fault_switch(4), sample(51)])
+    assert [r.output for r in outcome.results] == [reference_model(sample(50))]
+    assert isinstance(outcome.error, DeviceDisconnected)
+    assert str(outcome.error) == (
+        "host firmware fw ended (exit code 0) during 'infer 1 0', and reconnecting failed: cannot open serial "
+        "port /dev/ttyACM0: No such file or directory (check the cable and the port name, or pick another one "
+        "with --port)")

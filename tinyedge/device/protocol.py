@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from ..errors import TinyedgeError
 from .errors import (DeviceCrashed, DeviceDisconnected, DeviceError, DeviceFailure, DeviceTimeout,
                      TransportClosed, TransportTimeout, WrongModel)
 from .transport import Transport
@@ -254,6 +255,11 @@ class DeviceClient:
                                 "a HardFault: check the arena size and the model's operators", lines=lines)
 
     def _closed(self, closed: TransportClosed, when: str, lines: list[str]) -> DeviceFailure:
+        # A firmware that ends right after its marker (QEMU exiting through semihosting) can lose the
+        # last byte or two of it, so the unfinished line left in the buffer is checked too.
+        unfinished = self.transport.discard_input().replace(b"\r", b"").decode("utf-8", errors="replace")
+        if unfinished:
+            self._check_fault(unfinished, when, lines + [unfinished])
         if closed.crashed:
             return DeviceCrashed(f"the firmware crashed {when}: {closed.message}", lines=lines)
         return DeviceDisconnected(f"{closed.message} {when}", closed.hint, lines=lines)
@@ -312,11 +318,17 @@ class DeviceSession:
             self.open()
         try:
             return self.client.run_sample(data)
-        except DeviceDisconnected:
+        except DeviceDisconnected as dropped:
             self.close()
             self.reconnections += 1
             try:
                 self.open()
+            except DeviceFailure:
+                raise
+            except TinyedgeError as error:  # the port did not come back
+                raise DeviceDisconnected(f"{dropped.message}, and reconnecting failed: {error.message}",
+                                         error.hint, lines=dropped.lines) from None
+            try:
                 return self.client.run_sample(data)
             except DeviceDisconnected as again:
                 raise DeviceDisconnected(f"{again.message} (also after reconnecting once)", again.hint,
