@@ -102,7 +102,7 @@ def test_truncated_flatbuffer_is_one_line_from_the_cli(zoo, tmp_path, tinyedge_c
                           "--output", str(tmp_path / "y.npy"))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
-        f"error: {damaged} is a damaged TFLite model (error while decoding) "
+        f"error: {damaged} is a damaged TFLite model (its flatbuffer does not decode) "
         f"(the file is truncated or corrupt; export it again)")
     assert not (tmp_path / "y.npy").exists()
 

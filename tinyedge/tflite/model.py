@@ -222,8 +222,8 @@ def parse(raw: bytes, source: str = "model") -> TFLiteModel:
                                       outputs=[int(x) for x in (sg.outputs if sg.outputs is not None else [])]))
     except TinyedgeError:
         raise
-    except Exception as exc:  # the generated decoder fails in many ways on damaged bytes
-        raise TinyedgeError(f"{source} is a damaged TFLite model ({type(exc).__name__} while decoding)",
+    except Exception:  # the generated decoder fails in many ways on damaged bytes
+        raise TinyedgeError(f"{source} is a damaged TFLite model (its flatbuffer does not decode)",
                             "the file is truncated or corrupt; export it again") from None
     if not subgraphs or not subgraphs[0].operators:
         raise TinyedgeError(f"{source} has no operators", "export the model again")
