@@ -140,3 +140,23 @@ def test_bad_inputs_are_one_line_errors(kws_bundle, kws_path, tmp_path):
         make_bundle(kws_path.read_bytes(), "kws", ["yes", "no"])
     assert error.value.one_line() == ("2 labels given but the model has 12 outputs (list one label per "
                                       "output class in data.labels)")
+
+
+def test_a_local_tflm_tree_replaces_the_registry_library(kws_bundle, tmp_path):
+    from platformio.project.config import ProjectConfig
+
+    tree = tmp_path / "tflm"
+    (tree / "tensorflow" / "lite" / "micro").mkdir(parents=True)
+    (tree / "tensorflow" / "lite" / "micro" / "micro_interpreter.h").write_text("// stand-in header\n")
+    board = CATALOGUE.get("nano33")
+    plan = plan_project(kws_bundle, board, "platformio", "tflm", 0.1, 30000, tflm_dir=tree)
+    files = render_project(kws_bundle, board, plan)
+    (tmp_path / "platformio.ini").write_text(files["platformio.ini"])
+    config = ProjectConfig(str(tmp_path / "platformio.ini"))
+    assert config.get("env:nano33", "lib_deps") == [f"symlink://{tree}"]
+    assert f"-I{tree}/third_party/flatbuffers/include" in config.get("env:nano33", "build_flags")
+    assert "Chirale" not in files["src/tinyedge_runtime.cpp"]
+    cmake = render_project(kws_bundle, board, plan_project(kws_bundle, board, "cmake", "tflm", 0.1, 30000,
+                                                           tflm_dir=tree))
+    assert f'set(TFLM_DIR "{tree}" CACHE PATH' in cmake["CMakeLists.txt"]
+    assert "src/tinyedge_runtime.cpp" in cmake["CMakeLists.txt"]
