@@ -1,0 +1,78 @@
+"""Flash and RAM of a firmware, read from its ELF the way arm-none-eabi-size (Berkeley format) counts.
+
+text = code and read-only sections, data = initialised writable sections (in RAM, with their initial
+values stored in flash), bss = zero-initialised and reserved sections. Flash = text + data;
+RAM = data + bss. On tinyedge's emulated boards the stack and heap are reserved sections, so they are
+inside bss (and reported on their own from the linker script's __stack_size / __heap_size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.constants import SH_FLAGS
+from elftools.elf.elffile import ELFFile
+
+from .errors import TinyedgeError
+
+
+@dataclass(frozen=True)
+class ElfSize:
+    text: int
+    data: int
+    bss: int
+    stack_bytes: int | None = None  # the reservation named by __stack_size, when the image has one
+    heap_bytes: int | None = None
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.text + self.data
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.data + self.bss
+
+
+def read_elf_size(path: str | Path) -> ElfSize:
+    path = Path(path)
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise TinyedgeError(f"cannot read the firmware {path}: {exc.strerror}",
+                            "build the firmware first") from None
+    with handle:
+        try:
+            elf = ELFFile(handle)
+            text = data = bss = 0
+            for section in elf.iter_sections():
+                flags = section["sh_flags"]
+                if not flags & SH_FLAGS.SHF_ALLOC:
+                    continue
+                size = section["sh_size"]
+                # The same order of tests as GNU size's Berkeley format.
+                if flags & SH_FLAGS.SHF_EXECINSTR or not flags & SH_FLAGS.SHF_WRITE:
+                    text += size
+                elif section["sh_type"] != "SHT_NOBITS":
+                    data += size
+                else:
+                    bss += size
+            symbols = _absolute_symbols(elf, ("__stack_size", "__heap_size"))
+        except (ELFError, ValueError, KeyError) as exc:
+            raise TinyedgeError(f"{path} is not a readable ELF file ({exc})",
+                                "rebuild the firmware") from None
+    return ElfSize(text=text, data=data, bss=bss, stack_bytes=symbols.get("__stack_size"),
+                   heap_bytes=symbols.get("__heap_size"))
+
+
+def _absolute_symbols(elf: ELFFile, names: tuple[str, ...]) -> dict[str, int]:
+    table = elf.get_section_by_name(".symtab")
+    if table is None:
+        return {}
+    found = {}
+    for name in names:
+        symbols = table.get_symbol_by_name(name)
+        if symbols:
+            found[name] = symbols[0]["st_value"]
+    return found

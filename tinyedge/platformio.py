@@ -1,0 +1,190 @@
+"""PlatformIO builds for tinyedge: an offline core for the emulated boards and `pio run` with clear errors.
+
+PlatformIO cannot download anything here (ARCHITECTURE.md §4). It builds offline with the local
+platform in firmware/platformio-emulated once its own build tool, the `tool-scons` package, is present
+in its core folder; `seed_offline_core` puts it there, backed by the SCons installed from PyPI.
+tinyedge keeps its own core folder (`emulated_core_dir`) so a user's PlatformIO setup is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .elfsize import read_elf_size
+from .errors import TinyedgeError
+from .fileio import write_text_atomic
+from .resources import FIRMWARE_DIR
+
+EMULATED_PLATFORM_DIR = FIRMWARE_DIR / "platformio-emulated"
+
+# The version PlatformIO 6.2 asks for ("~4.41101.0") and the install record it expects beside it.
+SCONS_PACKAGE_VERSION = "4.41101.0"
+SCONS_PACKAGE_MANIFEST = {
+    "name": "tool-scons",
+    "version": SCONS_PACKAGE_VERSION,
+    "description": "SCons from PyPI (installed with tinyedge), for offline PlatformIO builds",
+    "keywords": ["build tool"],
+    "license": "MIT",
+}
+SCONS_PACKAGE_RECORD = {
+    "type": "tool",
+    "name": "tool-scons",
+    "version": SCONS_PACKAGE_VERSION,
+    "spec": {"owner": "platformio", "id": None, "name": "tool-scons", "requirements": None, "uri": None},
+}
+SCONS_LAUNCHER = '''\
+"""Written by tinyedge: runs the SCons installed from PyPI in the Python that PlatformIO runs in."""
+import sys
+
+from SCons.Script.Main import main
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+# A compiler or linker error line worth showing on its own.
+ERROR_LINE = re.compile(
+    r"(\berror:|undefined reference to|region `[^']+' overflowed|multiple definition of|"
+    r"^Error: |^[A-Za-z]+Error: |^\*\*\* \[.*\] Error )")
+# PlatformIO's own failures start with "Error: " or an exception name ("UnknownEnvNamesError: ").
+PLATFORMIO_ERROR_PREFIX = re.compile(r"^(Error|[A-Za-z]+Error): ")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    elf: Path
+    flash_bytes: int
+    ram_bytes: int
+    log: Path
+
+
+def emulated_core_dir() -> Path:
+    """tinyedge's own PLATFORMIO_CORE_DIR for emulated builds ($TINYEDGE_PLATFORMIO_CORE_DIR overrides)."""
+    override = os.environ.get("TINYEDGE_PLATFORMIO_CORE_DIR")
+    if override:
+        return Path(override).expanduser().resolve()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "tinyedge" / "platformio"
+
+
+def seed_offline_core(core_dir: str | os.PathLike) -> Path:
+    """Put the tool-scons package into `core_dir` so PlatformIO builds without the network.
+
+    Idempotent: files that already hold the right content are not rewritten. Returns the core folder.
+    """
+    core_dir = Path(core_dir)
+    package = core_dir / "packages" / "tool-scons"
+    wanted = {
+        package / "package.json": json.dumps(SCONS_PACKAGE_MANIFEST, indent=2) + "\n",
+        package / ".piopm": json.dumps(SCONS_PACKAGE_RECORD),
+        package / "scons.py": SCONS_LAUNCHER,
+    }
+    try:
+        for path, text in wanted.items():
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                write_text_atomic(path, text)
+    except OSError as exc:
+        raise TinyedgeError(f"cannot prepare PlatformIO's folder {core_dir}: {exc.strerror}",
+                            "set TINYEDGE_PLATFORMIO_CORE_DIR to a writable folder") from None
+    return core_dir
+
+
+def platformio_executable() -> Path:
+    """The `platformio` installed beside this Python (tinyedge pins it), never another one on PATH."""
+    return Path(sys.executable).parent / "platformio"
+
+
+def emulated_platform_spec() -> str:
+    """What a generated platformio.ini writes as `platform =` for an emulated board."""
+    return f"symlink://{EMULATED_PLATFORM_DIR}"
+
+
+def platformio_environment(core_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "PLATFORMIO_CORE_DIR": str(core_dir),
+        # Offline: no telemetry, no upgrade checks, and plain text for the log.
+        "PLATFORMIO_SETTING_ENABLE_TELEMETRY": "No",
+        "PLATFORMIO_SETTING_CHECK_PLATFORMIO_INTERVAL": "3650",
+        "PLATFORMIO_SETTING_CHECK_PRUNE_SYSTEM_THRESHOLD": "0",
+        "PLATFORMIO_DISABLE_PROGRESSBAR": "true",
+        "PLATFORMIO_NO_ANSI": "true",
+    })
+    return env
+
+
+def _show_progress(line: str) -> None:
+    if line.startswith(("Compiling ", "Linking ", "Archiving ", "Indexing ")):
+        print(f"  {line}", file=sys.stderr, flush=True)
+
+
+def run_build(project_dir: str | os.PathLike, env_name: str, core_dir: str | os.PathLike | None = None,
+              progress: Callable[[str], None] | None = _show_progress) -> BuildResult:
+    """`pio run -e env_name` in `project_dir`; returns the ELF with its flash and RAM.
+
+    The whole PlatformIO output goes to .pio/tinyedge-build-<env>.log (not under .pio/build, which
+    PlatformIO empties when the configuration changes); `progress` sees each line as it
+    comes (by default the compile and link steps go to stderr). A failed build is one TinyedgeError
+    naming the first compiler or linker error and the log.
+    """
+    project_dir = Path(project_dir).resolve()
+    core_dir = Path(core_dir) if core_dir is not None else emulated_core_dir()
+    if not (project_dir / "platformio.ini").is_file():
+        raise TinyedgeError(f"{project_dir} has no platformio.ini",
+                            "generate the project first ('tinyedge build')")
+    executable = platformio_executable()
+    if not executable.is_file():
+        raise TinyedgeError(f"PlatformIO is not installed beside {sys.executable}",
+                            "run the setup step: python3 -m tinyedge.bootstrap")
+    seed_offline_core(core_dir)
+
+    build_dir = project_dir / ".pio" / "build" / env_name
+    log_path = project_dir / ".pio" / f"tinyedge-build-{env_name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"building {project_dir.name} [{env_name}] with PlatformIO (log: {log_path})",
+          file=sys.stderr, flush=True)
+    command = [str(executable), "run", "--project-dir", str(project_dir), "--environment", env_name]
+    lines: list[str] = []
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, env=platformio_environment(core_dir),
+                               text=True, errors="replace", cwd=project_dir)
+    try:
+        with log_path.open("w", encoding="utf-8") as log:
+            for line in process.stdout:
+                log.write(line)
+                line = line.rstrip("\n")
+                lines.append(line)
+                if progress is not None:
+                    progress(line)
+        returncode = process.wait()
+    finally:
+        if process.poll() is None:  # interrupted: do not leave a compiler running
+            process.kill()
+            process.wait()
+
+    if returncode != 0:
+        raise TinyedgeError(f"the build of {project_dir.name} [{env_name}] failed: "
+                            f"{first_error(lines) or 'PlatformIO exited with code %d' % returncode}",
+                            f"full log: {log_path}")
+    elf = build_dir / "firmware.elf"
+    if not elf.is_file():
+        raise TinyedgeError(f"the build of {project_dir.name} [{env_name}] produced no {elf.name}",
+                            f"full log: {log_path}")
+    size = read_elf_size(elf)
+    return BuildResult(elf=elf, flash_bytes=size.flash_bytes, ram_bytes=size.ram_bytes, log=log_path)
+
+
+def first_error(lines: list[str]) -> str | None:
+    """The first line of a build log that says what went wrong, shortened to stay readable."""
+    for line in lines:
+        if ERROR_LINE.search(line):
+            text = PLATFORMIO_ERROR_PREFIX.sub("", line.strip())
+            return text if len(text) <= 300 else text[:297] + "..."
+    return None
