@@ -25,7 +25,7 @@ from tinyedge.errors import TinyedgeError
 from tinyedge.platformio import (EMULATED_PLATFORM_DIR, emulated_core_dir, first_error, run_build,
                                  seed_offline_core)
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parent.parent  # not from conftest: tests/*/conftest.py shadow it
 
 FIRMWARE = REPO / "firmware"
 needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-arm") is None,

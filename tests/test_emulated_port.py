@@ -27,7 +27,7 @@ from tinyedge.emulator import FAULT_EXIT_CODE, find_fault, run_qemu
 from tinyedge.errors import TinyedgeError
 from tinyedge.platformio import BuildResult, emulated_platform_spec, run_build
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parent.parent  # not from conftest: tests/*/conftest.py shadow it
 
 pytestmark = [
     pytest.mark.emulated,
