@@ -11,7 +11,7 @@ import pytest
 
 from tinyedge.boards import BOARDS_DIR, Catalogue
 
-from conftest import run_tinyedge
+from support import run_tinyedge
 
 REQUIRED_BOARDS = {"nano33", "pico", "esp32s3", "nucleo-l4r5zi", "nucleo-f746zg", "portenta-h7",
                    "teensy41", "emu-m4", "emu-m7", "emu-m3", "emu-m55"}

@@ -8,7 +8,7 @@ import pytest
 
 from tinyedge import __version__, config
 
-from conftest import run_tinyedge
+from support import run_tinyedge
 
 VERBS = ["init", "boards", "build", "inspect", "infer", "flash", "validate", "bench"]
 

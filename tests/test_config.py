@@ -9,7 +9,7 @@ import pytest
 from tinyedge import config
 from tinyedge.errors import TinyedgeError
 
-from conftest import run_tinyedge
+from support import run_tinyedge
 
 
 def _load_error(tmp_path: Path, text: str) -> str:

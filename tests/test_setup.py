@@ -10,7 +10,7 @@ import sys
 from tinyedge import bootstrap
 from tinyedge.boards import Catalogue
 
-from conftest import REPO
+from support import REPO
 
 
 def readme_commands() -> list[str]:

@@ -1,0 +1,21 @@
+"""Helpers that test modules import (`from support import ...`); fixtures live in conftest.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+# ../shared beside the checkout (the MLPerf Tiny models and the TFLM reference figures).
+SHARED = REPO.parent / "shared"
+
+
+def run_tinyedge(*args: str, cwd: Path | None = None, env: dict | None = None,
+                 timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the real entry point (`python -m tinyedge`) as a user would, capturing its output."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "tinyedge", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
