@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+import serial
 
 from tinyedge import emulator, platformio
 from tinyedge.boards import Catalogue, Qemu
@@ -269,18 +270,20 @@ def test_run_qemu_reports_qemus_reason_when_it_cannot_start(tmp_path):
     assert "-M mps2-an999 -cpu cortex-m4" in message and "-icount shift=0" in message
 
 
-def _spin_elf(tmp_path: Path) -> Path:
-    """A tiny valid firmware for QEMU: the reset vector points at an endless loop."""
+def _spin_elf(tmp_path: Path, reset: str = "b spin", hardfault: str = "spin + 1") -> Path:
+    """A tiny valid firmware for QEMU: by default the reset vector points at an endless loop."""
     source = tmp_path / "spin.S"
-    source.write_text(textwrap.dedent("""\
+    source.write_text(textwrap.dedent(f"""\
         .syntax unified
         .thumb
         .section .vectors, "a"
         .word 0x20001000
         .word spin + 1
+        .word spin + 1
+        .word {hardfault}
         .text
         .thumb_func
-        spin: b spin
+        spin: {reset}
         """))
     elf = tmp_path / "spin.elf"
     subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-nostdlib", "-Wl,-e,spin",
@@ -320,6 +323,19 @@ def test_qemu_is_stopped_on_ctrl_c_and_when_tinyedge_dies(tmp_path):
     while _alive(qemu_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(qemu_pid)
+
+
+@needs_qemu
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
+def test_a_guest_that_locks_up_ends_qemu_with_the_reason(tmp_path):
+    # A fault whose HardFault handler faults again: the core locks up and QEMU stops (as a blown stack
+    # that cannot take the fault frame would). No marker can be printed; the reason is QEMU's message.
+    elf = _spin_elf(tmp_path, reset="udf #0", hardfault="0")
+    with run_qemu(Catalogue.load().get("emu-m4"), elf) as qemu:
+        link = serial.serial_for_url(qemu.url, timeout=10)
+        assert qemu.wait(20) != 0
+        link.close()
+    assert qemu.fatal_error.startswith("Lockup: can't escalate")
 
 
 def _alive(pid: int) -> bool:

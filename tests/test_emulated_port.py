@@ -265,3 +265,31 @@ def test_a_link_error_names_the_missing_symbol(tmp_path, core_dir):
     assert message.startswith("the build of broken [emu-m4] failed: ")
     assert "undefined reference to `missing_function'" in message
     assert message.endswith(f"(full log: {project / '.pio' / 'tinyedge-build-emu-m4.log'})")
+
+
+def test_an_interrupted_build_leaves_no_compiler_running(hello_project, core_dir):
+    project = hello_project.parent / "interrupted"
+    shutil.copytree(hello_project, project, ignore=shutil.ignore_patterns(".pio"))
+
+    def interrupt(line: str) -> None:
+        if line.startswith("Compiling "):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_build(project, "emu-m7", core_dir, progress=interrupt)
+    # PlatformIO, SCons and the compilers all work in the project folder.
+    left = [pid for pid in _pids() if _works_in(pid, project)]
+    assert left == []
+
+
+def _pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _works_in(pid: int, folder: Path) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        cwd = Path(f"/proc/{pid}/cwd").resolve()
+    except OSError:
+        return False
+    return state not in ("Z", "X") and (cwd == folder or folder in cwd.parents)

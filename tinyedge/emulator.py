@@ -15,6 +15,7 @@ of the `with` block (also on Ctrl-C) and gets a parent-death signal in case tiny
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import re
 import shutil
@@ -74,10 +75,16 @@ def qemu_command(board: Board, elf: Path) -> list[str]:
     ]
 
 
-def _die_with_parent() -> None:
+# Resolved here, not in the child: between fork and exec a multi-threaded parent's child (TensorFlow runs
+# threads) must not take the dynamic loader's locks.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
+def _die_with_parent(parent_pid: int) -> None:
     """Runs in the child before exec: the kernel sends SIGKILL to QEMU when its parent dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
 
 
 @dataclass
@@ -127,7 +134,8 @@ def run_qemu(board: Board, elf: str | os.PathLike) -> Iterator[QemuSession]:
     command = qemu_command(board, elf)
     _check_arm_elf(elf)
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+                               stderr=subprocess.PIPE,
+                               preexec_fn=functools.partial(_die_with_parent, os.getpid()))
     session = QemuSession(board=board, elf=elf, process=process)
     port_found = threading.Event()
     readers = [

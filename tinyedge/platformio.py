@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -152,9 +153,10 @@ def run_build(project_dir: str | os.PathLike, env_name: str, core_dir: str | os.
           file=sys.stderr, flush=True)
     command = [str(executable), "run", "--project-dir", str(project_dir), "--environment", env_name]
     lines: list[str] = []
+    # Its own process group, so that stopping it also stops the SCons and compiler processes under it.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, env=platformio_environment(core_dir),
-                               text=True, errors="replace", cwd=project_dir)
+                               text=True, errors="replace", cwd=project_dir, start_new_session=True)
     try:
         with log_path.open("w", encoding="utf-8") as log:
             for line in process.stdout:
@@ -166,7 +168,7 @@ def run_build(project_dir: str | os.PathLike, env_name: str, core_dir: str | os.
         returncode = process.wait()
     finally:
         if process.poll() is None:  # interrupted: do not leave a compiler running
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
     if returncode != 0:
