@@ -93,7 +93,7 @@ def test_op_version_newer_than_tflm_is_an_error(converted):
 def test_truncated_and_corrupt_files(converted):
     with pytest.raises(TinyedgeError) as caught:
         parse(converted["int8"][: len(converted["int8"]) // 3], source="model.tflite")
-    assert caught.value.one_line() == ("model.tflite is a damaged TFLite model (error while decoding) "
+    assert caught.value.one_line() == ("model.tflite is a damaged TFLite model (its flatbuffer does not decode) "
                                        "(the file is truncated or corrupt; export it again)")
     with pytest.raises(TinyedgeError) as caught:
         parse(b"\x00" * 64, source="model.tflite")

@@ -94,9 +94,11 @@ def prune(model, sparsity: float, tune: FineTune):
     import tensorflow_model_optimization as tfmot
     import tf_keras
     steps = tune.epochs * int(np.ceil(len(tune.dataset.x_train) / tune.batch_size))
+    end = max(1, int(steps * 0.7))  # the last 30 % of steps recover at the final sparsity
+    # tfmot's default frequency (every 100 steps) would never prune a short fine-tune.
     schedule = tfmot.sparsity.keras.PolynomialDecay(
-        initial_sparsity=0.0, final_sparsity=sparsity, begin_step=0,
-        end_step=max(1, int(steps * 0.7)))  # the last 30 % of steps recover at the final sparsity
+        initial_sparsity=0.0, final_sparsity=sparsity, begin_step=0, end_step=end,
+        frequency=max(1, end // 20))
 
     def wrap(layer):
         if _weighted(layer):

@@ -141,7 +141,7 @@ class Pipeline:
     def _save_keras(self, model, name: str) -> None:
         """Keras writes in place; write beside and rename so a failure keeps the previous file."""
         target = self.build_dir / name
-        partial = self.build_dir / f".{name}.partial.keras"
+        partial = self.build_dir / f".partial.{name}"  # keeps the suffix that picks the format
         model.save(partial)
         partial.replace(target)
 
@@ -283,7 +283,8 @@ class Pipeline:
         settings = {"epochs": options["epochs"], **{k: v for k, v in options.items()
                                                     if k.startswith(step)},
                     "distillation": self.config["distillation"]}
-        output = f"{step}.keras"
+        # QAT models reload only from HDF5 (tfmot's quantizer variables break the .keras format).
+        output = "qat.h5" if step == "qat" else f"{step}.keras"
 
         def work() -> dict:
             from . import compress, training
