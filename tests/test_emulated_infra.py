@@ -375,3 +375,20 @@ def test_host_port_runs_the_test_firmware_over_pipes(tmp_path):
     assert result.returncode == 5
     # End of input ends the program cleanly (the host closed the link).
     assert subprocess.run([str(program)], input=b"", capture_output=True, timeout=30).returncode == 0
+
+
+# --- the C sources themselves ----------------------------------------------------------------------
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
+@pytest.mark.parametrize("board", emulated_boards(), ids=lambda board: board.name)
+def test_start_up_code_and_port_are_warning_free_c99(board, tmp_path):
+    manifest = json.loads((EMULATED_PLATFORM_DIR / "boards" / f"{board.platformio.board}.json").read_text())
+    sources = sorted((FIRMWARE / "platform" / "cortex-m").glob("*.c")) + sorted(
+        (FIRMWARE / "port" / manifest["build"]["port"]).glob("*.c"))
+    include = [f"-I{FIRMWARE / folder}" for folder in
+               ("port", "platform/cortex-m", "platform/cmsdk", f"platform/{manifest['build']['machine']}")]
+    for source in sources:
+        result = subprocess.run(["arm-none-eabi-gcc", *board.gcc_flags(), "-std=c99", "-Wall", "-Wextra",
+                                 "-Wpedantic", "-Werror", "-O2", "-c", *include, str(source),
+                                 "-o", str(tmp_path / "out.o")], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr

@@ -7,8 +7,9 @@
 #include "cortex_m.h"
 #include "machine.h"
 
-/* Linker-script symbols: their addresses are the values. */
-extern uint32_t __stack_top;
+/* Linker-script symbols: their addresses are the values. __stack_top is declared as a function only so
+ * that its address fits the table of handler addresses without an object-to-function pointer cast. */
+extern void __stack_top(void);
 extern uint32_t __data_load;
 extern uint32_t __data_start;
 extern uint32_t __data_end;
@@ -33,7 +34,7 @@ typedef void (*vector)(void);
 /* The first word is the initial stack pointer, the rest are handler addresses. Every exception
  * without a handler of its own is a crash, reported by Fault_Handler. */
 __attribute__((section(".vectors"), used)) const vector platform_vectors[16 + MACHINE_IRQ_COUNT] = {
-    [0] = (vector)&__stack_top,
+    [0] = __stack_top,
     [1] = Reset_Handler,
     [2] = Fault_Handler,  /* NMI */
     [3] = Fault_Handler,  /* HardFault */
