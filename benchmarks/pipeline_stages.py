@@ -15,14 +15,14 @@ import time
 from pathlib import Path
 
 
-def build(folder: Path, board: str) -> tuple[float, dict]:
+def build(folder: Path, board: str) -> tuple[float, dict, str]:
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "tinyedge", "build", "--board", board, "--json"],
                             cwd=folder, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(result.stderr.strip().splitlines()[-1])
-    return seconds, json.loads(result.stdout)
+    return seconds, json.loads(result.stdout), result.stderr
 
 
 def main() -> None:
@@ -34,12 +34,14 @@ def main() -> None:
         folder = args.keep or Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
         for label in ("first run (empty folder)", "second run (nothing changed)"):
-            wall, result = build(folder, args.board)
+            wall, result, progress = build(folder, args.board)
             manifest = json.loads(Path(result["manifest"]).read_text())
             print(f"{label}: {wall:.1f} s wall, {result['seconds']:.1f} s in the pipeline")
             for name, record in manifest["stages"].items():
-                if name != "plot":
-                    print(f"  {name:<10} {record['seconds']:7.2f} s")
+                if name == "plot":
+                    continue
+                cached = f"{name}: cached" in progress.splitlines()
+                print(f"  {name:<10} " + ("cached" if cached else f"{record['seconds']:7.2f} s"))
             print(f"  int8 accuracy (TFLM) {result['int8_accuracy']:.2%}, float {result['float_accuracy']:.2%}, "
                   f"teacher {result['teacher_params']:,} params / student {result['student_params']:,}")
 
