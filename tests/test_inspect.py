@@ -74,7 +74,7 @@ def test_truncated_file_is_one_line(shared_dir, tmp_path):
     damaged.write_bytes((shared_dir / "models" / "mlperf-tiny" / "kws_ref_model.tflite").read_bytes()[:1000])
     result = inspect_cli(str(damaged))
     assert result.returncode == 1
-    assert result.stderr == (f"error: {damaged} is a damaged TFLite model (error while decoding) "
+    assert result.stderr == (f"error: {damaged} is a damaged TFLite model (its flatbuffer does not decode) "
                              "(the file is truncated or corrupt; export it again)\n")
 
 
