@@ -62,6 +62,7 @@ class PipelineResult:
     manifest: str = ""
     report: str = ""
     plot: str = ""
+    labels: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -425,7 +426,7 @@ class Pipeline:
             output_scale=tflm["output_scale"], output_zero_point=tflm["output_zero_point"],
             fit=asdict(fit), build_dir=str(self.build_dir),
             manifest=str(self.manifest.path), report=str(self.build_dir / REPORT),
-            plot=str(self.build_dir / PLOT))
+            plot=str(self.build_dir / PLOT), labels=list(self.dataset().labels))
         result.seconds = round(time.perf_counter() - started, 2)
         self.write_report(result)
         budgets.check(budget, tflm["metric"], tflm["value"], fit, str(self.build_dir))
