@@ -142,8 +142,88 @@ typedef struct {
     int32_t activation_min, activation_max;
 } te_binary_params;
 
+/* One element of ADD (TFLM's int8 arithmetic): shared by te_add_s8 and the convolution that has an
+ * ADD fused into it. */
+static inline int8_t te_add_element(const te_binary_params *p, int32_t x, int32_t y) {
+    const int32_t a = te_shift_left(p->input1_offset + x, p->left_shift);
+    const int32_t b = te_shift_left(p->input2_offset + y, p->left_shift);
+    const int32_t scaled_a = te_rounding_divide_by_pot(te_srdhm(a, p->input1_multiplier), -p->input1_shift);
+    const int32_t scaled_b = te_rounding_divide_by_pot(te_srdhm(b, p->input2_multiplier), -p->input2_shift);
+    const int32_t out = te_rounding_divide_by_pot(te_srdhm(scaled_a + scaled_b, p->output_multiplier),
+                                                  -p->output_shift) + p->output_offset;
+    return (int8_t)te_clamp(out, p->activation_min, p->activation_max);
+}
+
 void te_add_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 void te_mul_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+
+/* ---- fast paths (te_conv_fast.c, te_depthwise_fast.c, te_fully_connected_fast.c) ----------------
+ *
+ * The generator picks these when a layer fits them and has rearranged the weights for them: the bias
+ * already holds bias - input_zero_point * sum(weights) (so the inner loops are pure multiply-adds of
+ * raw int8 values, and padding is the input zero point), weight rows are zero-padded to a multiple of
+ * four bytes, and it has proven that no accumulator can reach 2^30 (te_requantize_small). Built with
+ * SMLAD/SXTB16 where __ARM_FEATURE_DSP is defined, portable C elsewhere: the same results either way. */
+
+typedef struct {
+    int32_t input_height, input_width, input_depth;
+    int32_t output_height, output_width, output_depth;
+    int32_t filter_height, filter_width;
+    int32_t stride_height, stride_width;
+    int32_t pad_height, pad_width;
+    int32_t row_length;               /* filter_height * filter_width * input_depth, rounded up to 4 */
+    int32_t input_zero_point;         /* what the padding reads as */
+    int32_t output_offset;
+    int32_t activation_min, activation_max;
+    const int32_t *bias;              /* folded, one per output channel */
+    const int32_t *multipliers;
+    const int32_t *shifts;
+    const te_binary_params *residual_add; /* an ADD fused into the output, or NULL */
+    int32_t residual_is_first;        /* the residual is the ADD's first operand */
+} te_fast_conv_params;
+
+/* CONV_2D (batch 1, no dilation) as im2col of two output pixels at a time into `scratch` (2 *
+ * row_length bytes) and a 2x2 register-blocked product. Filter: output channels in pairs, each pair's
+ * rows interleaved by 4-byte chunks (an odd last channel is a plain row). Each pixel pair is copied
+ * into `scratch` before any of its outputs is written, so a 1x1 convolution may write over its own
+ * input (the planner uses that). With `residual_add`, output[i] = ADD(conv[i], residual[i]), and
+ * `output` may be `residual`. */
+void te_conv_fast_s8(const te_fast_conv_params *p, const int8_t *input, const int8_t *filter,
+                     int8_t *scratch, const int8_t *residual, int8_t *output);
+
+typedef struct {
+    int32_t input_height, input_width, depth;
+    int32_t output_height, output_width;
+    int32_t stride_height, stride_width;
+    int32_t pad_height, pad_width;
+    int32_t input_zero_point;
+    int32_t output_offset;
+    int32_t activation_min, activation_max;
+    const int32_t *bias;              /* folded */
+    const int32_t *multipliers;
+    const int32_t *shifts;
+} te_depthwise3x3_params;
+
+/* DEPTHWISE_CONV_2D 3x3, depth multiplier 1, depth a multiple of 4, batch 1. Filter: for each group
+ * of four channels, for each of the 9 taps, two pairs (c0, c2) and (c1, c3) of int16 weights. */
+void te_depthwise3x3_fast_s8(const te_depthwise3x3_params *p, const int8_t *input,
+                             const uint32_t *filter, int8_t *output);
+
+typedef struct {
+    int32_t batches;
+    int32_t accum_depth;              /* a multiple of 4 */
+    int32_t output_depth;
+    int32_t output_offset;
+    int32_t activation_min, activation_max;
+    const int32_t *bias;              /* folded */
+    const int32_t *multipliers;
+    const int32_t *shifts;
+} te_fast_fully_connected_params;
+
+/* FULLY_CONNECTED with a symmetric filter. Filter: output rows in groups of four interleaved by 4-byte
+ * chunks (the rows after the last full group are plain rows). */
+void te_fully_connected_fast_s8(const te_fast_fully_connected_params *p, const int8_t *input,
+                                const int8_t *filter, int8_t *output);
 
 /* ---- activations (te_activations.c) ------------------------------------------------------------ */
 

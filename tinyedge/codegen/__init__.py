@@ -18,6 +18,7 @@ from .lowering import lower_graph
 
 KERNEL_DIR = Path(__file__).resolve().parents[2] / "firmware" / "native"
 KERNEL_HEADER = "tinyedge_native.h"
+SIMD_HEADER = "te_simd.h"   # the fast kernels' SXTB16/SMLAD helpers (ACLE or portable C)
 
 
 @dataclass
@@ -60,14 +61,14 @@ def generate(model: TFLiteModel, prefix: str = "tinyedge") -> GeneratedRuntime:
     kernel_names = sorted({step.kernel_file for step in lowered.steps if step.kernel_file})
     return GeneratedRuntime(
         prefix=prefix, files=files,
-        kernel_sources=[KERNEL_DIR / KERNEL_HEADER] + [KERNEL_DIR / name for name in kernel_names],
+        kernel_sources=[KERNEL_DIR / KERNEL_HEADER, KERNEL_DIR / SIMD_HEADER] + [KERNEL_DIR / name for name in kernel_names],
         arena_bytes=lowered.arena_bytes, weights_bytes=sizes["weights"], params_bytes=sizes["params"],
         io_bytes=lowered.io_bytes,
         input_shapes=[model.main.tensors[i].shape for i in model.main.inputs],
         output_shapes=[model.main.tensors[i].shape for i in model.main.outputs],
         input_dtypes=[model.main.tensors[i].dtype for i in model.main.inputs],
         output_dtypes=[model.main.tensors[i].dtype for i in model.main.outputs],
-        ops=[step.op.opcode for step in lowered.steps], folded_ops=lowered.folded_ops)
+        ops=[step.op.opcode for step in lowered.steps], folded_ops=lowered.folded_ops + lowered.fused_ops)
 
 
 __all__ = ["GeneratedRuntime", "generate", "unsupported_ops"]

@@ -45,15 +45,18 @@ def emit(model: TFLiteModel, lowered: LoweredGraph, prefix: str) -> tuple[dict[s
     constants = sorted({index for index, s in lowered.storage.items() if s.kind == "constant"})
     weights = [_constant(f"{prefix}_tensor{i}", tensors[i].data, tensors[i].dtype) for i in constants]
     weights_bytes = sum(tensors[i].nbytes for i in constants)
+    weights_bytes += sum(step.constant_bytes for step in lowered.steps)
     params_bytes = 0
     declarations: list[str] = []
     body: list[str] = []
-    for step in lowered.steps:
+    for position, step in enumerate(lowered.steps):
         declarations.append(f"/* operator {step.op.index}: {step.op.opcode} -> "
                             f"'{tensors[step.writes[0]].name}' */")
         declarations.extend(step.declarations)
         params_bytes += sum(text.count(",") + 1 for text in step.declarations) * 4  # rough, 4 B/value
         call = _REF.sub(lambda m: _pointer(lowered.storage[int(m.group(1))], prefix), step.call)
+        if position in lowered.scratch:
+            call = call.replace("@S@", f"((int8_t *)&{prefix}_arena[{lowered.scratch[position]}])")
         body.append(f"    /* {step.op.index}: {step.op.opcode} */\n    {call}")
 
     single = len(inputs) == 1 and len(outputs) == 1

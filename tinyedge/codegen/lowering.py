@@ -8,7 +8,7 @@ from ..errors import TinyedgeError
 from ..tflite.model import Operator, TFLiteModel
 from .graph import ALIAS_OPS, Aliases, data_inputs, live_operators
 from .ops import LOWERINGS, LoweringContext, Step, fold_dilated_convolution
-from .planner import Buffer, plan
+from .planner import Buffer, Link, align, plan
 
 SUPPORTED_IO = ("int8", "float32")
 FLOAT_BOUNDARY_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
@@ -26,10 +26,13 @@ class Storage:
 class LoweredGraph:
     steps: list[Step]
     storage: dict[int, Storage]          # tensor index -> storage (aliases resolved)
-    buffers: list[Buffer]
+    buffers: list[Buffer]                # one per alias group and scratch; lifetimes in half steps
     arena_bytes: int
     io_bytes: int
     folded_ops: list[str] = field(default_factory=list)
+    scratch: dict[int, int] = field(default_factory=dict)   # step position -> arena offset
+    links: list[Link] = field(default_factory=list)         # the in-place overlaps the plan uses
+    fused_ops: list[str] = field(default_factory=list)      # ops computed inside another op's kernel
 
 
 def _where(op: Operator, model: TFLiteModel) -> str:
@@ -111,6 +114,8 @@ def lower_graph(model: TFLiteModel, prefix: str) -> LoweredGraph:
             continue
         steps.append(LOWERINGS[op.opcode](op, context))
 
+    fused = _fuse_residual_adds(steps, graph.inputs, graph.outputs, tensors, aliases)
+
     # Caller-owned storage for the graph's inputs and outputs (and everything aliased to them).
     storage: dict[int, Storage] = {}
     for position, index in enumerate(graph.inputs):
@@ -135,10 +140,24 @@ def lower_graph(model: TFLiteModel, prefix: str) -> LoweredGraph:
             span = spans.setdefault(root, [position, position])
             span[0], span[1] = min(span[0], position), max(span[1], position)
             sizes[root] = max(sizes.get(root, 0), tensors[index].nbytes)
-    buffers = [Buffer(root, sizes[root], first, last) for root, (first, last) in spans.items()]
-    arena = plan(buffers)
+    # Lifetimes in half steps: step p reads from 2p and writes until 2p + 1, so a buffer lives through
+    # every step that touches it; except that an input a kernel overwrites in place is used up at 2p
+    # and the output that takes its bytes begins at 2p + 1 (the link fixes where they overlap).
+    links, pairs = _in_place_links(steps, spans, sizes, aliases)
+    consumed = {source: position for source, _, position in pairs}
+    produced_in_place = {target for _, target, _ in pairs}
+    buffers = [Buffer(root, sizes[root], 2 * first + (root in produced_in_place),
+                      2 * last + (0 if consumed.get(root) == last else 1))
+               for root, (first, last) in spans.items()]
+    buffers += [Buffer(-(position + 1), step.scratch_bytes, 2 * position, 2 * position + 1)
+                for position, step in enumerate(steps) if step.scratch_bytes]
+    arena = plan(buffers, links)
+    scratch = {}
     for buffer in buffers:
-        storage[buffer.key] = Storage("arena", buffer.offset, tensors[buffer.key].dtype)
+        if buffer.key < 0:
+            scratch[-buffer.key - 1] = buffer.offset
+        else:
+            storage[buffer.key] = Storage("arena", buffer.offset, tensors[buffer.key].dtype)
 
     resolved: dict[int, Storage] = {}
     for step in steps:
@@ -149,4 +168,80 @@ def lower_graph(model: TFLiteModel, prefix: str) -> LoweredGraph:
                 root_storage = storage[aliases.root(index)]
                 resolved[index] = Storage(root_storage.kind, root_storage.index, tensors[index].dtype)
     io_bytes = sum(tensors[i].nbytes for i in graph.inputs + graph.outputs)
-    return LoweredGraph(steps, resolved, buffers, arena, io_bytes, folded)
+    return LoweredGraph(steps, resolved, buffers, arena, io_bytes, folded, scratch, links, fused)
+
+
+def _in_place_links(steps: list[Step], spans: dict[int, list[int]], sizes: dict[int, int],
+                    aliases: Aliases) -> tuple[list[Link], list[tuple[int, int, int]]]:
+    """Links for the steps whose kernel may write over an input that dies at that step.
+
+    Element-wise ops read element i before writing it: same offset. A fast 1x1 convolution copies each
+    pixel pair before writing its outputs, in increasing order: an output no larger than its input
+    starts where the input starts; a larger one ends (rounded up to the alignment) past the input's
+    end, so output pixel p never reaches input pixel p + 2 (see te_conv_fast_s8)."""
+    links, pairs = [], []
+    for position, step in enumerate(steps):
+        for source, target in step.in_place:
+            source, target = aliases.root(source), aliases.root(target)
+            if source not in spans or target not in spans or source == target or spans[source][1] != position:
+                continue
+            grow = sizes[target] - sizes[source]
+            if step.fast is not None:
+                links.append(Link(source, target, align(grow)) if grow > 0 else Link(target, source, 0))
+            elif grow == 0:
+                links.append(Link(source, target, 0))
+            else:
+                continue
+            pairs.append((source, target, position))
+            break
+    return links, pairs
+
+
+def _fuse_residual_adds(steps: list[Step], graph_inputs: list[int], graph_outputs: list[int], tensors,
+                        aliases: Aliases) -> list[str]:
+    """Computes an ADD inside the fast convolution that makes one of its operands (a residual
+    connection), when the ADD is that result's only reader, shapes match without broadcasting and the
+    other operand already exists when the convolution runs. The convolution's own output then never
+    exists in memory, and the ADD may write over the residual."""
+    readers: dict[int, list[int]] = {}
+    producer: dict[int, int] = {}
+    for position, step in enumerate(steps):
+        for index in step.reads:
+            readers.setdefault(aliases.root(index), []).append(position)
+        for index in step.writes:
+            producer[aliases.root(index)] = position
+    fused: list[str] = []
+    removed: set[int] = set()
+    for position, step in enumerate(steps):
+        conv = step.fast
+        if conv is None or conv.residual is not None:
+            continue
+        result = aliases.root(conv.output)
+        after = readers.get(result, [])
+        if len(after) != 1 or result in {aliases.root(i) for i in graph_outputs} or result != conv.output:
+            continue
+        add = steps[after[0]]
+        if add.op.opcode != "ADD" or not add.in_place or after[0] in removed:
+            continue
+        operands = [i for i in add.op.inputs if aliases.root(i) != result]
+        if len(operands) != 1 or tensors[operands[0]].is_constant:
+            continue
+        residual = operands[0]
+        made = producer.get(aliases.root(residual))
+        if made is None and residual not in graph_inputs or made is not None and made >= position:
+            continue
+        if tensors[residual].shape != tensors[add.op.outputs[0]].shape:
+            continue
+        conv.residual = residual
+        conv.output = add.op.outputs[0]
+        conv.add_params = add.declarations[-1].split("te_binary_params ", 1)[1].split(" ", 1)[0]
+        conv.add_declaration = add.declarations[-1]
+        conv.residual_is_first = add.op.inputs[0] == residual
+        conv.render(step)
+        step.reads = step.reads + [residual]
+        step.writes = [add.op.outputs[0]]
+        step.in_place = [(residual, add.op.outputs[0])]
+        removed.add(after[0])
+        fused.append("ADD")
+    steps[:] = [step for position, step in enumerate(steps) if position not in removed]
+    return fused

@@ -26,6 +26,11 @@ class Step:
     declarations: list[str] = field(default_factory=list)
     call: str = ""
     kernel_file: str = ""
+    scratch_bytes: int = 0          # a buffer of its own for this step only, from the arena plan
+    constant_bytes: int = 0         # flash arrays in `declarations` that replace the model's weights
+    fast: object = None             # fast.FastConv when the step is a fast convolution
+    in_place: list[tuple[int, int]] = field(default_factory=list)  # (input, output) pairs whose
+    # buffers the kernel allows to overlap (see lowering.py: _in_place_links), first legal one taken
 
 
 class LoweringContext:
@@ -143,6 +148,11 @@ def _conv_like(op: Operator, ctx: LoweringContext, depthwise: bool, fold: Dilati
     if not depthwise and (kc == 0 or c % kc or oc % (c // kc)):
         raise TinyedgeError(f"operator {op.index} (CONV_2D) has inconsistent channel counts",
                             "the model file is corrupt; export it again")
+    if fold is None:
+        from .fast import lower_fast_conv, lower_fast_depthwise
+        fast = (lower_fast_depthwise if depthwise else lower_fast_conv)(op, ctx, fields, multipliers, shifts)
+        if fast is not None:
+            return fast
     kernel = "te_depthwise_conv2d_s8" if depthwise else "te_conv2d_s8"
     return Step(op, [in_index, op.inputs[1]] + ([op.inputs[2]] if _bias(op, ctx) != "NULL" else []),
                 [out_index],
@@ -211,6 +221,10 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext) -> Step:
         "output_offset": out_zp, "activation_min": act_min, "activation_max": act_max,
         "multipliers": mult_name, "shifts": shift_name,
     }
+    from .fast import lower_fast_fully_connected
+    fast = lower_fast_fully_connected(op, ctx, fields, multipliers, shifts)
+    if fast is not None:
+        return fast
     return Step(op, [i for i in op.inputs if i >= 0], [op.outputs[0]],
                 [c_int_array(mult_name, "int32_t", multipliers), c_int_array(shift_name, "int32_t", shifts),
                  c_struct("te_fully_connected_params", params, fields)],
@@ -288,9 +302,12 @@ def _binary(op: Operator, ctx: LoweringContext, kernel: str) -> Step:
         fields.update({"output_multiplier": multiplier, "output_shift": shift})
     fields.update({"activation_min": act_min, "activation_max": act_max})
     params = ctx.name(op, "params")
-    return Step(op, [op.inputs[0], op.inputs[1]], [op.outputs[0]], [c_struct("te_binary_params", params, fields)],
+    step = Step(op, [op.inputs[0], op.inputs[1]], [op.outputs[0]], [c_struct("te_binary_params", params, fields)],
                 f"{kernel}(&{params}, {ref(op.inputs[0])}, {ref(op.inputs[1])}, {ref(op.outputs[0])});",
                 "te_elementwise.c")
+    if fields["rank"] == 0:  # element i read before element i written: either input may be overwritten
+        step.in_place = [(op.inputs[0], op.outputs[0]), (op.inputs[1], op.outputs[0])]
+    return step
 
 
 def lower_add(op: Operator, ctx: LoweringContext) -> Step:

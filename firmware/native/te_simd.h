@@ -1,0 +1,106 @@
+/* tinyedge native runtime: the few SIMD operations the fast kernels are written in.
+ *
+ * On cores with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4, M7, M33 with DSP, M55) each one is a
+ * single instruction through the ACLE intrinsics (SXTB16, SMLAD, SMLABB, SMLATT); everywhere else
+ * (other cores, the host) it is portable C99 computing exactly the same value, so the host tests of
+ * the fast kernels check the very arithmetic the microcontroller runs.
+ *
+ * A "pair" is a 32-bit word holding two int16 halves: low = bits 0..15, high = bits 16..31.
+ */
+#ifndef TE_SIMD_H
+#define TE_SIMD_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include <arm_acle.h>
+#define TE_HAVE_DSP 1
+#else
+#define TE_HAVE_DSP 0
+#endif
+
+/* Four bytes from any address (unaligned word loads are legal on Cortex-M3 and later; memcpy keeps
+ * the C free of aliasing and alignment assumptions and compiles to one LDR). */
+static inline uint32_t te_read32(const void *address) {
+    uint32_t word;
+    memcpy(&word, address, sizeof word);
+    return word;
+}
+
+static inline void te_write32(void *address, uint32_t word) {
+    memcpy(address, &word, sizeof word);
+}
+
+static inline int32_t te_low16(uint32_t pair) { return (int32_t)(int16_t)(pair & 0xFFFFu); }
+static inline int32_t te_high16(uint32_t pair) { return (int32_t)(int16_t)(pair >> 16); }
+
+#if TE_HAVE_DSP
+
+/* Bytes 0 and 2 of `word`, sign-extended into a pair. */
+static inline uint32_t te_sxtb16_even(uint32_t word) { return __sxtb16(word); }
+
+/* Bytes 1 and 3 of `word`, sign-extended into a pair (SXTB16 with its free rotation). */
+static inline uint32_t te_sxtb16_odd(uint32_t word) {
+    uint32_t result;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(result) : "r"(word));
+    return result;
+}
+
+/* acc + a.low * b.low + a.high * b.high */
+static inline int32_t te_smlad(uint32_t a, uint32_t b, int32_t acc) {
+    return __smlad(a, b, acc);
+}
+
+/* acc + a.low * b.low */
+static inline int32_t te_smlabb(uint32_t a, uint32_t b, int32_t acc) {
+    return __smlabb((int32_t)a, (int32_t)b, acc);
+}
+
+/* acc + a.high * b.high */
+static inline int32_t te_smlatt(uint32_t a, uint32_t b, int32_t acc) {
+    return __smlatt((int32_t)a, (int32_t)b, acc);
+}
+
+#else
+
+static inline uint32_t te_sxtb16_even(uint32_t word) {
+    const uint32_t low = (uint32_t)(int32_t)(int8_t)(word & 0xFFu) & 0xFFFFu;
+    const uint32_t high = (uint32_t)(int32_t)(int8_t)((word >> 16) & 0xFFu) & 0xFFFFu;
+    return low | (high << 16);
+}
+
+static inline uint32_t te_sxtb16_odd(uint32_t word) { return te_sxtb16_even(word >> 8); }
+
+static inline int32_t te_smlad(uint32_t a, uint32_t b, int32_t acc) {
+    return acc + te_low16(a) * te_low16(b) + te_high16(a) * te_high16(b);
+}
+
+static inline int32_t te_smlabb(uint32_t a, uint32_t b, int32_t acc) {
+    return acc + te_low16(a) * te_low16(b);
+}
+
+static inline int32_t te_smlatt(uint32_t a, uint32_t b, int32_t acc) {
+    return acc + te_high16(a) * te_high16(b);
+}
+
+#endif
+
+/* TFLM's MultiplyByQuantizedMultiplier for accumulators the generator has proven small
+ * (|acc * 2^max(shift,0)| < 2^30, see codegen/fast.py): then the saturation case cannot occur, the
+ * rounding doubling high multiply is (x * m + 2^30) >> 31 for either sign, and the rounding right
+ * shift (ties away from zero) is (x + 2^(r-1) - [x < 0]) >> r, all without overflow. */
+static inline int32_t te_requantize_small(int32_t acc, int32_t multiplier, int32_t shift) {
+    int32_t high;
+    if (shift > 0) {
+        acc = (int32_t)((uint32_t)acc << shift);
+    }
+    high = (int32_t)(((int64_t)acc * multiplier + (INT64_C(1) << 30)) >> 31);
+    if (shift < 0) {
+        const int right = -shift;
+        high = (high + (INT32_C(1) << (right - 1)) + (high >> 31)) >> right;
+    }
+    return high;
+}
+
+#endif /* TE_SIMD_H */

@@ -1,0 +1,201 @@
+"""The fast kernels' side of code generation: which layers they take, and the weights rearranged for
+them at generation time so the device never does it.
+
+Everything here is integer arithmetic that keeps TFLM's result exact:
+- bias folding: sum(w * (x - zp)) + b == sum(w * x) + (b - zp * sum(w)), so the inner loops multiply
+  raw int8 values and padding reads as zp;
+- the accumulator bound: a layer goes to a fast kernel only when |acc| * 2^max(shift, 0) < 2^30 for
+  every possible input, which makes te_requantize_small exact (codegen checks it per channel);
+- layouts: weight rows zero-padded to a multiple of 4 bytes and interleaved by 4-byte chunks in the
+  order the kernels load them; depthwise weights widened to the int16 pairs SMLABB/SMLATT take.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .ops import Step, c_int_array, c_struct, ref
+
+SMALL_LIMIT = 1 << 30
+SCRATCH = "@S@"   # stands for the step's scratch buffer in a call (the emitter resolves it)
+
+
+def folded_bias(weights: np.ndarray, bias: np.ndarray | None, input_zero_point: int) -> np.ndarray:
+    """bias - zp * sum(w) per output channel; `weights` is [channels, taps]."""
+    sums = weights.astype(np.int64).sum(axis=1)
+    base = np.zeros(weights.shape[0], np.int64) if bias is None else bias.astype(np.int64).reshape(-1)
+    return base - int(input_zero_point) * sums
+
+
+def accumulators_small(weights: np.ndarray, bias: np.ndarray, shifts: list[int]) -> bool:
+    """True when no int8 input can take an accumulator (folded bias + sum(w * x)), shifted left by the
+    channel's positive shift, to 2^30 or beyond."""
+    bound = np.abs(bias.astype(np.int64)) + 128 * np.abs(weights.astype(np.int64)).sum(axis=1)
+    scaled = [int(b) << max(int(s), 0) for b, s in zip(bound, shifts)]
+    return max(scaled, default=0) < SMALL_LIMIT
+
+
+def padded_rows(weights: np.ndarray) -> np.ndarray:
+    """[channels, taps] -> [channels, taps rounded up to 4], zero-padded."""
+    channels, taps = weights.shape
+    length = (taps + 3) // 4 * 4
+    rows = np.zeros((channels, length), np.int8)
+    rows[:, :taps] = weights
+    return rows
+
+
+def interleaved(rows: np.ndarray, group: int) -> np.ndarray:
+    """Rows in groups of `group`, each group's rows interleaved by 4-byte chunks; the rows after the
+    last full group stay plain. Returns the flat int8 layout."""
+    channels, length = rows.shape
+    full = channels // group * group
+    head = rows[:full].reshape(channels // group, group, length // 4, 4).transpose(0, 2, 1, 3)
+    return np.concatenate([head.reshape(-1), rows[full:].reshape(-1)]).astype(np.int8)
+
+
+def depthwise_pairs(weights: np.ndarray) -> np.ndarray:
+    """[9 taps, channels] int8 (channels a multiple of 4) -> uint32 words: per group of 4 channels, per
+    tap, (c0, c2) then (c1, c3) as int16 pairs (low half first)."""
+    taps, channels = weights.shape
+    halves = weights.astype(np.int64) & 0xFFFF
+    words = []
+    for group in range(channels // 4):
+        c = 4 * group
+        for tap in range(taps):
+            words.append(int(halves[tap, c] | (halves[tap, c + 2] << 16)))
+            words.append(int(halves[tap, c + 1] | (halves[tap, c + 3] << 16)))
+    return np.array(words, np.uint32)
+
+
+@dataclass
+class FastConv:
+    """What a fast CONV_2D step needs to render its C, kept so a following ADD can be fused in."""
+    params: str
+    fields: dict
+    filter_name: str
+    input: int
+    output: int
+    residual: int | None = None
+    add_declaration: str = ""
+    add_params: str = ""
+    residual_is_first: bool = False
+    arrays: list[str] = field(default_factory=list)
+
+    def render(self, step: Step) -> None:
+        fields = dict(self.fields)
+        fields["residual_add"] = f"&{self.add_params}" if self.add_params else "NULL"
+        fields["residual_is_first"] = int(self.residual_is_first)
+        step.declarations = self.arrays + ([self.add_declaration] if self.add_declaration else []) + \
+            [c_struct("te_fast_conv_params", self.params, fields)]
+        residual = ref(self.residual) if self.residual is not None else "NULL"
+        step.call = (f"te_conv_fast_s8(&{self.params}, {ref(self.input)}, {self.filter_name}, {SCRATCH}, "
+                     f"{residual}, {ref(self.output)});")
+
+
+def int_array(name: str, ctype: str, values) -> str:
+    return c_int_array(name, ctype, values)
+
+
+def _bias_data(op, ctx) -> np.ndarray | None:
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        return np.asarray(ctx.tensors[op.inputs[2]].data)
+    return None
+
+
+def lower_fast_conv(op, ctx, fields: dict, multipliers: list[int], shifts: list[int]) -> Step | None:
+    """CONV_2D on te_conv_fast_s8, or None when the layer does not fit it (batch > 1, dilation,
+    grouped, or accumulators that could reach 2^30)."""
+    t = ctx.tensors
+    flt = t[op.inputs[1]]
+    if fields["batches"] != 1 or fields["dilation_height"] != 1 or fields["dilation_width"] != 1 \
+            or fields["filter_input_depth"] != fields["input_depth"] or flt.data is None:
+        return None
+    channels = fields["output_depth"]
+    weights = np.asarray(flt.data).reshape(channels, -1)
+    in_zp = -fields["input_offset"]
+    bias = folded_bias(weights, _bias_data(op, ctx), in_zp)
+    if not accumulators_small(weights, bias, shifts):
+        return None
+    rows = padded_rows(weights)
+    layout = interleaved(rows, 2)
+    filter_name, bias_name = ctx.name(op, "fast_filter"), ctx.name(op, "fast_bias")
+    conv_fields = {
+        key: fields[key] for key in (
+            "input_height", "input_width", "input_depth", "output_height", "output_width", "output_depth",
+            "filter_height", "filter_width", "stride_height", "stride_width", "pad_height", "pad_width")}
+    conv_fields.update({
+        "row_length": rows.shape[1], "input_zero_point": in_zp, "output_offset": fields["output_offset"],
+        "activation_min": fields["activation_min"], "activation_max": fields["activation_max"],
+        "bias": bias_name, "multipliers": fields["multipliers"], "shifts": fields["shifts"]})
+    arrays = [int_array(filter_name, "int8_t", layout), int_array(bias_name, "int32_t", bias),
+              int_array(fields["multipliers"], "int32_t", multipliers),
+              int_array(fields["shifts"], "int32_t", shifts)]
+    fast = FastConv(ctx.name(op, "params"), conv_fields, filter_name, op.inputs[0], op.outputs[0], arrays=arrays)
+    step = Step(op, [op.inputs[0]], [op.outputs[0]], kernel_file="te_conv_fast.c",
+                scratch_bytes=2 * rows.shape[1], constant_bytes=layout.size + 4 * bias.size, fast=fast)
+    pointwise = (fields["filter_height"] == fields["filter_width"] == 1 and fields["stride_height"] == 1
+                 and fields["stride_width"] == 1 and fields["pad_height"] == 0 and fields["pad_width"] == 0)
+    if pointwise:
+        step.in_place = [(op.inputs[0], op.outputs[0])]
+    fast.render(step)
+    return step
+
+
+def lower_fast_depthwise(op, ctx, fields: dict, multipliers: list[int], shifts: list[int]) -> Step | None:
+    """DEPTHWISE_CONV_2D 3x3, multiplier 1, depth a multiple of 4 on te_depthwise3x3_fast_s8."""
+    t = ctx.tensors
+    flt = t[op.inputs[1]]
+    depth = fields["input_depth"]
+    if fields["batches"] != 1 or fields["dilation_height"] != 1 or fields["dilation_width"] != 1 \
+            or fields["depth_multiplier"] != 1 or fields["filter_height"] != 3 or fields["filter_width"] != 3 \
+            or depth % 4 or flt.data is None:
+        return None
+    taps = np.asarray(flt.data).reshape(9, depth)
+    in_zp = -fields["input_offset"]
+    bias = folded_bias(taps.T, _bias_data(op, ctx), in_zp)
+    if not accumulators_small(taps.T, bias, shifts):
+        return None
+    words = depthwise_pairs(taps)
+    filter_name, bias_name, params = ctx.name(op, "fast_filter"), ctx.name(op, "fast_bias"), ctx.name(op, "params")
+    dw_fields = {
+        "input_height": fields["input_height"], "input_width": fields["input_width"], "depth": depth,
+        "output_height": fields["output_height"], "output_width": fields["output_width"],
+        "stride_height": fields["stride_height"], "stride_width": fields["stride_width"],
+        "pad_height": fields["pad_height"], "pad_width": fields["pad_width"], "input_zero_point": in_zp,
+        "output_offset": fields["output_offset"], "activation_min": fields["activation_min"],
+        "activation_max": fields["activation_max"], "bias": bias_name,
+        "multipliers": fields["multipliers"], "shifts": fields["shifts"]}
+    declarations = [int_array(filter_name, "uint32_t", words), int_array(bias_name, "int32_t", bias),
+                    int_array(fields["multipliers"], "int32_t", multipliers),
+                    int_array(fields["shifts"], "int32_t", shifts),
+                    c_struct("te_depthwise3x3_params", params, dw_fields)]
+    return Step(op, [op.inputs[0]], [op.outputs[0]], declarations,
+                f"te_depthwise3x3_fast_s8(&{params}, {ref(op.inputs[0])}, {filter_name}, {ref(op.outputs[0])});",
+                "te_depthwise_fast.c", constant_bytes=4 * words.size + 4 * bias.size)
+
+
+def lower_fast_fully_connected(op, ctx, fields: dict, multipliers: list[int], shifts: list[int]) -> Step | None:
+    """FULLY_CONNECTED with a symmetric filter and a depth that is a multiple of 4."""
+    t = ctx.tensors
+    flt = t[op.inputs[1]]
+    if fields["filter_offset"] != 0 or fields["accum_depth"] % 4 or flt.data is None:
+        return None
+    weights = np.asarray(flt.data).reshape(fields["output_depth"], fields["accum_depth"])
+    in_zp = -fields["input_offset"]
+    bias = folded_bias(weights, _bias_data(op, ctx), in_zp)
+    if not accumulators_small(weights, bias, shifts):
+        return None
+    layout = interleaved(weights.astype(np.int8), 4)
+    filter_name, bias_name, params = ctx.name(op, "fast_filter"), ctx.name(op, "fast_bias"), ctx.name(op, "params")
+    fc_fields = {key: fields[key] for key in ("batches", "accum_depth", "output_depth", "output_offset",
+                                               "activation_min", "activation_max")}
+    fc_fields.update({"bias": bias_name, "multipliers": fields["multipliers"], "shifts": fields["shifts"]})
+    declarations = [int_array(filter_name, "int8_t", layout), int_array(bias_name, "int32_t", bias),
+                    int_array(fields["multipliers"], "int32_t", multipliers),
+                    int_array(fields["shifts"], "int32_t", shifts),
+                    c_struct("te_fast_fully_connected_params", params, fc_fields)]
+    return Step(op, [op.inputs[0]], [op.outputs[0]], declarations,
+                f"te_fully_connected_fast_s8(&{params}, {ref(op.inputs[0])}, {filter_name}, {ref(op.outputs[0])});",
+                "te_fully_connected_fast.c", constant_bytes=layout.size + 4 * bias.size)
