@@ -75,6 +75,20 @@ def emulated_core_dir() -> Path:
     return cache / "tinyedge" / "platformio"
 
 
+def user_core_dir() -> Path:
+    """The user's own PlatformIO folder (real boards build there, with the platforms they installed)."""
+    override = os.environ.get("PLATFORMIO_CORE_DIR")
+    return Path(override).expanduser() if override else Path.home() / ".platformio"
+
+
+def platform_installed(platform: str, core_dir: Path) -> bool:
+    """Whether PlatformIO already holds `platform` (e.g. nordicnrf52) in core_dir.
+
+    tinyedge never downloads a platform during a build: PlatformIO's own retries take a minute to fail
+    without the network, and a user with the network installs it once with `pio pkg install`."""
+    return (Path(core_dir) / "platforms" / platform / "platform.json").is_file()
+
+
 def seed_offline_core(core_dir: str | os.PathLike) -> Path:
     """Put the tool-scons package into `core_dir` so PlatformIO builds without the network.
 

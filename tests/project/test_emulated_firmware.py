@@ -103,14 +103,19 @@ def test_a_model_that_cannot_fit_fails_before_the_compile_with_the_numbers(tmp_p
     assert not (tmp_path / "firmware").exists()
 
 
-def test_a_real_board_gets_the_project_and_the_command_to_run(tmp_path, kws_path):
+def test_a_real_board_gets_the_project_and_the_command_to_run(tmp_path, kws_path, monkeypatch):
     board = CATALOGUE.get("nano33")
+    # An empty PlatformIO folder: the user has not installed the nRF52 platform (never downloaded by build).
+    monkeypatch.setenv("PLATFORMIO_CORE_DIR", str(tmp_path / "platformio"))
     messages: list[str] = []
     result = build_firmware(board, kws_path, tmp_path, name="kws", runtime="tflm", arena_bytes=23000,
                             console=messages.append)
     assert not result.compiled and result.elf is None and result.flash_bytes is None
     assert (result.project / "platformio.ini").is_file()
-    assert result.next_step == (f"on a machine with the network: pio run -d {result.project} -t upload "
-                                "--upload-port <port> (PlatformIO installs the nordicnrf52 platform the first "
-                                "time), then tinyedge validate --board nano33 --port <port>")
-    assert messages[-1].startswith("nano33: PlatformIO's nordicnrf52 platform cannot be installed here")
+    assert result.next_step == (
+        "on a machine with the network: pio pkg install -g -p platformio/nordicnrf52 (once), then "
+        f"tinyedge build --board nano33 compiles it (or pio run -d {result.project}), and "
+        "tinyedge flash --board nano33 uploads it")
+    assert messages[-1] == (f"nano33: PlatformIO's nordicnrf52 platform is not installed in "
+                            f"{tmp_path / 'platformio'}, so the project is generated but not compiled. "
+                            f"Next, {result.next_step}")

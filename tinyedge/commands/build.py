@@ -34,7 +34,7 @@ def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool =
         "teacher.model": _absolute(teacher), "distillation.epochs": epochs,
         "runtime.kind": runtime, "runtime.project": project_kind})
     target = Catalogue.load().get(config.get("project.board"))
-    progress = Console(stderr=True, width=120)
+    progress = Console(stderr=True, soft_wrap=True)
 
     from .. import pipeline  # imported late: `tinyedge build --help` stays instant
     from ..pipeline import report
@@ -47,7 +47,7 @@ def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool =
     summary["stages_seconds"] = result.seconds
     _record_firmware(Path(result.report), firmware)
 
-    table_console = progress if as_json else Console(width=120)
+    table_console = progress if as_json else Console(soft_wrap=True)
     stages = [report.StageRow(**row) for row in result.stages]
     table_console.print(report.table(stages, f"stages ({config.get('project.name')} on {target.name})"))
     if as_json:

@@ -127,9 +127,9 @@ def check_fit(board: Board, flash: int, ram: int, when: str, max_flash: int = 0,
 
 
 def _real_board_step(board: Board, project: Path) -> str:
-    return (f"on a machine with the network: pio run -d {project} -t upload --upload-port <port> "
-            f"(PlatformIO installs the {board.platformio.platform} platform the first time), then "
-            f"tinyedge validate --board {board.name} --port <port>")
+    return (f"on a machine with the network: pio pkg install -g -p platformio/{board.platformio.platform} "
+            f"(once), then tinyedge build --board {board.name} compiles it (or pio run -d {project}), and "
+            f"tinyedge flash --board {board.name} uploads it")
 
 
 def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: str = "auto",
@@ -171,21 +171,23 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
     if kind == "cmake":
         result.next_step = f"add_subdirectory({project}) in your firmware's CMakeLists.txt and link 'tinyedge'"
         return result
-    if not board.emulated:
+    from ..platformio import platform_installed, run_build, user_core_dir
+    core_dir = None if board.emulated else user_core_dir()
+    if core_dir is not None and not platform_installed(board.platformio.platform, core_dir):
         result.next_step = _real_board_step(board, project)
-        _say(console, f"{board.name}: PlatformIO's {board.platformio.platform} platform cannot be installed "
-                      f"here; the project is ready. Next, {result.next_step}")
+        _say(console, f"{board.name}: PlatformIO's {board.platformio.platform} platform is not installed "
+                      f"in {core_dir}, so the project is generated but not compiled. Next, {result.next_step}")
         return result
     if not compile:
         result.next_step = f"pio run -d {project}"
         return result
 
-    from ..platformio import run_build
-    built = run_build(project, board.name)
+    built = run_build(project, board.name, core_dir)
     result.elf, result.flash_bytes, result.ram_bytes = built.elf, built.flash_bytes, built.ram_bytes
     result.compiled = True
     _say(console, f"firmware: {built.elf} — flash {built.flash_bytes:,} B of {board.flash_bytes:,} B, "
                   f"RAM {built.ram_bytes:,} B of {board.ram_bytes:,} B")
     check_fit(board, built.flash_bytes, built.ram_bytes, "measured in the ELF", max_flash, max_ram)
-    result.next_step = f"tinyedge validate --board {board.name}"
+    result.next_step = (f"tinyedge validate --board {board.name}" if board.emulated else
+                        f"tinyedge flash --board {board.name}, then tinyedge validate --board {board.name}")
     return result
