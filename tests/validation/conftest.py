@@ -1,0 +1,78 @@
+"""One real run of the README's path for the CI check: `tinyedge validate --board emu-m4 --json` in a
+copy of the built-in example with no build yet (so validate builds, starts QEMU, validates and writes
+the report), shared by every test here; and firmware variants of that build that misbehave on purpose."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from support import REPO, run_tinyedge
+
+FAULT_INJECTION = Path(__file__).resolve().parent / "c" / "fault_injection.c"
+HANG, HARDFAULT = 1, 3
+
+
+@dataclass
+class ValidatedProject:
+    folder: Path
+    run: subprocess.CompletedProcess
+    seconds: float
+
+    @property
+    def build_dir(self) -> Path:
+        return self.folder / "build" / "emu-m4"
+
+    @property
+    def result(self) -> dict:
+        return json.loads(self.run.stdout)
+
+
+def need_emulation_tools() -> None:
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (the setup step installs it)")
+
+
+@pytest.fixture(scope="session")
+def validated_digits(tmp_path_factory) -> ValidatedProject:
+    need_emulation_tools()
+    folder = tmp_path_factory.mktemp("digits")
+    shutil.copy(REPO / "examples" / "digits" / "tinyedge.toml", folder / "tinyedge.toml")
+    started = time.perf_counter()
+    run = run_tinyedge("validate", "--board", "emu-m4", "--dir", str(folder), "--json")
+    seconds = time.perf_counter() - started
+    assert run.returncode == 0, run.stderr[-3000:]
+    return ValidatedProject(folder, run, seconds)
+
+
+@pytest.fixture(scope="session")
+def fault_firmware(validated_digits, tmp_path_factory):
+    """fault_firmware(kind, at) -> the ELF of the digits firmware that hangs (HANG) or HardFaults
+    (HARDFAULT) at its `at`-th inference; built once per variant with the same PlatformIO project."""
+    from tinyedge.platformio import run_build
+
+    built: dict[tuple[int, int], Path] = {}
+
+    def make(kind: int, at: int) -> Path:
+        if (kind, at) not in built:
+            project = tmp_path_factory.mktemp(f"fault-{kind}-{at}") / "firmware"
+            shutil.copytree(validated_digits.build_dir / "firmware", project,
+                            ignore=shutil.ignore_patterns(".pio"))
+            shutil.copy(FAULT_INJECTION, project / "src")
+            ini = project / "platformio.ini"
+            flags = f"build_flags =\n    -DTE_FAULT_AT={at}\n    -DTE_FAULT_KIND={kind}\n" \
+                    "    -Wl,--wrap=tinyedge_model_run\n"
+            text = ini.read_text()
+            assert text.count("build_flags =\n") >= 1
+            ini.write_text(text.replace("build_flags =\n", flags, 1))
+            built[(kind, at)] = run_build(project, "emu-m4", progress=None).elf
+        return built[(kind, at)]
+
+    return make

@@ -1,0 +1,151 @@
+"""The CI check of issue #6 and the failures a validation run must survive, on the emulated Cortex-M4F.
+
+`tinyedge validate --board emu-m4` on the built-in example (native runtime, whole test split): the
+device's accuracy equals host TFLM's, every int8 output is identical to TFLM's, latency is counted in
+instructions. Then firmware that stops answering, HardFaults, or carries another model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import HANG, HARDFAULT, ValidatedProject
+from support import run_tinyedge
+from tinyedge.boards import Catalogue
+from tinyedge.elfsize import read_elf_size
+from tinyedge.validation import ValidationFailed, load_build_folder, validate
+from tinyedge.validation.links import emulated_link
+
+pytestmark = [pytest.mark.emulated, pytest.mark.slow]
+BOARD = Catalogue.load().get("emu-m4")
+
+
+def test_validate_on_the_builtin_example_matches_host_tflm_bit_for_bit(validated_digits: ValidatedProject):
+    result = validated_digits.result
+    build = validated_digits.build_dir
+    with np.load(build / "test_data.npz") as test_data:
+        test_samples = len(test_data["y"])
+    report = json.loads((build / "report.json").read_text())
+    assert result["samples"] == result["test_samples"] == test_samples == 360
+    assert result["complete"] is True and result["error"] is None
+    assert report["firmware"]["runtime"] == "native"
+    assert result["device_accuracy"] == result["host_accuracy"]
+    # The inputs are quantized as the build's own TFLM evaluation quantizes them.
+    assert result["host_accuracy"] == report["int8_accuracy"]
+    assert result["agreement"] == 1.0 and result["disagreeing_samples"] == []
+    assert result["latency"]["unit"] == "instructions" and result["latency"]["microseconds"] is None
+    assert 0 < result["latency"]["median"] <= result["latency"]["p99"] <= result["latency"]["maximum"]
+    size = read_elf_size(report["firmware"]["elf"])
+    assert (result["flash_bytes"], result["ram_bytes"]) == (size.flash_bytes, size.ram_bytes)
+    matrix = np.array(result["confusion_matrix"])
+    assert matrix.shape == (10, 10) and matrix.sum() == 360
+    assert np.trace(matrix) == round(result["device_accuracy"] * 360)
+    assert result["throughput_samples_per_second"] > 5
+    # One JSON object on stdout; the build and the progress went to stderr.
+    assert validated_digits.run.stdout.count("\n") == 1
+    assert "validate: 360/360 samples" in validated_digits.run.stderr
+    assert "stages (digits on emu-m4)" in validated_digits.run.stderr
+    print(f"validate (build from scratch + 360 samples): {validated_digits.seconds:.1f} s, "
+          f"{result['throughput_samples_per_second']:.1f} samples/s, latency {result['latency']}")
+
+
+def test_validate_writes_the_json_and_the_html_report_with_its_plots(validated_digits: ValidatedProject):
+    build = validated_digits.build_dir
+    stored = json.loads((build / "validation.json").read_text())
+    assert stored["agreement"] == 1.0 and len(stored["per_sample"]["device_output"]) == 360
+    assert stored["per_sample"]["device_output"] == stored["per_sample"]["host_output"]
+    page = (build / "report.html").read_text()
+    for plot in ("report-latency.png", "report-confusion.png", "report-stages.png"):
+        assert (build / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f'src="{plot}"' in page
+    assert "agreement" in page and "instructions, not time" in page
+    assert not (build / "validation-partial.json").exists()
+
+
+def test_the_table_prints_latency_in_instructions(validated_digits: ValidatedProject):
+    run = run_tinyedge("validate", "--board", "emu-m4", "--dir", str(validated_digits.folder), "--samples", "12")
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert lines[0] == "validation of digits on emu-m4 (emu-m4 in QEMU)"
+    assert lines[1] == "  samples:           12 of 12 requested (360 in the test split)"
+    assert re.fullmatch(r"  latency: +mean [\d,]+ instructions, median [\d,]+ instructions, p99 [\d,]+ "
+                        r"instructions — emulated: instructions, not time", lines[5])
+    assert "  agreement:         100.00% (12 of 12 int8 outputs identical to host TFLM)" in lines
+    assert " ms" not in run.stdout and "µs" not in run.stdout
+
+
+def test_flash_on_an_emulated_board_boots_the_elf_and_checks_the_model(validated_digits: ValidatedProject):
+    run = run_tinyedge("flash", "--board", "emu-m4", "--dir", str(validated_digits.folder))
+    assert run.returncode == 0, run.stderr
+    elf = validated_digits.build_dir / "firmware" / ".pio" / "build" / "emu-m4" / "firmware.elf"
+    size = read_elf_size(elf)
+    sha = validated_digits.result["model"]["sha256"]
+    assert run.stdout.splitlines() == [
+        f"emu-m4: {elf} boots in QEMU and carries model 'digits' (sha256 {sha[:16]}); flash "
+        f"{size.flash_bytes:,} B of 4,194,304 B, RAM {size.ram_bytes:,} B of 4,194,304 B",
+        "next: tinyedge validate --board emu-m4"]
+
+
+def _folder(validated_digits: ValidatedProject, tmp_path, model_bytes: bytes | None = None):
+    """A copy of the build folder's inputs, so failures write their partial files there."""
+    for name in ("model.tflite", "test_data.npz", "data.npz", "report.json"):
+        shutil.copy(validated_digits.build_dir / name, tmp_path / name)
+    if model_bytes is not None:
+        (tmp_path / "model.tflite").write_bytes(model_bytes)
+    return load_build_folder(BOARD, tmp_path, "digits")
+
+
+def test_a_device_that_stops_answering_mid_run_keeps_the_results_so_far(validated_digits, fault_firmware,
+                                                                          tmp_path):
+    folder = _folder(validated_digits, tmp_path)
+    elf = fault_firmware(HANG, 6)
+    with emulated_link(BOARD, elf) as link, pytest.raises(ValidationFailed) as failure:
+        validate(folder, link, 20, elf=elf, min_infer_timeout=1.0)
+    message = failure.value.one_line()
+    assert re.fullmatch(
+        r"validation on emu-m4 stopped after 5 of 20 samples: emu-m4 \(QEMU on socket://127\.0\.0\.1:\d+\) "
+        r"did not answer 'infer 1 0' within 1 s \(the device stopped responding; reset it and run again; "
+        rf"the 5 results so far are in {re.escape(str(tmp_path))}/validation-partial\.json\)", message)
+    partial = json.loads((tmp_path / "validation-partial.json").read_text())
+    assert partial["complete"] is False and partial["samples"] == 5 and partial["agreement"] == 1.0
+    assert partial["error"].endswith("did not answer 'infer 1 0' within 1 s")
+    assert (tmp_path / "report-partial.html").is_file() and not (tmp_path / "validation.json").exists()
+
+
+def test_firmware_that_hardfaults_is_reported_by_its_marker(validated_digits, fault_firmware, tmp_path):
+    folder = _folder(validated_digits, tmp_path)
+    elf = fault_firmware(HARDFAULT, 4)
+    with emulated_link(BOARD, elf) as link, pytest.raises(ValidationFailed) as failure:
+        validate(folder, link, 20, elf=elf)
+    message = failure.value.one_line()
+    assert re.fullmatch(
+        r"validation on emu-m4 stopped after 3 of 20 samples: the firmware on emu-m4 \(QEMU on "
+        r"socket://127\.0\.0\.1:\d+\) crashed during 'infer 1 0': e-\[hardfault pc=0x[0-9a-f]{8}\] "
+        r"\(a HardFault: check the arena size and the model's operators; the 3 results so far are in "
+        rf"{re.escape(str(tmp_path))}/validation-partial\.json\)", message)
+    partial = json.loads((tmp_path / "validation-partial.json").read_text())
+    assert partial["samples"] == 3 and partial["agreement"] == 1.0
+
+
+def test_a_different_model_on_the_device_is_refused_before_any_sample(validated_digits, tmp_path):
+    original = (validated_digits.build_dir / "model.tflite").read_bytes()
+    # The build's model changed (one weight byte) but the device still runs the old firmware.
+    changed = bytearray(original)
+    changed[len(changed) // 2] ^= 0x01
+    folder = _folder(validated_digits, tmp_path, bytes(changed))
+    elf = validated_digits.build_dir / "firmware" / ".pio" / "build" / "emu-m4" / "firmware.elf"
+    with emulated_link(BOARD, elf) as link, pytest.raises(ValidationFailed) as failure:
+        validate(folder, link, 5, elf=elf)
+    expected_sha = folder.identity.sha256[:16]
+    found_sha = validated_digits.result["model"]["sha256"][:16]
+    assert re.fullmatch(
+        r"validation on emu-m4 stopped before any sample ran: wrong model on emu-m4 \(QEMU on "
+        rf"socket://127\.0\.0\.1:\d+\): expected 'digits' \(sha256 {expected_sha}\), found 'digits' "
+        rf"\(sha256 {found_sha}\) \(flash the firmware built for this model \('tinyedge flash'\), then "
+        r"validate again; no result was gathered\)", failure.value.one_line())
+    assert not (tmp_path / "validation-partial.json").exists()

@@ -1,0 +1,134 @@
+"""`tinyedge flash`: a real board gets the firmware through PlatformIO's upload (after the 1200-baud
+touch that starts the bootloader of boards such as the Nano 33 BLE); an emulated board has nothing to
+write, so "flashing" checks that the ELF boots in QEMU and carries the build's model."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..boards import Board
+from ..device import ports
+from ..errors import TinyedgeError
+from .buildinfo import BuildFolder
+
+PORT_RETURN_TIMEOUT_S = 10.0
+# PlatformIO's line when it fetches a platform it does not have ("Platform Manager: Installing X").
+INSTALLING = re.compile(r"Platform Manager: Installing (\S+)")
+ERROR_LINE = re.compile(r"^(?:Error|[A-Za-z]+(?:Error|Exception)): ?(.*)$")
+
+
+@dataclass(frozen=True)
+class FlashResult:
+    board: str
+    elf: Path | None
+    port: str | None            # where the board is after the upload (None for emulated boards)
+    flash_bytes: int | None
+    ram_bytes: int | None
+    model: str
+    sha256: str
+
+
+def upload_command(project: Path, port: str) -> list[str]:
+    """PlatformIO's upload of the project's default environment to `port`."""
+    from ..platformio import platformio_executable
+    return [str(platformio_executable()), "run", "-d", str(project), "-t", "upload", "--upload-port", port]
+
+
+def upload_failure(lines: Sequence[str], returncode: int) -> str:
+    """What went wrong in a failed `pio run -t upload`, in one phrase."""
+    installing = next((m.group(1) for m in map(INSTALLING.search, lines) if m), None)
+    error = next((line.strip() for line in lines if ERROR_LINE.match(line.strip())), None)
+    if installing and error:
+        return f"PlatformIO could not install the {installing} platform ({error.rstrip(': ')})"
+    if error:
+        text = ERROR_LINE.match(error).group(1) or error
+        return text if len(text) <= 300 else text[:297] + "..."
+    return f"PlatformIO exited with code {returncode}"
+
+
+def run_platformio(command: list[str], log_path: Path) -> tuple[int, list[str]]:
+    """Runs PlatformIO with its output in `log_path` and each line on stderr; stops its whole process
+    group when interrupted."""
+    environment = dict(os.environ, PLATFORMIO_SETTING_ENABLE_TELEMETRY="No",
+                       PLATFORMIO_DISABLE_PROGRESSBAR="true", PLATFORMIO_NO_ANSI="true")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    lines: list[str] = []
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, text=True, errors="replace", env=environment,
+                               start_new_session=True)
+    try:
+        with log_path.open("w", encoding="utf-8") as log:
+            for line in process.stdout:
+                log.write(line)
+                lines.append(line.rstrip("\n"))
+                print(f"  {lines[-1]}", file=sys.stderr, flush=True)
+        return process.wait(), lines
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def flash_real_board(board: Board, build: BuildFolder, port: str | None, *,
+                     run: Callable[[list[str], Path], tuple[int, list[str]]] = run_platformio,
+                     sleep: Callable[[float], None] = time.sleep) -> FlashResult:
+    project = build.firmware_project
+    if not (project / "platformio.ini").is_file():
+        raise TinyedgeError(f"the build folder {build.path} has no PlatformIO project for {board.name}",
+                            f"run 'tinyedge build --board {board.name}' first")
+    device = ports.find_port(board.title, board.serial.usb_ids, port)
+    upload_port = device
+    if board.serial.reset == "1200bps-touch":
+        print(f"flash: resetting {board.name} on {device} into its bootloader (1200-baud touch)",
+              file=sys.stderr, flush=True)
+        upload_port = ports.touch_1200_baud(device, board.serial.usb_ids, sleep=sleep)
+    command = upload_command(project, upload_port)
+    log_path = project / ".pio" / "tinyedge-upload.log"
+    print(f"flash: {' '.join(command)} (log: {log_path})", file=sys.stderr, flush=True)
+    returncode, lines = run(command, log_path)
+    if returncode != 0:
+        raise TinyedgeError(f"the upload to {board.name} on {upload_port} failed: "
+                            f"{upload_failure(lines, returncode)}", f"full log: {log_path}")
+    back = wait_for_port(board, device, sleep=sleep) if board.serial.reset == "1200bps-touch" else device
+    return FlashResult(board.name, build.elf, back, build.firmware.get("flash_bytes"),
+                       build.firmware.get("ram_bytes"), build.identity.name, build.identity.sha256)
+
+
+def wait_for_port(board: Board, previous: str, *, timeout: float = PORT_RETURN_TIMEOUT_S,
+                  poll_interval: float = 0.25, sleep: Callable[[float], None] = time.sleep) -> str:
+    """After an upload the board restarts its sketch and its port comes back, maybe under a new name."""
+    waited = 0.0
+    while True:
+        matches = ports.matching_ports(board.serial.usb_ids)
+        if len(matches) == 1:
+            return matches[0].device
+        if any(match.device == previous for match in matches):
+            return previous
+        if waited >= timeout:
+            raise TinyedgeError(f"the firmware was uploaded, but {board.name}'s serial port did not come back "
+                                f"within {timeout:g} s", "unplug and replug the board, then run "
+                                f"'tinyedge validate --board {board.name} --port PORT'")
+        sleep(poll_interval)
+        waited += poll_interval
+
+
+def check_emulated_boot(board: Board, build: BuildFolder) -> FlashResult:
+    """Starts the ELF in QEMU, waits for the banner and `m-ready`, checks the model, stops QEMU."""
+    from ..device.protocol import DeviceSession
+    from .links import emulated_link
+
+    elf = build.require_elf()
+    with emulated_link(board, elf) as link:
+        with DeviceSession(link.open, expected=build.identity) as session:
+            identity = session.identity
+    from ..elfsize import read_elf_size
+    size = read_elf_size(elf)
+    return FlashResult(board.name, elf, None, size.flash_bytes, size.ram_bytes, identity.name, identity.sha256)

@@ -1,0 +1,56 @@
+"""How validation reaches a device: QEMU's serial socket for an emulated board (QEMU started here and
+always stopped), a serial port for a real one (given, or found by the board's USB ids)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..boards import Board
+from ..device.transport import SerialTransport, Transport
+
+
+@dataclass
+class Link:
+    """Opens (and after a drop, reopens) the transport to one device."""
+    open: Callable[[], Transport]
+    description: str            # "emu-m4 in QEMU", "/dev/ttyACM0"
+    qemu: object | None = None  # the QemuSession of an emulated board
+
+    def failure_detail(self) -> str | None:
+        """QEMU's own reason when it stopped the guest (a lockup), else None."""
+        fatal = getattr(self.qemu, "fatal_error", None)
+        return f"QEMU stopped the firmware: {fatal}" if fatal else None
+
+
+@contextmanager
+def emulated_link(board: Board, elf: Path) -> Iterator[Link]:
+    from ..emulator import run_qemu
+
+    with run_qemu(board, elf) as qemu:
+        def open_socket() -> Transport:
+            transport = SerialTransport(qemu.url, board.serial.baud)
+            transport.name = f"{board.name} (QEMU on {qemu.url})"
+            return transport
+        yield Link(open_socket, f"{board.name} in QEMU", qemu)
+
+
+@contextmanager
+def serial_link(board: Board, port: str | None) -> Iterator[Link]:
+    from ..device.ports import find_port
+
+    device = find_port(board.title, board.serial.usb_ids, port)
+    yield Link(lambda: SerialTransport(device, board.serial.baud), device)
+
+
+@contextmanager
+def board_link(board: Board, elf: Path | None, port: str | None) -> Iterator[Link]:
+    """The link `tinyedge validate` uses: QEMU for an emulated board unless a port is given."""
+    if board.emulated and port is None:
+        with emulated_link(board, elf) as link:
+            yield link
+    else:
+        with serial_link(board, port) as link:
+            yield link

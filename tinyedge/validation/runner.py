@@ -1,0 +1,250 @@
+"""One validation run: the identity check, the samples over the link, the comparison with the host
+TFLM reference, and the files. A run that fails part-way keeps what it gathered (validation-partial.json
+and its report) and says where they are; a complete run writes validation.json and report.html."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..device.errors import DeviceFailure
+from ..device.protocol import DeviceSession, SampleResult, run_samples
+from ..errors import TinyedgeError
+from .buildinfo import BuildFolder
+from .links import Link
+from .metrics import ValidationMetrics, compute_metrics
+from .reference import HostReference, host_reference
+
+# The first inference may take long (a big model on a slow core); later ones are bounded by what the
+# earlier ones took, so a device that stops answering mid-run is noticed within seconds.
+FIRST_INFER_TIMEOUT_S = 60.0
+MIN_INFER_TIMEOUT_S = 5.0
+TIMEOUT_FACTOR = 20.0
+
+
+class ValidationFailed(TinyedgeError):
+    """The device failed part-way; `result` holds the samples that completed (already written)."""
+
+    def __init__(self, message: str, hint: str | None, result: "ValidationResult"):
+        super().__init__(message, hint)
+        self.result = result
+
+
+@dataclass
+class ValidationResult:
+    build: BuildFolder
+    link: str
+    requested: int                      # samples asked for
+    test_samples: int                   # samples in the test split
+    device_outputs: np.ndarray          # (done, output bytes) int8
+    host_outputs: np.ndarray            # (done, output bytes) int8
+    labels: np.ndarray                  # (done,)
+    latencies: list[float]
+    latency_unit: str
+    ticks_per_second: int | None
+    metrics: ValidationMetrics
+    class_names: list[str]
+    flash_bytes: int | None
+    ram_bytes: int | None
+    seconds: float                      # the sample loop, on the wall clock
+    device_model: dict = field(default_factory=dict)
+    error: str | None = None
+    reconnections: int = 0
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None and self.metrics.samples == self.requested
+
+    @property
+    def throughput(self) -> float | None:
+        return self.metrics.samples / self.seconds if self.seconds > 0 and self.metrics.samples else None
+
+    def to_json(self) -> dict:
+        metrics = self.metrics
+        return {
+            "board": self.build.board.name,
+            "emulated": self.build.board.emulated,
+            "link": self.link,
+            "model": {"name": self.build.identity.name, "sha256": self.build.identity.sha256,
+                      "file": str(self.build.model_path)},
+            "device_model": self.device_model,
+            "complete": self.complete,
+            "error": self.error,
+            "samples": metrics.samples,
+            "requested_samples": self.requested,
+            "test_samples": self.test_samples,
+            "metric": metrics.metric,
+            "device_accuracy": metrics.device_accuracy,
+            "host_accuracy": metrics.host_accuracy,
+            "device_mse": metrics.device_mse,
+            "host_mse": metrics.host_mse,
+            "agreement": metrics.agreement,
+            "disagreeing_samples": metrics.disagreeing_samples,
+            "confusion_matrix": metrics.confusion_matrix,
+            "labels": self.class_names,
+            "latency": metrics.latency.to_json() if metrics.latency else None,
+            "flash_bytes": self.flash_bytes,
+            "ram_bytes": self.ram_bytes,
+            "throughput_samples_per_second": self.throughput,
+            "seconds": round(self.seconds, 3),
+            "reconnections": self.reconnections,
+            "build_stages": self.build.stages,
+            **self.files,
+            "per_sample": {
+                "label": [_plain(v) for v in self.labels.tolist()],
+                "device_output": [row.tobytes().hex() for row in self.device_outputs],
+                "host_output": [row.tobytes().hex() for row in self.host_outputs],
+                "latency": self.latencies,
+            },
+        }
+
+
+def _plain(value):
+    return value if isinstance(value, (int, float, str)) else str(value)
+
+
+class Progress:
+    """samples done/total and the rate, on stderr: one updated line on a terminal, else a line per 10%."""
+
+    def __init__(self, total: int, stream=None):
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.started = time.monotonic()
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._next_line = 0
+
+    def __call__(self, done: int) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        text = f"validate: {done}/{self.total} samples, {done / elapsed:.1f} samples/s"
+        if self.tty:
+            self.stream.write("\r" + text + ("\n" if done == self.total else ""))
+            self.stream.flush()
+        elif done >= self._next_line or done == self.total:
+            print(text, file=self.stream, flush=True)
+            self._next_line = done + max(1, self.total // 10)
+
+
+def check_sample_count(requested: int | None) -> None:
+    if requested is not None and requested <= 0:
+        raise TinyedgeError(f"--samples {requested} is not a positive number of samples",
+                            "give 1 or more, or leave --samples out to send the whole test split")
+
+
+def select_samples(total: int, requested: int | None) -> int:
+    check_sample_count(requested)
+    if requested is None:
+        return total
+    if requested > total:
+        print(f"validate: --samples {requested} is more than the {total} test samples; sending all {total}",
+              file=sys.stderr, flush=True)
+        return total
+    return requested
+
+
+def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
+             elf: Path | None = None, min_infer_timeout: float = MIN_INFER_TIMEOUT_S,
+             progress: Callable[[int], None] | None = None, write: bool = True) -> ValidationResult:
+    """Runs the first `samples` test samples (all by default) on the device behind `link`.
+
+    Writes validation.json and report.html into the build folder when complete; on a device failure
+    (or Ctrl-C) writes validation-partial.json and report-partial.html and raises ValidationFailed
+    (KeyboardInterrupt is re-raised)."""
+    from . import report
+
+    x, y = build.test_split()
+    count = select_samples(len(x), samples)
+    reference = host_reference(build.model_bytes, x[:count])
+    flash_bytes, ram_bytes = _footprint(elf if elf is not None else build.elf)
+
+    session = DeviceSession(link.open, expected=build.identity, infer_timeout=FIRST_INFER_TIMEOUT_S)
+    results: list[SampleResult] = []
+    timing = {"slowest": 0.0, "last": 0.0}
+    error: DeviceFailure | None = None
+    interrupted = False
+    started = time.monotonic()
+
+    def on_result(index: int, result: SampleResult) -> None:
+        now = time.monotonic()
+        timing["slowest"] = max(timing["slowest"], now - (timing["last"] or started))
+        timing["last"] = now
+        results.append(result)
+        limit = max(min_infer_timeout, TIMEOUT_FACTOR * timing["slowest"])
+        session.infer_timeout = limit
+        if session.client is not None:
+            session.client.infer_timeout = limit
+        progress(index + 1)
+
+    try:
+        session.open()
+        progress = progress or Progress(count)  # the rate counts from the first sample sent
+        started = time.monotonic()
+        outcome = run_samples(session, (reference.inputs[i].tobytes() for i in range(count)), on_result)
+        error = outcome.error
+    except DeviceFailure as failure:  # while connecting: no sample ran
+        error = failure
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        session.close()
+    seconds = (timing["last"] - started) if results else 0.0
+
+    result = _result(build, link, reference, y[:count], count, len(x), results, flash_bytes, ram_bytes,
+                     seconds, session)
+    if error is None and not interrupted:
+        if write:
+            report.write_outputs(result, partial=False)
+        return result
+
+    detail = link.failure_detail()
+    reason = "interrupted" if interrupted else error.message
+    if detail:
+        reason = f"{reason}; {detail}"
+    result.error = reason
+    where = None
+    if write and results:
+        report.write_outputs(result, partial=True)
+        where = result.files.get("json")
+    if interrupted:
+        raise KeyboardInterrupt
+    done = f"after {len(results)} of {count} samples" if results else "before any sample ran"
+    kept = f"the {len(results)} results so far are in {where}" if where else "no result was gathered"
+    hint = f"{error.hint}; {kept}" if error.hint else kept
+    raise ValidationFailed(f"validation on {build.board.name} stopped {done}: {reason}", hint, result)
+
+
+def _result(build: BuildFolder, link: Link, reference: HostReference, labels: np.ndarray, requested: int,
+            total: int, results: list[SampleResult], flash_bytes: int | None, ram_bytes: int | None,
+            seconds: float, session: DeviceSession) -> ValidationResult:
+    done = len(results)
+    width = reference.outputs.shape[1]
+    device = np.array([np.frombuffer(r.output, dtype=np.int8) for r in results], dtype=np.int8) \
+        if done else np.zeros((0, width), dtype=np.int8)
+    if done and device.shape[1] != width:
+        raise TinyedgeError(f"the device sent {device.shape[1]} output bytes, the model has {width}",
+                            "flash the firmware built for this model ('tinyedge flash')")
+    unit = results[0].ticks.unit if done else ("instructions" if build.board.emulated else build.board.timer_unit)
+    ticks_per_second = results[0].ticks.ticks_per_second if done else None
+    latencies = [float(r.ticks.per_inference) for r in results]
+    metrics = compute_metrics(device, reference.outputs[:done], labels[:done], build.metric,
+                              reference.dequantize, latencies, unit, ticks_per_second)
+    classes = reference.outputs.shape[1]
+    identity = session.identity
+    device_model = {"name": identity.name, "sha256": identity.sha256} if identity else {}
+    return ValidationResult(build, link.description, requested, total, device, reference.outputs[:done],
+                            labels[:done], latencies, unit, ticks_per_second, metrics,
+                            build.labels(classes), flash_bytes, ram_bytes, seconds, device_model,
+                            reconnections=session.reconnections)
+
+
+def _footprint(elf: Path | None) -> tuple[int | None, int | None]:
+    if elf is None or not Path(elf).is_file():
+        return None, None
+    from ..elfsize import read_elf_size
+    size = read_elf_size(elf)
+    return size.flash_bytes, size.ram_bytes
