@@ -4,7 +4,7 @@
 #include "te_simd.h"
 #include "tinyedge_native.h"
 
-static int8_t te_fc_output(const te_fast_fully_connected_params *p, int32_t acc, int32_t channel) {
+TE_ALWAYS_INLINE int8_t te_fc_output(const te_fast_fully_connected_params *p, int32_t acc, int32_t channel) {
     const int32_t value = te_requantize_small(acc, p->multipliers[channel], p->shifts[channel]) +
                           p->output_offset;
     return (int8_t)te_clamp(value, p->activation_min, p->activation_max);

@@ -20,6 +20,12 @@
 #define TE_HAVE_DSP 0
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
+#define TE_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define TE_ALWAYS_INLINE static inline
+#endif
+
 /* Four bytes from any address (unaligned word loads are legal on Cortex-M3 and later; memcpy keeps
  * the C free of aliasing and alignment assumptions and compiles to one LDR). */
 static inline uint32_t te_read32(const void *address) {
@@ -86,11 +92,13 @@ static inline int32_t te_smlatt(uint32_t a, uint32_t b, int32_t acc) {
 
 #endif
 
-/* TFLM's MultiplyByQuantizedMultiplier for accumulators the generator has proven small
- * (|acc * 2^max(shift,0)| < 2^30, see codegen/fast.py): then the saturation case cannot occur, the
- * rounding doubling high multiply is (x * m + 2^30) >> 31 for either sign, and the rounding right
- * shift (ties away from zero) is (x + 2^(r-1) - [x < 0]) >> r, all without overflow. */
-static inline int32_t te_requantize_small(int32_t acc, int32_t multiplier, int32_t shift) {
+/* TFLM's MultiplyByQuantizedMultiplier for accumulators the generator has proven small enough (see
+ * accumulators_small in codegen/fast.py). The multiplier is positive, so the saturating case cannot occur and the
+ * rounding doubling high multiply is (x * m + 2^30) >> 31 for either sign of x (any int32 x, so the
+ * left shift may wrap exactly as TFLM's does). A shift is either left or right; the rounding right
+ * shift (ties away from zero) is (x + 2^(r-1) - [x < 0]) >> r, whose sum the generator has checked
+ * cannot overflow. */
+TE_ALWAYS_INLINE int32_t te_requantize_small(int32_t acc, int32_t multiplier, int32_t shift) {
     int32_t high;
     if (shift > 0) {
         acc = (int32_t)((uint32_t)acc << shift);
@@ -103,4 +111,13 @@ static inline int32_t te_requantize_small(int32_t acc, int32_t multiplier, int32
     return high;
 }
 
+/* One int8 output: requantized, offset and clamped. */
+TE_ALWAYS_INLINE int8_t te_output_small(int32_t acc, int32_t multiplier, int32_t shift, int32_t offset,
+                                        int32_t low, int32_t high) {
+    int32_t value = te_requantize_small(acc, multiplier, shift) + offset;
+    value = value < low ? low : value;
+    return (int8_t)(value > high ? high : value);
+}
+
 #endif /* TE_SIMD_H */
+

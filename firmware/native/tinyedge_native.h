@@ -182,8 +182,8 @@ typedef struct {
     int32_t residual_is_first;        /* the residual is the ADD's first operand */
 } te_fast_conv_params;
 
-/* CONV_2D (batch 1, no dilation) as im2col of two output pixels at a time into `scratch` (2 *
- * row_length bytes) and a 2x2 register-blocked product. Filter: output channels in pairs, each pair's
+/* CONV_2D (batch 1, no dilation) as im2col of two output pixels at a time into `scratch` (6 *
+ * row_length bytes: two int8 rows, then both widened to int16) and a 2x2 register-blocked product. Filter: output channels in pairs, each pair's
  * rows interleaved by 4-byte chunks (an odd last channel is a plain row). Each pixel pair is copied
  * into `scratch` before any of its outputs is written, so a 1x1 convolution may write over its own
  * input (the planner uses that). With `residual_add`, output[i] = ADD(conv[i], residual[i]), and

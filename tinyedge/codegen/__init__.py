@@ -27,7 +27,8 @@ class GeneratedRuntime:
     files: dict[str, str]                 # relative path -> text (model C file and its header)
     kernel_sources: list[Path]            # firmware/native files the model needs (header included)
     arena_bytes: int                      # the static activation arena
-    weights_bytes: int                    # constant tensors placed in flash
+    weights_bytes: int                    # the model's data in flash: constant tensors, or the fast
+                                          # kernels' rearranged weights, biases and requantization arrays
     params_bytes: int                     # per-op parameters (multipliers, shifts, shapes) in flash
     io_bytes: int                         # caller-owned input and output buffers (not in the arena)
     input_shapes: list[tuple[int, ...]]

@@ -57,7 +57,7 @@ def emit(model: TFLiteModel, lowered: LoweredGraph, prefix: str) -> tuple[dict[s
         call = _REF.sub(lambda m: _pointer(lowered.storage[int(m.group(1))], prefix), step.call)
         if position in lowered.scratch:
             call = call.replace("@S@", f"((int8_t *)&{prefix}_arena[{lowered.scratch[position]}])")
-        body.append(f"    /* {step.op.index}: {step.op.opcode} */\n    {call}")
+        body.append(f"    /* {step.op.index}: {step.op.opcode} */\n    {call}\n    TE_STEP_DONE({position});")
 
     single = len(inputs) == 1 and len(outputs) == 1
     header_lines = [
@@ -94,6 +94,8 @@ def emit(model: TFLiteModel, lowered: LoweredGraph, prefix: str) -> tuple[dict[s
         f"{weights_bytes} bytes. Do not edit. */",
         "#include <stddef.h>", "#include <stdint.h>", "", '#include "tinyedge_native.h"',
         f'#include "{prefix}_model.h"', "",
+        "/* A profiler may define TE_STEP_DONE(step) to time each operator (tinyedge bench --layers). */",
+        "#ifndef TE_STEP_DONE", "#define TE_STEP_DONE(step) ((void)0)", "#endif", "",
         f"const size_t {prefix}_input_bytes[{upper}_NUM_INPUTS] = "
         f"{{{', '.join(str(t.nbytes) for t in inputs)}}};",
         f"const size_t {prefix}_output_bytes[{upper}_NUM_OUTPUTS] = "

@@ -4,8 +4,8 @@ them at generation time so the device never does it.
 Everything here is integer arithmetic that keeps TFLM's result exact:
 - bias folding: sum(w * (x - zp)) + b == sum(w * x) + (b - zp * sum(w)), so the inner loops multiply
   raw int8 values and padding reads as zp;
-- the accumulator bound: a layer goes to a fast kernel only when |acc| * 2^max(shift, 0) < 2^30 for
-  every possible input, which makes te_requantize_small exact (codegen checks it per channel);
+- the accumulator bound: a layer goes to a fast kernel only when no possible input overflows its
+  int32 sums or te_requantize_small's rounding (checked per channel from the weights and bias);
 - layouts: weight rows zero-padded to a multiple of 4 bytes and interleaved by 4-byte chunks in the
   order the kernels load them; depthwise weights widened to the int16 pairs SMLABB/SMLATT take.
 """
@@ -18,7 +18,7 @@ import numpy as np
 
 from .ops import Step, c_int_array, c_struct, ref
 
-SMALL_LIMIT = 1 << 30
+INT32_LIMIT = 1 << 31
 SCRATCH = "@S@"   # stands for the step's scratch buffer in a call (the emitter resolves it)
 
 
@@ -29,12 +29,18 @@ def folded_bias(weights: np.ndarray, bias: np.ndarray | None, input_zero_point: 
     return base - int(input_zero_point) * sums
 
 
-def accumulators_small(weights: np.ndarray, bias: np.ndarray, shifts: list[int]) -> bool:
-    """True when no int8 input can take an accumulator (folded bias + sum(w * x)), shifted left by the
-    channel's positive shift, to 2^30 or beyond."""
+def accumulators_small(weights: np.ndarray, bias: np.ndarray, multipliers: list[int], shifts: list[int]) -> bool:
+    """True when, for every int8 input, the accumulator (folded bias + sum(w * x)) fits in int32 and
+    te_requantize_small is exact: its left shift wraps as TFLM's does and needs no bound; its rounding
+    right shift adds 2^(r-1) to the high product, which must not overflow."""
     bound = np.abs(bias.astype(np.int64)) + 128 * np.abs(weights.astype(np.int64)).sum(axis=1)
-    scaled = [int(b) << max(int(s), 0) for b, s in zip(bound, shifts)]
-    return max(scaled, default=0) < SMALL_LIMIT
+    for limit, multiplier, shift in zip(bound.tolist(), multipliers, shifts):
+        if limit >= INT32_LIMIT:
+            return False
+        high = (limit * int(multiplier) + (1 << 30)) // (1 << 31) + 1
+        if shift < 0 and high + (1 << (-int(shift) - 1)) >= INT32_LIMIT:
+            return False
+    return True
 
 
 def padded_rows(weights: np.ndarray) -> np.ndarray:
@@ -116,7 +122,7 @@ def lower_fast_conv(op, ctx, fields: dict, multipliers: list[int], shifts: list[
     weights = np.asarray(flt.data).reshape(channels, -1)
     in_zp = -fields["input_offset"]
     bias = folded_bias(weights, _bias_data(op, ctx), in_zp)
-    if not accumulators_small(weights, bias, shifts):
+    if not accumulators_small(weights, bias, multipliers, shifts):
         return None
     rows = padded_rows(weights)
     layout = interleaved(rows, 2)
@@ -134,7 +140,8 @@ def lower_fast_conv(op, ctx, fields: dict, multipliers: list[int], shifts: list[
               int_array(fields["shifts"], "int32_t", shifts)]
     fast = FastConv(ctx.name(op, "params"), conv_fields, filter_name, op.inputs[0], op.outputs[0], arrays=arrays)
     step = Step(op, [op.inputs[0]], [op.outputs[0]], kernel_file="te_conv_fast.c",
-                scratch_bytes=2 * rows.shape[1], constant_bytes=layout.size + 4 * bias.size, fast=fast)
+                scratch_bytes=6 * rows.shape[1], constant_bytes=layout.size + 4 * bias.size + 8 * channels,
+                fast=fast)
     pointwise = (fields["filter_height"] == fields["filter_width"] == 1 and fields["stride_height"] == 1
                  and fields["stride_width"] == 1 and fields["pad_height"] == 0 and fields["pad_width"] == 0)
     if pointwise:
@@ -155,7 +162,7 @@ def lower_fast_depthwise(op, ctx, fields: dict, multipliers: list[int], shifts: 
     taps = np.asarray(flt.data).reshape(9, depth)
     in_zp = -fields["input_offset"]
     bias = folded_bias(taps.T, _bias_data(op, ctx), in_zp)
-    if not accumulators_small(taps.T, bias, shifts):
+    if not accumulators_small(taps.T, bias, multipliers, shifts):
         return None
     words = depthwise_pairs(taps)
     filter_name, bias_name, params = ctx.name(op, "fast_filter"), ctx.name(op, "fast_bias"), ctx.name(op, "params")
@@ -173,7 +180,7 @@ def lower_fast_depthwise(op, ctx, fields: dict, multipliers: list[int], shifts: 
                     c_struct("te_depthwise3x3_params", params, dw_fields)]
     return Step(op, [op.inputs[0]], [op.outputs[0]], declarations,
                 f"te_depthwise3x3_fast_s8(&{params}, {ref(op.inputs[0])}, {filter_name}, {ref(op.outputs[0])});",
-                "te_depthwise_fast.c", constant_bytes=4 * words.size + 4 * bias.size)
+                "te_depthwise_fast.c", constant_bytes=4 * words.size + 4 * bias.size + 8 * depth)
 
 
 def lower_fast_fully_connected(op, ctx, fields: dict, multipliers: list[int], shifts: list[int]) -> Step | None:
@@ -185,7 +192,7 @@ def lower_fast_fully_connected(op, ctx, fields: dict, multipliers: list[int], sh
     weights = np.asarray(flt.data).reshape(fields["output_depth"], fields["accum_depth"])
     in_zp = -fields["input_offset"]
     bias = folded_bias(weights, _bias_data(op, ctx), in_zp)
-    if not accumulators_small(weights, bias, shifts):
+    if not accumulators_small(weights, bias, multipliers, shifts):
         return None
     layout = interleaved(weights.astype(np.int8), 4)
     filter_name, bias_name, params = ctx.name(op, "fast_filter"), ctx.name(op, "fast_bias"), ctx.name(op, "params")
@@ -198,4 +205,4 @@ def lower_fast_fully_connected(op, ctx, fields: dict, multipliers: list[int], sh
                     c_struct("te_fast_fully_connected_params", params, fc_fields)]
     return Step(op, [op.inputs[0]], [op.outputs[0]], declarations,
                 f"te_fully_connected_fast_s8(&{params}, {ref(op.inputs[0])}, {filter_name}, {ref(op.outputs[0])});",
-                "te_fully_connected_fast.c", constant_bytes=layout.size + 4 * bias.size)
+                "te_fully_connected_fast.c", constant_bytes=layout.size + 4 * bias.size + 8 * len(multipliers))

@@ -1,5 +1,28 @@
-from ..errors import NotAvailableYet
+"""`tinyedge bench --board B --model M.tflite [--runtime native|tflm] [--json]`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..bench import check_bench_target, report_lines, run_bench
+from ..boards import Catalogue
+from ..errors import TinyedgeError
 
 
-def run(**options):
-    raise NotAvailableYet("bench", 7)
+def run(board: str | None = None, model: Path | None = None, runtime: str = "native", as_json: bool = False,
+        **_ignored) -> None:
+    if not board:
+        raise TinyedgeError("bench needs a board", "pass --board (e.g. --board emu-m4; 'tinyedge boards' "
+                            "lists them)")
+    if model is None:
+        raise TinyedgeError("bench needs a model", "pass --model path/to/model.tflite")
+    target = Catalogue.load().get(board)
+    check_bench_target(target, runtime)
+    result = run_bench(target, Path(model), runtime)
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+    else:
+        click.echo("\n".join(report_lines(result)))

@@ -1,0 +1,161 @@
+"""`tinyedge bench`: build the firmware for a board, run one inference on it and report what it cost.
+
+On an emulated board (QEMU under -icount shift=0) the firmware's SysTick counts instructions, so the
+figures are exact and repeat bit for bit: instructions per inference = ticks x instructions per tick
+(40 on mps2). The output is compared byte for byte with the real TFLM interpreter (tflite_micro) on
+the same input.
+
+Flash: `flash_bytes` is the firmware's text + data from the ELF (protocol, port, start-up, kernels,
+model). `runtime_flash_bytes` is that minus the model's own bytes in flash, which for the native
+runtime are the weight and bias arrays the generator emitted (`GeneratedRuntime.weights_bytes`, the
+rearranged copies included); the per-layer parameter structs stay in the runtime's share. For TFLM the
+model's share is its flatbuffer. Arena: the native runtime's activation arena plus the caller's input
+and output buffers, which is what TFLM's arena holds (its tensors include the inputs and outputs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .boards import Board
+from .errors import TinyedgeError
+from .tflite.model import TFLiteModel, parse
+
+INFER_TIMEOUT_S = 600.0
+
+
+@dataclass
+class BenchResult:
+    board: str
+    model: str
+    runtime: str
+    unit: str                          # what a tick counts: "instructions" on emulated boards
+    instructions_per_inference: int
+    macs: int
+    instructions_per_mac: float
+    arena_bytes: int                   # activation arena + input/output buffers (TFLM's arena holds both)
+    activation_arena_bytes: int        # the static arena alone
+    io_bytes: int
+    ram_bytes: int                     # data + bss of the firmware (stack and buffers included)
+    flash_bytes: int                   # text + data of the firmware, model included
+    runtime_flash_bytes: int           # flash_bytes minus the model's weights
+    model_flash_bytes: int
+    bit_exact: bool
+    output_hex: str
+    tflm_output_hex: str
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _say(console: Callable[[str], None] | None, text: str) -> None:
+    (console or (lambda line: print(line, file=sys.stderr, flush=True)))(text)
+
+
+def model_macs(model: TFLiteModel) -> int:
+    from .tflite.inspect import op_macs
+    return sum(op_macs(model.main, op) for op in model.main.operators)
+
+
+def default_sample(model: TFLiteModel) -> np.ndarray:
+    """A deterministic int8 input (seeded by the model's hash), so runs repeat exactly."""
+    tensor = model.main.input_tensors()[0]
+    seed = int.from_bytes(hashlib.sha256(model.raw).digest()[:8], "little")
+    values = np.random.default_rng(seed).integers(-128, 128, size=tensor.shape, dtype=np.int64)
+    return values.astype(np.int8)
+
+
+def check_bench_target(board: Board, runtime: str) -> None:
+    """The one-line refusals: runs happen on emulated boards here, with the native runtime."""
+    if runtime == "tflm":
+        raise TinyedgeError("bench --runtime tflm cannot build here: this machine has no TFLM sources to "
+                            "compile for the board", "use --runtime native; the TFLM + CMSIS-NN figures "
+                            "are in ../shared/reference/tflm-emulated-m4.json")
+    if runtime != "native":
+        raise TinyedgeError(f"unknown runtime '{runtime}'", "use --runtime native")
+    if not board.emulated:
+        raise TinyedgeError(f"{board.name} is a real board, which is not attached to this machine; bench "
+                            "measures cycles and microseconds there over the validation protocol",
+                            "run bench with an emulated board here (e.g. --board emu-m4)")
+
+
+def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: np.ndarray | None = None,
+              build_dir: Path | None = None, console: Callable[[str], None] | None = None) -> BenchResult:
+    """Builds the firmware for `board`, runs one inference of `sample` on it and compares with TFLM."""
+    from .codegen import generate
+    from .device.protocol import DeviceClient
+    from .device.transport import SerialTransport
+    from .emulator import run_qemu
+    from .project.firmware import build_firmware
+    from .tflite.tflm import TflmRunner
+
+    check_bench_target(board, runtime)
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise TinyedgeError(f"{model_path} does not exist", "pass the .tflite file with --model")
+    model_bytes = model_path.read_bytes()
+    model = parse(model_bytes, source=str(model_path))
+    if len(model.main.inputs) != 1 or len(model.main.outputs) != 1:
+        raise TinyedgeError(f"{model_path.name} has {len(model.main.inputs)} inputs and "
+                            f"{len(model.main.outputs)} outputs; bench runs single-input, single-output models",
+                            "benchmark the model with one input and one output")
+    native = generate(model)
+    if native.input_dtypes[0] != "int8" or native.output_dtypes[0] != "int8":
+        raise TinyedgeError(f"{model_path.name} has {native.input_dtypes[0]} input or "
+                            f"{native.output_dtypes[0]} output; bench compares int8 models bit for bit",
+                            "quantize the model's input and output to int8")
+    sample = default_sample(model) if sample is None else np.asarray(sample, dtype=np.int8)
+
+    with tempfile.TemporaryDirectory(prefix="tinyedge-bench-") as scratch:
+        folder = Path(build_dir) if build_dir is not None else Path(scratch)
+        _say(console, f"bench: building the {runtime} firmware for {board.name}")
+        built = build_firmware(board, model_path, folder, runtime=runtime, name=model_path.stem,
+                               console=console)
+        _say(console, f"bench: running one inference in QEMU ({board.qemu.machine})")
+        with run_qemu(board, built.elf) as qemu:
+            transport = SerialTransport(qemu.url)
+            try:
+                client = DeviceClient(transport, infer_timeout=INFER_TIMEOUT_S)
+                client.connect()
+                client.load(sample.tobytes())
+                client.infer(1, 0)
+                output = client.output()
+                ticks = client.ticks()
+            finally:
+                transport.close()
+
+    reference = TflmRunner(model_bytes).run(sample.reshape(1, *sample.shape[1:]))[0]
+    expected = np.asarray(reference, dtype=np.int8).tobytes()
+    instructions = int(round(ticks.per_inference))
+    macs = model_macs(model)
+    flash = int(built.flash_bytes or 0)
+    return BenchResult(
+        board=board.name, model=model_path.name, runtime=runtime, unit=ticks.unit,
+        instructions_per_inference=instructions, macs=macs,
+        instructions_per_mac=round(instructions / macs, 3) if macs else 0.0,
+        arena_bytes=native.arena_bytes + native.io_bytes, activation_arena_bytes=native.arena_bytes,
+        io_bytes=native.io_bytes, ram_bytes=int(built.ram_bytes or 0), flash_bytes=flash,
+        runtime_flash_bytes=flash - native.weights_bytes, model_flash_bytes=native.weights_bytes,
+        bit_exact=output == expected, output_hex=output.hex(), tflm_output_hex=expected.hex())
+
+
+def report_lines(result: BenchResult) -> list[str]:
+    per_mac = f"{result.instructions_per_mac:.2f} per MAC ({result.macs:,} MACs)" if result.macs else "no MACs"
+    return [
+        f"{result.model} on {result.board}, {result.runtime} runtime",
+        f"  {result.unit} per inference  {result.instructions_per_inference:,}  ({per_mac})",
+        f"  arena                       {result.arena_bytes:,} B (activations {result.activation_arena_bytes:,} B"
+        f" + input/output {result.io_bytes:,} B)",
+        f"  RAM (data + bss)            {result.ram_bytes:,} B",
+        f"  flash                       {result.flash_bytes:,} B total, {result.runtime_flash_bytes:,} B "
+        f"without the model's {result.model_flash_bytes:,} B of weights",
+        f"  bit-exact with TFLM         {'yes' if result.bit_exact else 'NO'}"
+        + ("" if result.bit_exact else f" (device {result.output_hex}, TFLM {result.tflm_output_hex})"),
+    ]
