@@ -46,7 +46,7 @@ def test_overflowing_layers_keep_the_reference_kernel():
     # A dead channel with bias 2^30 (as in the MLPerf Tiny VWW model) is exact only without a right shift.
     assert accumulators_small(weights, np.array([1 << 30]), [1 << 30], [3])
     assert not accumulators_small(weights, np.array([(1 << 31) - 1]), [(1 << 31) - 1], [-31])
-    assert not accumulators_small(np.full((1, 1 << 17), 127), np.array([0]), [1 << 30], [0])
+    assert not accumulators_small(np.full((1, 1 << 18), 127), np.array([0]), [1 << 30], [0])
 
 
 def test_plan_overlaps_only_where_a_kernel_allows_it(shared_dir):
