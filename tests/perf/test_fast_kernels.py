@@ -99,3 +99,17 @@ def test_random_models_on_emu_m4_are_bit_exact(perf_zoo, emulator, tmp_path, nam
                        console=lambda line: None)
     expected = np.asarray(TflmRunner(model.raw, arena_size=512 * 1024).run(sample)[0], np.int8).tobytes().hex()
     assert result.output_hex == expected
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--board", "emu-m4", "--model", "m.tflite", "--runtime", "tflm"],
+     "error: bench --runtime tflm cannot build here: this machine has no TFLM sources"),
+    (["--board", "nano33", "--model", "m.tflite"], "error: nano33 is a real board, which is not attached"),
+    (["--board", "emu-m4", "--model", "missing.tflite"], "error: missing.tflite does not exist"),
+    (["--model", "m.tflite"], "error: bench needs a board"),
+])
+def test_bench_refusals_are_one_line(tinyedge_cli, tmp_path, args, message):
+    result = tinyedge_cli("bench", *args, cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message)
