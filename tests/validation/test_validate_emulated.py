@@ -149,3 +149,52 @@ def test_a_different_model_on_the_device_is_refused_before_any_sample(validated_
         rf"\(sha256 {found_sha}\) \(flash the firmware built for this model \('tinyedge flash'\), then "
         r"validate again; no result was gathered\)", failure.value.one_line())
     assert not (tmp_path / "validation-partial.json").exists()
+
+
+def test_an_interrupted_validation_stops_qemu_and_keeps_the_results_so_far(validated_digits, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    project = tmp_path / "digits"
+    shutil.copytree(validated_digits.folder, project)
+    process = subprocess.Popen([sys.executable, "-m", "tinyedge", "validate", "--board", "emu-m4", "--dir",
+                                str(project)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stderr:
+            if line.startswith("validate: 1/360 samples"):
+                break
+        qemu = [pid for pid in _children(process.pid) if b"qemu-system-arm" in _cmdline(pid)]
+        assert len(qemu) == 1
+        process.send_signal(signal.SIGINT)
+        rest = process.stderr.read()
+        assert process.wait(30) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+    partial_path = project / "build" / "emu-m4" / "validation-partial.json"
+    assert re.search(rf"^validate: interrupted after \d+ of 360 samples; the results so far are in "
+                     rf"{re.escape(str(partial_path))}$", rest, re.MULTILINE)
+    assert rest.rstrip().splitlines()[-1].startswith("error: interrupted")
+    assert not os.path.exists(f"/proc/{qemu[0]}") or b"qemu" not in _cmdline(qemu[0])
+    partial = json.loads(partial_path.read_text())
+    assert partial["complete"] is False and partial["error"] == "interrupted"
+    assert 1 <= partial["samples"] < 360 and partial["agreement"] == 1.0
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found += [int(child) for child in text]
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""

@@ -84,6 +84,7 @@ def flash_real_board(board: Board, build: BuildFolder, port: str | None, *,
     if not (project / "platformio.ini").is_file():
         raise TinyedgeError(f"the build folder {build.path} has no PlatformIO project for {board.name}",
                             f"run 'tinyedge build --board {board.name}' first")
+    require_platform(board)  # before the touch: no reset of a board that cannot be flashed
     device = ports.find_port(board.title, board.serial.usb_ids, port)
     upload_port = device
     if board.serial.reset == "1200bps-touch":
@@ -100,6 +101,20 @@ def flash_real_board(board: Board, build: BuildFolder, port: str | None, *,
     back = wait_for_port(board, device, sleep=sleep) if board.serial.reset == "1200bps-touch" else device
     return FlashResult(board.name, build.elf, back, build.firmware.get("flash_bytes"),
                        build.firmware.get("ram_bytes"), build.identity.name, build.identity.sha256)
+
+
+def require_platform(board: Board) -> None:
+    """PlatformIO would try to download a missing platform for a minute before failing without the
+    network; say what to install instead (as `tinyedge build` does)."""
+    from ..platformio import platform_installed, user_core_dir
+
+    platform = board.platformio.platform
+    core_dir = user_core_dir()
+    if not platform_installed(platform, core_dir):
+        raise TinyedgeError(f"PlatformIO's {platform} platform is not installed in {core_dir}, so the firmware "
+                            f"cannot be uploaded to {board.name}",
+                            f"on a machine with the network: pio pkg install -g -p platformio/{platform} "
+                            f"(once), then tinyedge flash --board {board.name}")
 
 
 def wait_for_port(board: Board, previous: str, *, timeout: float = PORT_RETURN_TIMEOUT_S,

@@ -211,6 +211,9 @@ def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
         report.write_outputs(result, partial=True)
         where = result.files.get("json")
     if interrupted:
+        kept = f"the results so far are in {where}" if where else "no result was gathered"
+        print(f"validate: interrupted after {len(results)} of {count} samples; {kept}", file=sys.stderr,
+              flush=True)
         raise KeyboardInterrupt
     done = f"after {len(results)} of {count} samples" if results else "before any sample ran"
     kept = f"the {len(results)} results so far are in {where}" if where else "no result was gathered"
