@@ -135,6 +135,9 @@ def run_qemu(board: Board, elf: str | os.PathLike) -> Iterator[QemuSession]:
     _check_arm_elf(elf)
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE,
+                               # Its own session: a Ctrl-C in the terminal reaches tinyedge, which
+                               # stops QEMU itself after saving what it has.
+                               start_new_session=True,
                                preexec_fn=functools.partial(_die_with_parent, os.getpid()))
     session = QemuSession(board=board, elf=elf, process=process)
     port_found = threading.Event()

@@ -177,3 +177,18 @@ def test_validate_with_no_samples_is_refused_before_building(tmp_path):
     assert run.stderr == ("error: --samples 0 is not a positive number of samples (give 1 or more, or leave "
                           "--samples out to send the whole test split)\n")
     assert not (tmp_path / "build").exists()
+
+
+def test_a_latency_budget_that_is_not_met_names_the_figure_and_the_limit():
+    from tinyedge.commands.validate import _check_latency_budget
+    from tinyedge.errors import TinyedgeError
+
+    data = {"latency": {"unit": "instructions", "mean": 180_200.0, "median": 180_160.0, "p99": 180_400.0},
+            "report": "build/emu-m4/report.html"}
+    _check_latency_budget(0, data)         # no budget
+    _check_latency_budget(180_160, data)   # exactly at the limit
+    with pytest.raises(TinyedgeError) as info:
+        _check_latency_budget(100_000, data)
+    assert info.value.one_line() == (
+        "latency budget not met: median 180,160 instructions > budgets.max_latency 100,000 instructions "
+        "(the measurements are in build/emu-m4/report.html; use a smaller student or raise the budget)")

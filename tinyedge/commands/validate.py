@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from ..errors import TinyedgeError
+
 # What `--json` prints: the summary, without the per-sample arrays (they are in validation.json).
 JSON_LEFT_OUT = ("per_sample", "build_stages")
 
@@ -30,7 +32,24 @@ def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool =
     data = result.to_json()
     if as_json:
         click.echo(json.dumps({key: value for key, value in data.items() if key not in JSON_LEFT_OUT}))
+    else:
+        _print_summary(data)
+    _check_latency_budget(target.config.get("budgets.max_latency"), data)
+
+
+def _check_latency_budget(limit: int, data: dict) -> None:
+    """budgets.max_latency bounds the median latency, in the board's unit (the report is already written)."""
+    latency = data.get("latency")
+    if not limit or not latency:
         return
+    if latency["median"] > limit:
+        raise TinyedgeError(
+            f"latency budget not met: median {latency['median']:,.0f} {latency['unit']} > "
+            f"budgets.max_latency {limit:,} {latency['unit']}",
+            f"the measurements are in {data['report']}; use a smaller student or raise the budget")
+
+
+def _print_summary(data: dict) -> None:
     from ..validation.report import summary_rows
     click.echo(f"validation of {data['model']['name']} on {data['board']} ({data['link']})")
     for name, value in summary_rows(data):
