@@ -53,5 +53,5 @@ def _print_summary(data: dict) -> None:
     from ..validation.report import summary_rows
     click.echo(f"validation of {data['model']['name']} on {data['board']} ({data['link']})")
     for name, value in summary_rows(data):
-        click.echo(f"  {name + ':':<18} {value}")
-    click.echo(f"  {'report:':<18} {data['report']}")
+        click.echo(f"  {name + ':':<20} {value}")
+    click.echo(f"  {'report:':<20} {data['report']}")
