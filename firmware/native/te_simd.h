@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tinyedge_native.h"
+
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #include <arm_acle.h>
 #define TE_HAVE_DSP 1
@@ -24,6 +26,17 @@
 #define TE_ALWAYS_INLINE static inline __attribute__((always_inline))
 #else
 #define TE_ALWAYS_INLINE static inline
+#endif
+
+/* A 32-bit word in a buffer that is also read or written as bytes (the arena, scratch rows): aligned,
+ * so the compiler may use LDRD/LDM, and exempt from type-based aliasing. */
+#if defined(__GNUC__) || defined(__clang__)
+typedef uint32_t __attribute__((may_alias)) te_word;
+/* Two words in one load (LDRD): low word first, as on every little-endian core we build for. */
+typedef uint64_t __attribute__((may_alias, aligned(4))) te_dword;
+#else
+typedef uint32_t te_word;
+typedef uint64_t te_dword;
 #endif
 
 /* Four bytes from any address (unaligned word loads are legal on Cortex-M3 and later; memcpy keeps
@@ -117,6 +130,52 @@ TE_ALWAYS_INLINE int8_t te_output_small(int32_t acc, int32_t multiplier, int32_t
     int32_t value = te_requantize_small(acc, multiplier, shift) + offset;
     value = value < low ? low : value;
     return (int8_t)(value > high ? high : value);
+}
+
+/* ---- te_requant: TFLM's requantization, rearranged at generation time -----------------------------
+ *
+ * TFLM computes RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(acc << left, m), right) + offset.
+ * For a multiplier m in [2^30, 2^31) and an accumulator the generator has bounded (codegen/fast.py,
+ * requant_entries), the same value is
+ *   hi  = SMMULR(acc << (left + 1), m)          = (acc * 2^left * m + 2^30) >> 31, exactly
+ *   out = (hi + addend + (hi >> 31)) >> right   with addend = 2^(right-1) + (offset << right)
+ * i.e. the doubling is moved into the shift, the rounding toward zero on ties into the sign term and
+ * the output offset into the addend (adding a multiple of 2^right commutes with the floor shift).
+ * right >= 1 always; a channel whose output cannot depend on its input (all weights zero) gets
+ * multiplier 0 and an addend that yields its constant output. Seven instructions with the DSP
+ * extension. */
+/* te_requant itself is declared in tinyedge_native.h (the generated tables use it). */
+
+#if TE_HAVE_DSP
+/* (a * b + 2^31) >> 32, the rounded high word of the product. */
+TE_ALWAYS_INLINE int32_t te_smmulr(int32_t a, int32_t b) {
+    int32_t result;
+    __asm__("smmulr %0, %1, %2" : "=r"(result) : "r"(a), "r"(b));
+    return result;
+}
+/* x clamped to [-128, 127]. */
+TE_ALWAYS_INLINE int32_t te_saturate8(int32_t x) { return __ssat(x, 8); }
+#else
+TE_ALWAYS_INLINE int32_t te_smmulr(int32_t a, int32_t b) {
+    return (int32_t)(((int64_t)a * b + (INT64_C(1) << 31)) >> 32);
+}
+TE_ALWAYS_INLINE int32_t te_saturate8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+#endif
+
+/* The output value before clamping (offset included). */
+TE_ALWAYS_INLINE int32_t te_requant_apply(int32_t acc, const te_requant *q) {
+    const int32_t hi = te_smmulr((int32_t)((uint32_t)acc << q->left_shift), q->multiplier);
+    return (hi + q->addend + (hi >> 31)) >> q->right_shift;
+}
+
+/* Clamps to the activation range; `full_range` (a constant where inlined) means [-128, 127], one
+ * SSAT instruction. */
+TE_ALWAYS_INLINE int8_t te_clamp_int8(int32_t x, int full_range, int32_t low, int32_t high) {
+    if (full_range) {
+        return (int8_t)te_saturate8(x);
+    }
+    x = x < low ? low : x;
+    return (int8_t)(x > high ? high : x);
 }
 
 #endif /* TE_SIMD_H */

@@ -157,12 +157,21 @@ static inline int8_t te_add_element(const te_binary_params *p, int32_t x, int32_
 void te_add_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 void te_mul_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 
+/* Per-channel requantization rearranged by the generator for the fast kernels (see te_requant_apply
+ * in te_simd.h for the arithmetic and codegen/fast.py for the bounds that make it exact). */
+typedef struct te_requant_s {
+    int32_t multiplier;
+    int32_t left_shift;   /* >= 1 */
+    int32_t addend;       /* 2^(right_shift - 1) + (output offset << right_shift) */
+    int32_t right_shift;  /* >= 1 */
+} te_requant;
+
 /* ---- fast paths (te_conv_fast.c, te_depthwise_fast.c, te_fully_connected_fast.c) ----------------
  *
  * The generator picks these when a layer fits them and has rearranged the weights for them: the bias
  * already holds bias - input_zero_point * sum(weights) (so the inner loops are pure multiply-adds of
  * raw int8 values, and padding is the input zero point), weight rows are zero-padded to a multiple of
- * four bytes, and it has proven that no accumulator can reach 2^30 (te_requantize_small). Built with
+ * four bytes, and it has proven that te_requant reproduces TFLM's requantization exactly. Built with
  * SMLAD/SXTB16 where __ARM_FEATURE_DSP is defined, portable C elsewhere: the same results either way. */
 
 typedef struct {
@@ -171,24 +180,28 @@ typedef struct {
     int32_t filter_height, filter_width;
     int32_t stride_height, stride_width;
     int32_t pad_height, pad_width;
-    int32_t row_length;               /* filter_height * filter_width * input_depth, rounded up to 4 */
+    int32_t row_pairs;                /* filter_height * filter_width * input_depth / 2, rounded up to even */
+    int32_t chunked;                  /* input depth a multiple of 4: pairs (0, 2), (1, 3) per 4 values */
     int32_t input_zero_point;         /* what the padding reads as */
-    int32_t output_offset;
     int32_t activation_min, activation_max;
     const int32_t *bias;              /* folded, one per output channel */
-    const int32_t *multipliers;
-    const int32_t *shifts;
-    const te_binary_params *residual_add; /* an ADD fused into the output, or NULL */
-    int32_t residual_is_first;        /* the residual is the ADD's first operand */
+    const te_requant *requant;        /* one per output channel */
+    /* A fused ADD (the step is given a residual): output = ADD(conv, residual) computed as
+     * add_requant(conv_table[conv + 128] + residual_table[residual + 128]) clamped to the ADD's range. */
+    const int32_t *conv_table;
+    const int32_t *residual_table;
+    te_requant add_requant;
+    int32_t add_min, add_max;
 } te_fast_conv_params;
 
-/* CONV_2D (batch 1, no dilation) as im2col of two output pixels at a time into `scratch` (6 *
- * row_length bytes: two int8 rows, then both widened to int16) and a 2x2 register-blocked product. Filter: output channels in pairs, each pair's
- * rows interleaved by 4-byte chunks (an odd last channel is a plain row). Each pixel pair is copied
- * into `scratch` before any of its outputs is written, so a 1x1 convolution may write over its own
- * input (the planner uses that). With `residual_add`, output[i] = ADD(conv[i], residual[i]), and
- * `output` may be `residual`. */
-void te_conv_fast_s8(const te_fast_conv_params *p, const int8_t *input, const int8_t *filter,
+/* CONV_2D (batch 1, no dilation), two output pixels at a time. `scratch` holds 10 * row_pairs bytes:
+ * both pixels' receptive fields widened to int16 pairs and interleaved word by word, then a byte
+ * staging row. Filter (uint32 words, int16 pairs): per pair of output channels, pair j of channel 0
+ * then pair j of channel 1; an odd last channel is a plain row of pairs. Pairs follow the widened
+ * row's order: (0, 2), (1, 3) per 4 values when `chunked`, natural order otherwise. Each pixel pair
+ * is widened before any of its outputs is written, so a 1x1 convolution may write over its own input
+ * (the planner uses that); with a residual, `output` may be `residual`. */
+void te_conv_fast_s8(const te_fast_conv_params *p, const int8_t *input, const uint32_t *filter,
                      int8_t *scratch, const int8_t *residual, int8_t *output);
 
 typedef struct {
@@ -213,17 +226,16 @@ typedef struct {
     int32_t batches;
     int32_t accum_depth;              /* a multiple of 4 */
     int32_t output_depth;
-    int32_t output_offset;
     int32_t activation_min, activation_max;
     const int32_t *bias;              /* folded */
-    const int32_t *multipliers;
-    const int32_t *shifts;
+    const te_requant *requant;        /* one per output channel */
 } te_fast_fully_connected_params;
 
-/* FULLY_CONNECTED with a symmetric filter. Filter: output rows in groups of four interleaved by 4-byte
- * chunks (the rows after the last full group are plain rows). */
+/* FULLY_CONNECTED with a symmetric filter. Filter (uint32 words, int16 pairs): rows in groups of
+ * four, per 4 values of depth each row's pairs (0, 2) and (1, 3) in turn; the rows after the last full
+ * group are plain rows of such pairs. */
 void te_fully_connected_fast_s8(const te_fast_fully_connected_params *p, const int8_t *input,
-                                const int8_t *filter, int8_t *output);
+                                const uint32_t *filter, int8_t *output);
 
 /* ---- activations (te_activations.c) ------------------------------------------------------------ */
 

@@ -43,6 +43,93 @@ def accumulators_small(weights: np.ndarray, bias: np.ndarray, multipliers: list[
     return True
 
 
+def tflm_srdhm(a: int, b: int) -> int:
+    """SaturatingRoundingDoublingHighMul on Python ints (int32 operands)."""
+    if a == b == -(1 << 31):
+        return (1 << 31) - 1
+    product = a * b
+    nudge = (1 << 30) if product >= 0 else 1 - (1 << 30)
+    total = product + nudge
+    return -((-total) >> 31) if total < 0 else total >> 31   # division truncating toward zero
+
+
+def tflm_rounding_shift(x: int, exponent: int) -> int:
+    """RoundingDivideByPOT (ties away from zero)."""
+    mask = (1 << exponent) - 1
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if (x & mask) > threshold else 0)
+
+
+def tflm_requantize(acc: int, multiplier: int, shift: int) -> int:
+    """MultiplyByQuantizedMultiplier with TFLM's int32 wrap on the left shift."""
+    shifted = (acc << max(shift, 0)) & 0xFFFFFFFF
+    shifted -= (1 << 32) if shifted >= 1 << 31 else 0
+    return tflm_rounding_shift(tflm_srdhm(shifted, multiplier), max(-shift, 0))
+
+
+def requant_entry(bound: int, multiplier: int, shift: int, offset: int) -> tuple[int, int, int, int] | None:
+    """The te_requant entry (multiplier, left shift, addend, right shift) that computes TFLM's
+    requantization + offset exactly for every accumulator with |acc| <= bound, or None when this
+    form cannot: it needs a right shift (TFLM shift < 0), acc << (left + 1) within int32 (so SMMULR
+    of it is TFLM's doubling high multiply) and no overflow adding the addend and the sign term."""
+    left, right = max(shift, 0) + 1, max(-shift, 0)
+    if right < 1 or not 0 < multiplier < INT32_LIMIT or bound << left >= INT32_LIMIT:
+        return None
+    addend = (1 << (right - 1)) + (offset << right)
+    high = (bound * (1 << (left - 1)) * multiplier + (1 << 30)) // (1 << 31) + 1
+    if high + abs(addend) + 1 >= INT32_LIMIT:
+        return None
+    return multiplier, left, addend, right
+
+
+def requant_table(weights: np.ndarray, bias: np.ndarray, multipliers: list[int], shifts: list[int],
+                  offset: int, low: int, high: int) -> tuple[list[tuple[int, int, int, int]], np.ndarray] | None:
+    """te_requant entries for every output channel of a layer with `weights` [channels, taps] and the
+    folded `bias`, and the bias to use with them; None when a channel cannot take this form. A
+    channel whose output cannot depend on its input (all weights zero, or multiplier 0) gets its
+    constant output computed here: bias 0, multiplier 0 and an addend that yields it."""
+    entries = []
+    new_bias = bias.astype(np.int64).copy()
+    bound = np.abs(new_bias) + 128 * np.abs(weights.astype(np.int64)).sum(axis=1)
+    for channel, (multiplier, shift) in enumerate(zip(multipliers, shifts)):
+        if multiplier == 0 or not weights[channel].any():
+            value = min(max(tflm_requantize(int(new_bias[channel]), int(multiplier), int(shift)) + offset, low), high)
+            entries.append((0, 1, value << 1, 1))
+            new_bias[channel] = 0
+            continue
+        if int(bound[channel]) >= INT32_LIMIT:
+            return None
+        entry = requant_entry(int(bound[channel]), int(multiplier), int(shift), offset)
+        if entry is None:
+            return None
+        entries.append(entry)
+    return entries, new_bias
+
+
+def requant_array(name: str, entries: list[tuple[int, int, int, int]]) -> str:
+    rows = ",\n    ".join("{" + ", ".join(str(v) for v in entry) + "}" for entry in entries)
+    return f"static const te_requant {name}[{len(entries)}] = {{\n    {rows}\n}};"
+
+
+def pair_words(rows: np.ndarray, chunked: bool) -> np.ndarray:
+    """int8 rows [n, length % 4 == 0] -> uint32 words of int16 pairs [n, length / 2] in the order the
+    kernels widen inputs: (0, 2), (1, 3) per 4 values when `chunked` (SXTB16), else natural order."""
+    n, length = rows.shape
+    values = rows.astype(np.int64).reshape(n, length // 4, 4)
+    order = [0, 2, 1, 3] if chunked else [0, 1, 2, 3]
+    values = values[:, :, order].reshape(n, length // 2, 2) & 0xFFFF
+    return (values[:, :, 0] | (values[:, :, 1] << 16)).astype(np.uint32)
+
+
+def channel_pair_layout(words: np.ndarray) -> np.ndarray:
+    """[channels, pairs] words -> per channel pair, word j of each channel in turn; an odd last
+    channel stays a plain row."""
+    channels, pairs = words.shape
+    full = channels // 2 * 2
+    head = words[:full].reshape(channels // 2, 2, pairs).transpose(0, 2, 1).reshape(-1)
+    return np.concatenate([head, words[full:].reshape(-1)]).astype(np.uint32)
+
+
 def padded_rows(weights: np.ndarray) -> np.ndarray:
     """[channels, taps] -> [channels, taps rounded up to 4], zero-padded."""
     channels, taps = weights.shape
@@ -84,17 +171,14 @@ class FastConv:
     input: int
     output: int
     residual: int | None = None
-    add_declaration: str = ""
-    add_params: str = ""
-    residual_is_first: bool = False
+    add_fields: dict = field(default_factory=dict)   # conv_table, residual_table, add_requant, add_min/max
     arrays: list[str] = field(default_factory=list)
 
     def render(self, step: Step) -> None:
         fields = dict(self.fields)
-        fields["residual_add"] = f"&{self.add_params}" if self.add_params else "NULL"
-        fields["residual_is_first"] = int(self.residual_is_first)
-        step.declarations = self.arrays + ([self.add_declaration] if self.add_declaration else []) + \
-            [c_struct("te_fast_conv_params", self.params, fields)]
+        fields.update(self.add_fields or {"conv_table": "NULL", "residual_table": "NULL",
+                                          "add_requant": [0, 1, 0, 1], "add_min": -128, "add_max": 127})
+        step.declarations = self.arrays + [c_struct("te_fast_conv_params", self.params, fields)]
         residual = ref(self.residual) if self.residual is not None else "NULL"
         step.call = (f"te_conv_fast_s8(&{self.params}, {ref(self.input)}, {self.filter_name}, {SCRATCH}, "
                      f"{residual}, {ref(self.output)});")
@@ -110,9 +194,35 @@ def _bias_data(op, ctx) -> np.ndarray | None:
     return None
 
 
+def residual_add_tables(conv: FastConv, add_fields: dict, conv_is_first: bool, prefix: str) -> bool:
+    """Prepares `conv` to compute a following int8 ADD (te_binary_params fields `add_fields`) from its
+    output and a residual: each operand's rescaled value, (x + offset) << 20 through its multiplier,
+    depends on its int8 code alone, so it is a 256-entry table; the sum is requantized by a te_requant
+    entry. False (nothing changed) when the output stage cannot take that form."""
+    def table(offset: int, multiplier: int, shift: int) -> list[int]:
+        return [tflm_rounding_shift(tflm_srdhm((code + offset) << add_fields["left_shift"], multiplier), -shift)
+                for code in range(-128, 128)]
+    first = table(add_fields["input1_offset"], add_fields["input1_multiplier"], add_fields["input1_shift"])
+    second = table(add_fields["input2_offset"], add_fields["input2_multiplier"], add_fields["input2_shift"])
+    if add_fields["input1_shift"] > 0 or add_fields["input2_shift"] > 0:
+        return False
+    bound = max(abs(v) for v in first) + max(abs(v) for v in second)
+    entry = requant_entry(bound, add_fields["output_multiplier"], add_fields["output_shift"],
+                          add_fields["output_offset"])
+    if entry is None:
+        return False
+    conv_values, residual_values = (first, second) if conv_is_first else (second, first)
+    conv_name, residual_name = f"{prefix}_conv_table", f"{prefix}_residual_table"
+    conv.arrays = conv.arrays + [int_array(conv_name, "int32_t", conv_values),
+                                 int_array(residual_name, "int32_t", residual_values)]
+    conv.add_fields = {"conv_table": conv_name, "residual_table": residual_name, "add_requant": list(entry),
+                       "add_min": add_fields["activation_min"], "add_max": add_fields["activation_max"]}
+    return True
+
+
 def lower_fast_conv(op, ctx, fields: dict, multipliers: list[int], shifts: list[int]) -> Step | None:
     """CONV_2D on te_conv_fast_s8, or None when the layer does not fit it (batch > 1, dilation,
-    grouped, or accumulators that could reach 2^30)."""
+    grouped, or a requantization te_requant cannot reproduce exactly)."""
     t = ctx.tensors
     flt = t[op.inputs[1]]
     if fields["batches"] != 1 or fields["dilation_height"] != 1 or fields["dilation_width"] != 1 \
@@ -122,25 +232,29 @@ def lower_fast_conv(op, ctx, fields: dict, multipliers: list[int], shifts: list[
     weights = np.asarray(flt.data).reshape(channels, -1)
     in_zp = -fields["input_offset"]
     bias = folded_bias(weights, _bias_data(op, ctx), in_zp)
-    if not accumulators_small(weights, bias, multipliers, shifts):
+    table = requant_table(weights, bias, multipliers, shifts, fields["output_offset"],
+                          fields["activation_min"], fields["activation_max"])
+    if table is None:
         return None
+    entries, bias = table
     rows = padded_rows(weights)
-    layout = interleaved(rows, 2)
+    chunked = fields["input_depth"] % 4 == 0
+    layout = channel_pair_layout(pair_words(rows, chunked))
     filter_name, bias_name = ctx.name(op, "fast_filter"), ctx.name(op, "fast_bias")
+    requant_name = ctx.name(op, "requant")
     conv_fields = {
         key: fields[key] for key in (
             "input_height", "input_width", "input_depth", "output_height", "output_width", "output_depth",
             "filter_height", "filter_width", "stride_height", "stride_width", "pad_height", "pad_width")}
     conv_fields.update({
-        "row_length": rows.shape[1], "input_zero_point": in_zp, "output_offset": fields["output_offset"],
+        "row_pairs": rows.shape[1] // 2, "chunked": int(chunked), "input_zero_point": in_zp,
         "activation_min": fields["activation_min"], "activation_max": fields["activation_max"],
-        "bias": bias_name, "multipliers": fields["multipliers"], "shifts": fields["shifts"]})
-    arrays = [int_array(filter_name, "int8_t", layout), int_array(bias_name, "int32_t", bias),
-              int_array(fields["multipliers"], "int32_t", multipliers),
-              int_array(fields["shifts"], "int32_t", shifts)]
+        "bias": bias_name, "requant": requant_name})
+    arrays = [int_array(filter_name, "uint32_t", layout), int_array(bias_name, "int32_t", bias),
+              requant_array(requant_name, entries)]
     fast = FastConv(ctx.name(op, "params"), conv_fields, filter_name, op.inputs[0], op.outputs[0], arrays=arrays)
     step = Step(op, [op.inputs[0]], [op.outputs[0]], kernel_file="te_conv_fast.c",
-                scratch_bytes=6 * rows.shape[1], constant_bytes=layout.size + 4 * bias.size + 8 * channels,
+                scratch_bytes=5 * rows.shape[1], constant_bytes=4 * layout.size + 4 * bias.size + 16 * channels,
                 fast=fast)
     pointwise = (fields["filter_height"] == fields["filter_width"] == 1 and fields["stride_height"] == 1
                  and fields["stride_width"] == 1 and fields["pad_height"] == 0 and fields["pad_width"] == 0)
@@ -194,15 +308,24 @@ def lower_fast_fully_connected(op, ctx, fields: dict, multipliers: list[int], sh
     bias = folded_bias(weights, _bias_data(op, ctx), in_zp)
     if not accumulators_small(weights, bias, multipliers, shifts):
         return None
-    layout = interleaved(weights.astype(np.int8), 4)
+    table = requant_table(weights, bias, multipliers, shifts, fields["output_offset"],
+                          fields["activation_min"], fields["activation_max"])
+    if table is None:
+        return None
+    entries, bias = table
+    words = pair_words(weights.astype(np.int8), chunked=True)          # [rows, depth / 2]
+    rows, pairs = words.shape
+    full = rows // 4 * 4
+    head = words[:full].reshape(rows // 4, 4, pairs // 2, 2).transpose(0, 2, 1, 3).reshape(-1)
+    layout = np.concatenate([head, words[full:].reshape(-1)]).astype(np.uint32)
     filter_name, bias_name, params = ctx.name(op, "fast_filter"), ctx.name(op, "fast_bias"), ctx.name(op, "params")
-    fc_fields = {key: fields[key] for key in ("batches", "accum_depth", "output_depth", "output_offset",
+    requant_name = ctx.name(op, "requant")
+    fc_fields = {key: fields[key] for key in ("batches", "accum_depth", "output_depth",
                                                "activation_min", "activation_max")}
-    fc_fields.update({"bias": bias_name, "multipliers": fields["multipliers"], "shifts": fields["shifts"]})
-    declarations = [int_array(filter_name, "int8_t", layout), int_array(bias_name, "int32_t", bias),
-                    int_array(fields["multipliers"], "int32_t", multipliers),
-                    int_array(fields["shifts"], "int32_t", shifts),
+    fc_fields.update({"bias": bias_name, "requant": requant_name})
+    declarations = [int_array(filter_name, "uint32_t", layout), int_array(bias_name, "int32_t", bias),
+                    requant_array(requant_name, entries),
                     c_struct("te_fast_fully_connected_params", params, fc_fields)]
     return Step(op, [op.inputs[0]], [op.outputs[0]], declarations,
                 f"te_fully_connected_fast_s8(&{params}, {ref(op.inputs[0])}, {filter_name}, {ref(op.outputs[0])});",
-                "te_fully_connected_fast.c", constant_bytes=layout.size + 4 * bias.size + 8 * len(multipliers))
+                "te_fully_connected_fast.c", constant_bytes=4 * layout.size + 4 * bias.size + 16 * len(entries))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..errors import TinyedgeError
 from ..tflite.model import Operator, TFLiteModel
 from .graph import ALIAS_OPS, Aliases, data_inputs, live_operators
+from .fast import residual_add_tables
 from .ops import LOWERINGS, LoweringContext, Step, fold_dilated_convolution
 from .planner import Buffer, Link, align, plan
 
@@ -232,11 +233,10 @@ def _fuse_residual_adds(steps: list[Step], graph_inputs: list[int], graph_output
             continue
         if tensors[residual].shape != tensors[add.op.outputs[0]].shape:
             continue
+        if not residual_add_tables(conv, add.fields, add.op.inputs[0] != residual, conv.params + "_add"):
+            continue
         conv.residual = residual
         conv.output = add.op.outputs[0]
-        conv.add_params = add.declarations[-1].split("te_binary_params ", 1)[1].split(" ", 1)[0]
-        conv.add_declaration = add.declarations[-1]
-        conv.residual_is_first = add.op.inputs[0] == residual
         conv.render(step)
         step.reads = step.reads + [residual]
         step.writes = [add.op.outputs[0]]

@@ -29,6 +29,7 @@ class Step:
     scratch_bytes: int = 0          # a buffer of its own for this step only, from the arena plan
     constant_bytes: int = 0         # flash arrays in `declarations` that replace the model's weights
     fast: object = None             # fast.FastConv when the step is a fast convolution
+    fields: dict = field(default_factory=dict)  # the kernel's parameters, where a fusion needs them (ADD)
     in_place: list[tuple[int, int]] = field(default_factory=list)  # (input, output) pairs whose
     # buffers the kernel allows to overlap (see lowering.py: _in_place_links), first legal one taken
 
@@ -304,7 +305,7 @@ def _binary(op: Operator, ctx: LoweringContext, kernel: str) -> Step:
     params = ctx.name(op, "params")
     step = Step(op, [op.inputs[0], op.inputs[1]], [op.outputs[0]], [c_struct("te_binary_params", params, fields)],
                 f"{kernel}(&{params}, {ref(op.inputs[0])}, {ref(op.inputs[1])}, {ref(op.outputs[0])});",
-                "te_elementwise.c")
+                "te_elementwise.c", fields=fields)
     if fields["rank"] == 0:  # element i read before element i written: either input may be overwritten
         step.in_place = [(op.inputs[0], op.outputs[0]), (op.inputs[1], op.outputs[0])]
     return step
