@@ -1,6 +1,7 @@
 """The generated outputs compile: CMake with the host gcc (run, bit-exact with TFLM, hostile label and
 model name printed intact) and with arm-none-eabi-gcc; the Arduino library's sources that do not need
-Arduino.h with arm-none-eabi-gcc (there is no Arduino core here)."""
+Arduino.h with arm-none-eabi-gcc (there is no Arduino core here). Each on the MLPerf Tiny kws model
+(../shared) and on the digits CNN the tests make themselves."""
 
 from __future__ import annotations
 
@@ -38,11 +39,10 @@ def _cmake_build(source: Path, build: Path, *extra: str) -> None:
     _run(["cmake", "--build", str(build), "-j", "2"], source)
 
 
-def test_cmake_native_on_the_host_is_exact_and_prints_hostile_text_intact(tmp_path, kws_path, kws_sample,
-                                                                         kws_reference_output):
+def test_cmake_native_on_the_host_is_exact_and_prints_hostile_text_intact(tmp_path, model_case):
     need("gcc")
-    labels = [f"{HOSTILE_LABEL}{index} ✓" for index in range(12)]
-    bundle = make_bundle(kws_path.read_bytes(), HOSTILE_NAME, labels, kws_sample)
+    labels = [f"{HOSTILE_LABEL}{index} ✓" for index in range(model_case.classes)]
+    bundle = make_bundle(model_case.model_bytes, HOSTILE_NAME, labels, model_case.sample)
     board = CATALOGUE.get("emu-m4")
     project = write_tree(render_project(bundle, board, plan_project(bundle, board, "cmake", "native")),
                          tmp_path / "cmake")
@@ -50,20 +50,20 @@ def test_cmake_native_on_the_host_is_exact_and_prints_hostile_text_intact(tmp_pa
     done = subprocess.run([str(tmp_path / "build" / "run_sample")], capture_output=True, timeout=60)
     assert done.returncode == 0, done.stdout
     lines = done.stdout.split(b"\n")
-    assert bytes.fromhex(lines[0].decode()) == bundle.sample_output == kws_reference_output
+    assert bytes.fromhex(lines[0].decode()) == bundle.sample_output == model_case.expected_output
     assert lines[1] == b"match"
     assert lines[2] == b"model " + HOSTILE_NAME.encode("utf-8")
-    top = max(range(12), key=lambda i: bundle.sample_output[i] ^ 0x80)   # int8 order
+    top = max(range(model_case.classes), key=lambda i: bundle.sample_output[i] ^ 0x80)   # int8 order
     expected = f"label {labels[top]}".encode("utf-8")
     assert done.stdout[len(b"\n".join(lines[:3])) + 1:].rstrip(b"\n") == expected
     assert (tmp_path / "build" / "libtinyedge_protocol.a").is_file()
 
 
-def test_cmake_native_cross_compiles_with_arm_none_eabi(tmp_path, kws_bundle):
+def test_cmake_native_cross_compiles_with_arm_none_eabi(tmp_path, model_bundle):
     need("arm-none-eabi-gcc")
     board = CATALOGUE.get("emu-m7")
-    project = write_tree(render_project(kws_bundle, board, plan_project(kws_bundle, board, "cmake", "native")),
-                         tmp_path / "cmake")
+    project = write_tree(render_project(model_bundle, board,
+                                        plan_project(model_bundle, board, "cmake", "native")), tmp_path / "cmake")
     _cmake_build(project, tmp_path / "build", f"-DCMAKE_TOOLCHAIN_FILE={project}/toolchain/arm-none-eabi.cmake",
                  "-DTINYEDGE_WITH_PROTOCOL=ON")
     library = tmp_path / "build" / "libtinyedge.a"
@@ -73,11 +73,11 @@ def test_cmake_native_cross_compiles_with_arm_none_eabi(tmp_path, kws_bundle):
     assert " T tinyedge_model_run" in symbols and " T tinyedge_invoke" in symbols
 
 
-def test_arduino_library_sources_compile_with_arm_none_eabi(tmp_path, kws_bundle):
+def test_arduino_library_sources_compile_with_arm_none_eabi(tmp_path, model_bundle):
     """Every source of the library except the two that include Arduino.h (no Arduino core here)."""
     need("arm-none-eabi-gcc")
     board = CATALOGUE.get("nano33")
-    files = render_project(kws_bundle, board, plan_project(kws_bundle, board, "arduino-library", "native"))
+    files = render_project(model_bundle, board, plan_project(model_bundle, board, "arduino-library", "native"))
     project = write_tree(files, tmp_path / "lib")
     flags = board.gcc_flags() + ["-O2", "-Wall", "-Werror", "-DARDUINO=10819", "-ffunction-sections", "-c"]
     compiled = []

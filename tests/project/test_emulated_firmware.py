@@ -1,6 +1,7 @@
 """`build_firmware` for the emulated boards: PlatformIO compiles offline, flash and RAM come from the
 ELF, and the firmware run in QEMU gives, for the stored sample, the same int8 output as the host TFLM
-interpreter (over the validation protocol, and from the self-test build)."""
+interpreter (over the validation protocol, and from the self-test build) — on the MLPerf Tiny kws model
+(../shared) and on the digits CNN the tests make themselves."""
 
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ from tinyedge.project import build_firmware
 
 
 CATALOGUE = Catalogue.load()
-KWS_LABELS = ["down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes", "silence",
-              "unknown"]
 
 
 def _need_emulation_tools() -> None:
@@ -30,7 +29,8 @@ def _need_emulation_tools() -> None:
 @pytest.mark.slow
 @pytest.mark.emulated
 @pytest.mark.parametrize("name", ["emu-m4", "emu-m7", "emu-m3"])
-def test_emulated_firmware_matches_host_tflm(tmp_path, kws_path, kws_sample, kws_reference_output, name):
+def test_emulated_firmware_matches_host_tflm(tmp_path, model_case, name):
+    """On the MLPerf Tiny kws model (../shared) and on the digits CNN the tests make themselves."""
     from tinyedge.device.protocol import DeviceClient
     from tinyedge.device.transport import SerialTransport
     from tinyedge.emulator import run_qemu
@@ -38,8 +38,8 @@ def test_emulated_firmware_matches_host_tflm(tmp_path, kws_path, kws_sample, kws
     _need_emulation_tools()
     board = CATALOGUE.get(name)
     messages: list[str] = []
-    result = build_firmware(board, kws_path, tmp_path, name="kws", labels=KWS_LABELS,
-                            test_sample=kws_sample, console=messages.append)
+    result = build_firmware(board, model_case.path, tmp_path, name=model_case.key, labels=model_case.labels,
+                            test_sample=model_case.sample, console=messages.append)
     assert result.compiled and result.runtime == "native"
     assert result.elf.is_file() and result.elf == tmp_path / "firmware/.pio/build" / name / "firmware.elf"
     assert 0 < result.flash_bytes <= board.flash_bytes and 0 < result.ram_bytes <= board.ram_bytes
@@ -55,17 +55,19 @@ def test_emulated_firmware_matches_host_tflm(tmp_path, kws_path, kws_sample, kws
             client = DeviceClient(link, infer_timeout=120)
             client.connect()
             identity = client.model_identity()
-            assert identity.name == "kws" and identity.input_bytes == 490 and identity.output_bytes == 12
-            outcome = client.run_sample(kws_sample.tobytes())
+            assert identity.name == model_case.key
+            assert identity.input_bytes == model_case.sample.size
+            assert identity.output_bytes == model_case.classes
+            outcome = client.run_sample(model_case.sample.tobytes())
         finally:
             link.close()
-    assert outcome.output == kws_reference_output
+    assert outcome.output == model_case.expected_output
     assert outcome.ticks.unit == "instructions" and outcome.ticks.ticks > 0
 
 
 @pytest.mark.slow
 @pytest.mark.emulated
-def test_selftest_build_prints_the_stored_sample_output(tmp_path, kws_path, kws_sample, kws_reference_output):
+def test_selftest_build_prints_the_stored_sample_output(tmp_path, model_case):
     """The `-selftest` environment: one inference on the sample in flash, printed, exit code 0."""
     from tinyedge.device.transport import SerialTransport
     from tinyedge.emulator import run_qemu
@@ -73,8 +75,8 @@ def test_selftest_build_prints_the_stored_sample_output(tmp_path, kws_path, kws_
 
     _need_emulation_tools()
     board = CATALOGUE.get("emu-m4")
-    result = build_firmware(board, kws_path, tmp_path, name="kws", test_sample=kws_sample, compile=False,
-                            console=lambda _: None)
+    result = build_firmware(board, model_case.path, tmp_path, name=model_case.key,
+                            test_sample=model_case.sample, compile=False, console=lambda _: None)
     built = run_build(result.project, f"{board.name}-selftest", progress=None)
     with run_qemu(board, built.elf) as qemu:
         link = SerialTransport(qemu.url)
@@ -86,30 +88,32 @@ def test_selftest_build_prints_the_stored_sample_output(tmp_path, kws_path, kws_
         finally:
             link.close()
     lines = text.decode().split("\r\n")
-    assert lines[0] == "m-te-selftest-[kws]"
-    assert lines[1] == f"m-te-output-[{kws_reference_output.hex()}]"
-    assert lines[2] == f"m-te-expected-[{kws_reference_output.hex()}]"
+    assert lines[0] == f"m-te-selftest-[{model_case.key}]"
+    assert lines[1] == f"m-te-output-[{model_case.expected_output.hex()}]"
+    assert lines[2] == f"m-te-expected-[{model_case.expected_output.hex()}]"
     assert re.fullmatch(r"m-te-ticks-\d+", lines[3]) and lines[4] == "m-te-unit-instructions"
     assert lines[5] == "m-te-match-yes" and code == 0
 
 
-def test_a_model_that_cannot_fit_fails_before_the_compile_with_the_numbers(tmp_path, kws_path):
+def test_a_model_that_cannot_fit_fails_before_the_compile_with_the_numbers(tmp_path, model_case):
     board = CATALOGUE.get("emu-m4")
+    limit = len(model_case.model_bytes)   # the model alone, no room left for the code
     with pytest.raises(TinyedgeError) as error:
-        build_firmware(board, kws_path, tmp_path, name="kws", max_flash=32768, console=lambda _: None)
+        build_firmware(board, model_case.path, tmp_path, name=model_case.key, max_flash=limit,
+                       console=lambda _: None)
     assert re.fullmatch(r"the firmware does not fit emu-m4 \(estimated before the compile\): flash "
-                        r"[\d,]+ B > 32,768 B \(use a smaller student \(student.width/depth\), the native "
+                        rf"[\d,]+ B > {limit:,} B \(use a smaller student \(student.width/depth\), the native "
                         r"runtime, or a board with more memory\)", error.value.one_line())
     assert not (tmp_path / "firmware").exists()
 
 
-def test_a_real_board_gets_the_project_and_the_command_to_run(tmp_path, kws_path, monkeypatch):
+def test_a_real_board_gets_the_project_and_the_command_to_run(tmp_path, model_case, monkeypatch):
     board = CATALOGUE.get("nano33")
     # An empty PlatformIO folder: the user has not installed the nRF52 platform (never downloaded by build).
     monkeypatch.setenv("PLATFORMIO_CORE_DIR", str(tmp_path / "platformio"))
     messages: list[str] = []
-    result = build_firmware(board, kws_path, tmp_path, name="kws", runtime="tflm", arena_bytes=23000,
-                            console=messages.append)
+    result = build_firmware(board, model_case.path, tmp_path, name=model_case.key, runtime="tflm",
+                            arena_bytes=23000, console=messages.append)
     assert not result.compiled and result.elf is None and result.flash_bytes is None
     assert (result.project / "platformio.ini").is_file()
     assert result.next_step == (
