@@ -4,10 +4,18 @@
 #include "te_simd.h"
 #include "tinyedge_native.h"
 
-TE_ALWAYS_INLINE int8_t te_dw_output(const te_depthwise3x3_params *p, int32_t acc, int32_t channel) {
-    const int32_t value = te_requantize_small(acc, p->multipliers[channel], p->shifts[channel]) +
-                          p->output_offset;
-    return (int8_t)te_clamp(value, p->activation_min, p->activation_max);
+/* The four outputs of a group, requantized and clamped, stored once all are computed (so the byte
+ * stores cannot make the compiler reload the requantization entries in between). */
+TE_ALWAYS_INLINE void te_dw_store(const te_depthwise3x3_params *p, int32_t channel, int32_t acc0, int32_t acc1,
+                                  int32_t acc2, int32_t acc3, int8_t *output) {
+    const te_requant *q = p->requant + channel;
+    const int full = p->full_range;
+    const int8_t v0 = te_clamp_int8(te_requant_apply(acc0, q), full, p->activation_min, p->activation_max);
+    const int8_t v1 = te_clamp_int8(te_requant_apply(acc1, q + 1), full, p->activation_min, p->activation_max);
+    const int8_t v2 = te_clamp_int8(te_requant_apply(acc2, q + 2), full, p->activation_min, p->activation_max);
+    const int8_t v3 = te_clamp_int8(te_requant_apply(acc3, q + 3), full, p->activation_min, p->activation_max);
+    te_write32(output, (uint32_t)(uint8_t)v0 | (uint32_t)(uint8_t)v1 << 8 | (uint32_t)(uint8_t)v2 << 16 |
+                           (uint32_t)(uint8_t)v3 << 24);
 }
 
 /* The 4 channels from `channel` of one output pixel near the border; `origin` is the element offset of
@@ -33,10 +41,7 @@ static void te_dw_group(const te_depthwise3x3_params *p, const int8_t *input, pt
             tap += p->depth;
         }
     }
-    output[0] = te_dw_output(p, acc0, channel);
-    output[1] = te_dw_output(p, acc1, channel + 1);
-    output[2] = te_dw_output(p, acc2, channel + 2);
-    output[3] = te_dw_output(p, acc3, channel + 3);
+    te_dw_store(p, channel, acc0, acc1, acc2, acc3, output);
 }
 
 /* The interior: every tap inside, offsets fixed, the loop fully unrolled. */
@@ -71,10 +76,7 @@ static void te_dw_group_inside(const te_depthwise3x3_params *p, const int8_t *or
         acc3 = te_smlatt(odd, w[5], acc3);
         w += 6;
     }
-    output[0] = te_dw_output(p, acc0, channel);
-    output[1] = te_dw_output(p, acc1, channel + 1);
-    output[2] = te_dw_output(p, acc2, channel + 2);
-    output[3] = te_dw_output(p, acc3, channel + 3);
+    te_dw_store(p, channel, acc0, acc1, acc2, acc3, output);
 }
 
 void te_depthwise3x3_fast_s8(const te_depthwise3x3_params *p, const int8_t *input,

@@ -210,11 +210,10 @@ typedef struct {
     int32_t stride_height, stride_width;
     int32_t pad_height, pad_width;
     int32_t input_zero_point;
-    int32_t output_offset;
     int32_t activation_min, activation_max;
+    int32_t full_range;               /* the activation range is [-128, 127] */
     const int32_t *bias;              /* folded */
-    const int32_t *multipliers;
-    const int32_t *shifts;
+    const te_requant *requant;        /* one per channel */
 } te_depthwise3x3_params;
 
 /* DEPTHWISE_CONV_2D 3x3, depth multiplier 1, depth a multiple of 4, batch 1. Filter: for each group

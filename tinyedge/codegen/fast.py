@@ -276,25 +276,28 @@ def lower_fast_depthwise(op, ctx, fields: dict, multipliers: list[int], shifts: 
     taps = np.asarray(flt.data).reshape(9, depth)
     in_zp = -fields["input_offset"]
     bias = folded_bias(taps.T, _bias_data(op, ctx), in_zp)
-    if not accumulators_small(taps.T, bias, multipliers, shifts):
+    table = requant_table(taps.T, bias, multipliers, shifts, fields["output_offset"],
+                          fields["activation_min"], fields["activation_max"])
+    if table is None:
         return None
+    entries, bias = table
     words = depthwise_pairs(taps)
     filter_name, bias_name, params = ctx.name(op, "fast_filter"), ctx.name(op, "fast_bias"), ctx.name(op, "params")
+    requant_name = ctx.name(op, "requant")
     dw_fields = {
         "input_height": fields["input_height"], "input_width": fields["input_width"], "depth": depth,
         "output_height": fields["output_height"], "output_width": fields["output_width"],
         "stride_height": fields["stride_height"], "stride_width": fields["stride_width"],
         "pad_height": fields["pad_height"], "pad_width": fields["pad_width"], "input_zero_point": in_zp,
-        "output_offset": fields["output_offset"], "activation_min": fields["activation_min"],
-        "activation_max": fields["activation_max"], "bias": bias_name,
-        "multipliers": fields["multipliers"], "shifts": fields["shifts"]}
+        "activation_min": fields["activation_min"], "activation_max": fields["activation_max"],
+        "full_range": int(fields["activation_min"] == -128 and fields["activation_max"] == 127),
+        "bias": bias_name, "requant": requant_name}
     declarations = [int_array(filter_name, "uint32_t", words), int_array(bias_name, "int32_t", bias),
-                    int_array(fields["multipliers"], "int32_t", multipliers),
-                    int_array(fields["shifts"], "int32_t", shifts),
+                    requant_array(requant_name, entries),
                     c_struct("te_depthwise3x3_params", params, dw_fields)]
     return Step(op, [op.inputs[0]], [op.outputs[0]], declarations,
                 f"te_depthwise3x3_fast_s8(&{params}, {ref(op.inputs[0])}, {filter_name}, {ref(op.outputs[0])});",
-                "te_depthwise_fast.c", constant_bytes=4 * words.size + 4 * bias.size + 8 * depth)
+                "te_depthwise_fast.c", constant_bytes=4 * words.size + 4 * bias.size + 16 * depth)
 
 
 def lower_fast_fully_connected(op, ctx, fields: dict, multipliers: list[int], shifts: list[int]) -> Step | None:
