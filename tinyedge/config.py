@@ -38,6 +38,10 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "source": Setting("digits", "'digits' (built-in, scikit-learn's 8x8 digits) or a path to an "
                                     ".npz (x_train, y_train, x_test, y_test[, x_val, y_val]) or to a "
                                     "folder of class subfolders"),
+        "task": Setting("auto", "what the model learns: 'auto' follows the targets (integer labels: "
+                                "classification, float targets: regression); 'autoencoder' reconstructs "
+                                "its own input (an .npz then needs only x_train and x_test)",
+                        choices=("auto", "classification", "regression", "autoencoder")),
         "validation_fraction": Setting(0.15, "share of the training data held out for validation",
                                        minimum=0.0, maximum=0.5),
         "test_fraction": Setting(0.2, "share held out for test when the data has no test split",
@@ -50,7 +54,7 @@ SCHEMA: dict[str, dict[str, Setting]] = {
     "teacher": {
         "model": Setting("", "path of a trained teacher (.keras, .h5 or SavedModel); empty: train one"),
         "architecture": Setting("cnn", "architecture of a teacher that tinyedge trains",
-                                choices=("cnn", "resnet", "mlp")),
+                                choices=("cnn", "resnet", "mlp", "autoencoder")),
         "epochs": Setting(15, "epochs to train the teacher", minimum=1),
     },
     "student": {
@@ -90,8 +94,11 @@ SCHEMA: dict[str, dict[str, Setting]] = {
                                 minimum=0.0, maximum=4.0),
     },
     "budgets": {
-        "min_accuracy": Setting(0.0, "least int8 accuracy (0..1) on the test split; 0: no floor",
-                                minimum=0.0, maximum=1.0),
+        "min_accuracy": Setting(0.0, "least int8 accuracy (0..1) on the test split, for classification; "
+                                     "0: no floor", minimum=0.0, maximum=1.0),
+        "max_error": Setting(0.0, "most int8 mean squared error on the test split (dequantized outputs "
+                                  "against the targets), for regression and autoencoders; 0: no ceiling",
+                             minimum=0.0),
         "max_flash": Setting(0, "most flash in bytes; 0: what the board has", minimum=0),
         "max_ram": Setting(0, "most RAM in bytes; 0: what the board has", minimum=0),
         "max_latency": Setting(0, "most latency in the board's timer unit; 0: no limit", minimum=0),

@@ -7,6 +7,20 @@ from ..errors import TinyedgeError
 from ..tflite.inspect import BoardFit
 
 
+def require_applicable(budgets: dict, task: str) -> None:
+    """Before any training: a quality budget of the other kind of model is a mistake in the project
+    file, not something to ignore silently (accuracy means nothing for a regression, and the reverse)."""
+    if task != "classification" and budgets.get("min_accuracy"):
+        raise TinyedgeError(f"budgets.min_accuracy applies to classification, but this build is "
+                            f"{'an' if task == 'autoencoder' else 'a'} {task} (its figure is the mean "
+                            "squared error)",
+                            "remove min_accuracy and bound the int8 error with budgets.max_error")
+    if task == "classification" and budgets.get("max_error"):
+        raise TinyedgeError("budgets.max_error applies to regression and autoencoders, but this build "
+                            "is a classification (its figure is the accuracy)",
+                            "remove max_error and set a floor with budgets.min_accuracy")
+
+
 def check(budgets: dict, metric: str, int8_value: float, fit: BoardFit, build_dir: str) -> None:
     missed = []
     floor = budgets.get("min_accuracy", 0.0)
@@ -15,6 +29,12 @@ def check(budgets: dict, metric: str, int8_value: float, fit: BoardFit, build_di
                        f"budgets.min_accuracy {floor:.2%}",
                        "train longer (distillation.epochs), widen the student (student.width) or "
                        "lower budgets.min_accuracy"))
+    ceiling = budgets.get("max_error", 0.0)
+    if metric == "mse" and ceiling and int8_value > ceiling:
+        missed.append((f"int8 mean squared error {int8_value:.5g} (TFLM on the host, dequantized) is "
+                       f"above budgets.max_error {ceiling:.5g}",
+                       "train longer (distillation.epochs), widen the student (student.width) or "
+                       "raise budgets.max_error"))
     flash_limit = "budgets.max_flash" if budgets.get("max_flash") else f"the flash of {fit.board}"
     if fit.flash_margin < 0:
         missed.append((f"flash needed {fit.flash_needed:,} bytes (model + runtime estimate) exceeds "

@@ -21,20 +21,23 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm")
 SAMPLE_SUFFIXES = (".npy", ".csv", *IMAGE_SUFFIXES)
 NPZ_REQUIRED = ("x_train", "y_train", "x_test", "y_test")
 NPZ_OPTIONAL = ("x_val", "y_val")
+NPZ_INPUTS = ("x_train", "x_test")          # all an autoencoder needs: it learns its own input
+TASKS = ("auto", "classification", "regression", "autoencoder")
 
 
 @dataclass
 class Dataset:
     """Splits in the model's input shape (float32, batch axis first) with their targets.
 
-    Classification targets are int64 labels 0..num_classes-1; regression targets are float32."""
+    Classification targets are int64 labels 0..num_classes-1; regression targets are float32;
+    autoencoder targets are the inputs themselves, flattened to (samples, features) float32."""
     x_train: np.ndarray
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    task: str                       # "classification" or "regression"
+    task: str                       # "classification", "regression" or "autoencoder"
     labels: list[str] = field(default_factory=list)
     source: str = BUILTIN
 
@@ -113,6 +116,23 @@ def _classification(ys: dict[str, np.ndarray], where: str) -> bool:
                                 (y.size and np.all(np.equal(np.mod(y, 1), 0)))) for y in ys.values())
 
 
+def _task_of(ys: dict[str, np.ndarray], where: str, task: str) -> str:
+    """The task the targets allow: 'auto' picks it; an explicit classification needs class labels."""
+    labels_like = _classification(ys, where)
+    if task == "auto":
+        return "classification" if labels_like else "regression"
+    if task == "classification" and not labels_like:
+        raise TinyedgeError(f"{where}: data.task is \"classification\" but the targets are not integer "
+                            "class labels (1-D, whole numbers)",
+                            "store labels 0..N-1, or set data.task to \"regression\" or \"auto\"")
+    return task
+
+
+def reconstruction_targets(x: np.ndarray) -> np.ndarray:
+    """What an autoencoder learns to output: its input, flattened (every zoo model ends in a Dense)."""
+    return np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32)
+
+
 def _check_labels(ys: dict[str, np.ndarray], where: str) -> list[str]:
     for name, y in ys.items():
         if y.size and y.min() < 0:
@@ -131,7 +151,9 @@ def _check_labels(ys: dict[str, np.ndarray], where: str) -> list[str]:
     return [str(c) for c in range(classes)]
 
 
-def load_npz(path: Path, validation_fraction: float, seed: int) -> Dataset:
+def load_npz(path: Path, validation_fraction: float, seed: int, task: str = "auto") -> Dataset:
+    """task 'auto' follows the targets; 'classification' and 'regression' insist on their kind of
+    target; 'autoencoder' needs only the inputs (any y_* arrays are left out)."""
     where = path.name
     try:
         archive = np.load(path, allow_pickle=False)
@@ -142,12 +164,21 @@ def load_npz(path: Path, validation_fraction: float, seed: int) -> Dataset:
                             "save the data with numpy.savez") from None
     with archive:
         keys = set(archive.files)
-        missing = [key for key in NPZ_REQUIRED if key not in keys]
+        autoencoder = task == "autoencoder"
+        if autoencoder:
+            keys -= {"y_train", "y_val", "y_test"}
+        required = NPZ_INPUTS if autoencoder else NPZ_REQUIRED
+        missing = [key for key in required if key not in keys]
         if missing:
+            if autoencoder:
+                needs = f"an autoencoder's .npz needs {', '.join(NPZ_INPUTS)} (and optionally x_val)"
+            else:
+                needs = f"an .npz needs {', '.join(NPZ_REQUIRED)} (and optionally x_val, y_val)"
+                if not any(key.startswith("y_") for key in keys):
+                    needs += "; inputs alone suit data.task = \"autoencoder\""
             raise TinyedgeError(f"{where} lacks {', '.join(repr(k) for k in missing)} (it has "
-                                f"{', '.join(sorted(keys)) or 'no arrays'})",
-                                f"an .npz needs {', '.join(NPZ_REQUIRED)} (and optionally x_val, y_val)")
-        if ("x_val" in keys) != ("y_val" in keys):
+                                f"{', '.join(sorted(keys)) or 'no arrays'})", needs)
+        if not autoencoder and ("x_val" in keys) != ("y_val" in keys):
             raise TinyedgeError(f"{where} has only one of 'x_val' and 'y_val'", "give both or neither")
         try:
             arrays = {key: archive[key] for key in (*NPZ_REQUIRED, *NPZ_OPTIONAL) if key in keys}
@@ -160,17 +191,21 @@ def load_npz(path: Path, validation_fraction: float, seed: int) -> Dataset:
         listed = ", ".join(f"{key} {(None, *shape)}" for key, shape in shapes.items())
         raise TinyedgeError(f"{where}: the input arrays disagree in sample shape ({listed})",
                             "every x_* array needs the same shape after the sample axis")
-    ys = {key: _targets(key, where, arrays[key], xs["x" + key[1:]].shape[0])
-          for key in arrays if key.startswith("y_")}
-    if _classification(ys, where):
-        ys = {key: y.astype(np.int64) for key, y in ys.items()}
-        labels = _check_labels(ys, where)
-        task = "classification"
-    else:
-        ys = {key: y.astype(np.float32) for key, y in ys.items()}
-        labels, task = [], "regression"
     if xs["x_train"].ndim == 3:  # (N, H, W) images: give them the channel axis convolutions expect
         xs = {key: x[..., np.newaxis] for key, x in xs.items()}
+    if autoencoder:
+        ys = {"y" + key[1:]: reconstruction_targets(x) for key, x in xs.items()}
+        labels = []
+    else:
+        ys = {key: _targets(key, where, arrays[key], xs["x" + key[1:]].shape[0])
+              for key in arrays if key.startswith("y_")}
+        task = _task_of(ys, where, task)
+        if task == "classification":
+            ys = {key: y.astype(np.int64) for key, y in ys.items()}
+            labels = _check_labels(ys, where)
+        else:
+            ys = {key: y.astype(np.float32) for key, y in ys.items()}
+            labels = []
     x_train, y_train = xs["x_train"], ys["y_train"]
     if "x_val" in xs:
         x_val, y_val = xs["x_val"], ys["y_val"]
@@ -230,17 +265,36 @@ def load_folder(folder: Path, validation_fraction: float, test_fraction: float, 
                    [p.name for p in classes], str(folder))
 
 
+def as_task(dataset: Dataset, task: str) -> Dataset:
+    """Labelled data (the digits, a folder of classes) under an explicit data.task: class numbers
+    as float targets for 'regression', the inputs themselves for 'autoencoder'."""
+    if task in ("auto", dataset.task):
+        return dataset
+    if task == "autoencoder":
+        return Dataset(dataset.x_train, reconstruction_targets(dataset.x_train), dataset.x_val,
+                       reconstruction_targets(dataset.x_val), dataset.x_test,
+                       reconstruction_targets(dataset.x_test), "autoencoder", [], dataset.source)
+    if task == "regression":
+        return Dataset(dataset.x_train, dataset.y_train.astype(np.float32), dataset.x_val,
+                       dataset.y_val.astype(np.float32), dataset.x_test,
+                       dataset.y_test.astype(np.float32), "regression", [], dataset.source)
+    raise TinyedgeError(f"data.task is \"{task}\" but {dataset.source} is {dataset.task} data",
+                        "set data.task to \"auto\"")
+
+
 def load(source: str, base: Path, validation_fraction: float, test_fraction: float, seed: int,
-         labels: list[str] | None = None) -> Dataset:
-    """Load data.source ('digits', an .npz or a folder, relative to the project folder)."""
+         labels: list[str] | None = None, task: str = "auto") -> Dataset:
+    """Load data.source ('digits', an .npz or a folder, relative to the project folder) for data.task."""
+    if task not in TASKS:
+        raise TinyedgeError(f"unknown data.task '{task}'", f"choose one of {', '.join(TASKS)}")
     if source == BUILTIN:
-        dataset = load_digits(validation_fraction, test_fraction, seed)
+        dataset = as_task(load_digits(validation_fraction, test_fraction, seed), task)
     else:
         path = (base / source) if not Path(source).is_absolute() else Path(source)
         if path.is_dir():
-            dataset = load_folder(path, validation_fraction, test_fraction, seed)
+            dataset = as_task(load_folder(path, validation_fraction, test_fraction, seed), task)
         elif path.suffix.lower() == ".npz":
-            dataset = load_npz(path, validation_fraction, seed)
+            dataset = load_npz(path, validation_fraction, seed, task)
         elif not path.exists():
             raise TinyedgeError(f"data source {path} does not exist",
                                 "set data.source to 'digits', an .npz file or a folder")

@@ -13,6 +13,15 @@ from rich.table import Table
 
 from ..fileio import write_bytes_atomic
 
+METRIC_NAMES = {"accuracy": "accuracy", "mse": "MSE"}
+METRIC_DESCRIPTIONS = {
+    "accuracy": "share of test samples whose largest output is the true class (int8: TFLM's int8 "
+                "outputs on the host)",
+    "mse": "mean squared error of the outputs against the targets over the test split, in the float "
+           "domain (int8: TFLM's int8 outputs on the host, dequantized with the output scale and zero "
+           "point); lower is better",
+}
+
 
 @dataclass
 class StageRow:
@@ -31,8 +40,10 @@ class StageRow:
 
 
 def table(rows: list[StageRow], title: str) -> Table:
-    grid = Table(title=title, title_justify="left")
-    for column in ("stage", "kind", rows[0].metric if rows else "accuracy", "params", "model bytes",
+    metric = rows[0].metric if rows else "accuracy"
+    caption = f"MSE: {METRIC_DESCRIPTIONS['mse']}" if metric == "mse" else None
+    grid = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    for column in ("stage", "kind", METRIC_NAMES.get(metric, metric), "params", "model bytes",
                    "MACs", "seconds"):
         grid.add_column(column, justify="left" if column in ("stage", "kind") else "right")
     for row in rows:
@@ -57,7 +68,8 @@ def plot_png(rows: list[StageRow], title: str) -> bytes:
                       xytext=(6, 4), fontsize=8)
     axes.set_xscale("log")
     axes.set_xlabel("model bytes (float32 weights for float stages, .tflite for int8)")
-    axes.set_ylabel("accuracy (%)" if rows and rows[0].metric == "accuracy" else "MSE")
+    axes.set_ylabel("accuracy (%)" if rows and rows[0].metric == "accuracy" else
+                    "mean squared error (lower is better)")
     axes.set_title(title)
     axes.grid(True, which="both", alpha=0.3)
     figure.tight_layout()

@@ -35,6 +35,11 @@ PLOT = "stages.png"
 STEP_LABELS = {"low_rank": "low-rank", "prune": "pruned", "cluster": "clustered", "qat": "QAT"}
 
 
+def metric_of(task: str) -> str:
+    """The figure of every stage: accuracy for classifiers, mean squared error for the rest."""
+    return "accuracy" if task == "classification" else "mse"
+
+
 @dataclass
 class PipelineResult:
     """The figures `tinyedge build --json` prints (later issues add project, elf, flash and RAM)."""
@@ -42,15 +47,20 @@ class PipelineResult:
     runtime: str
     tflite: str
     test_data: str
-    float_accuracy: float
-    int8_accuracy: float
+    float_accuracy: float | None        # classification only (None otherwise: see float_error)
+    int8_accuracy: float | None
     teacher_params: int
     student_params: int
     arena_bytes: int
     stages: list[dict]
     seconds: float
     metric: str = "accuracy"
-    teacher_accuracy: float = 0.0
+    teacher_accuracy: float | None = 0.0
+    task: str = "classification"
+    metric_description: str = ""
+    float_error: float | None = None    # regression and autoencoders: MSE of the float student
+    int8_error: float | None = None     # ... and of TFLM's int8 outputs, dequantized
+    teacher_error: float | None = None
     model_bytes: int = 0
     macs: int = 0
     input_scale: float = 0.0
@@ -150,7 +160,7 @@ class Pipeline:
         from . import kerasinfo
         dataset = self.dataset()
         count = kerasinfo.params(model) if params is None else params
-        return {"metric": "accuracy" if dataset.task == "classification" else "mse",
+        return {"metric": metric_of(dataset.task),
                 "value": value, "params": count, "model_bytes": 4 * count,
                 "macs": kerasinfo.macs(model)}
 
@@ -177,19 +187,27 @@ class Pipeline:
     def stage_data(self) -> str:
         settings = dict(self.config["data"])
         source = settings["source"]
+        task = settings["task"]
+        if task == "auto":  # the default: builds cached before data.task existed stay cached
+            del settings["task"]
         settings["source_hash"] = data_module.source_fingerprint(source, self.project_dir) \
             if source == data_module.BUILTIN or _resolve(self.project_dir, source).exists() else "missing"
 
         def work() -> dict:
             dataset = data_module.load(source, self.project_dir, settings["validation_fraction"],
-                                       settings["test_fraction"], self.seed, settings["labels"])
+                                       settings["test_fraction"], self.seed, settings["labels"],
+                                       task)
             original = len(dataset.x_train)
+            shifted = ""
             if settings["augment"] and data_module.can_augment(dataset.x_train):
                 dataset.x_train, dataset.y_train = data_module.shifted_copies(dataset.x_train,
                                                                               dataset.y_train)
+                if dataset.task == "autoencoder":  # a shifted input is reconstructed shifted
+                    dataset.y_train = data_module.reconstruction_targets(dataset.x_train)
+                shifted = f" ({len(dataset.x_train)} with shifted copies)"
             self._store_dataset(dataset)
-            self.log(f"  data: {original} training samples ({len(dataset.x_train)} with shifted "
-                     f"copies), {len(dataset.x_val)} validation, {len(dataset.x_test)} test; input "
+            self.log(f"  data: {original} training samples{shifted}, {len(dataset.x_val)} validation, "
+                     f"{len(dataset.x_test)} test; input "
                      f"{dataset.input_shape}, {dataset.task}"
                      + (f", {dataset.num_classes} classes" if dataset.num_classes else ""))
             return {"task": dataset.task, "input_shape": list(dataset.input_shape),
@@ -242,7 +260,7 @@ class Pipeline:
             self._teacher_outputs = {"train": train_out, "val": val_out}
             value = training.score(dataset.task, test_out, dataset.y_test)
             params = teacher.params
-            return {"metric": "accuracy" if dataset.task == "classification" else "mse",
+            return {"metric": metric_of(dataset.task),
                     "value": value, "params": params, "model_bytes": 4 * params,
                     "macs": teacher.macs, "source": teacher.source}
 
@@ -361,9 +379,9 @@ class Pipeline:
             np.savez(buffer, x=dataset.x_test.astype(np.float32), y=dataset.y_test)
             write_bytes_atomic(self.build_dir / TEST_DATA, buffer.getvalue())
             info = analysis.analyse(parse(flatbuffer, source=TFLITE), TFLITE, with_arena=False)
-            self.log(f"  TFLM on the host: {dataset.task} {'accuracy' if dataset.num_classes else 'MSE'}"
-                     f" {value:.4f} on {len(dataset.x_test)} test samples, arena {arena:,} bytes")
-            return {"metric": "accuracy" if dataset.task == "classification" else "mse",
+            self.log(f"  TFLM on the host: {dataset.task} {report.METRIC_NAMES[metric_of(dataset.task)]}"
+                     f" {value:.5g} on {len(dataset.x_test)} test samples, arena {arena:,} bytes")
+            return {"metric": metric_of(dataset.task),
                     "value": value, "params": info.params, "model_bytes": len(flatbuffer),
                     "macs": info.macs, "arena_bytes": arena,
                     "kernels": sorted({row["op"] for row in info.ops}),
@@ -397,6 +415,7 @@ class Pipeline:
                                   **self.extra_inputs}, self.config.as_dict())
         self.manifest.save()
         data_key = self.stage_data()
+        budgets.require_applicable(self.config["budgets"], self.dataset().task)
         teacher_key = self.stage_teacher(data_key)
         key, student = self.stage_student(teacher_key)
         last_file, last_stage = STUDENT_MODEL, "student"
@@ -414,13 +433,20 @@ class Pipeline:
         fit = analysis.fit_figures(tflm["model_bytes"], tflm["arena_bytes"], len(tflm["kernels"]),
                                    self.board, budget["max_flash"], budget["max_ram"])
         float_stage = [row for row in self.rows if row.kind == "float"][-1]
+        task = self.dataset().task
+        accuracy = task == "classification"
         result = PipelineResult(
             board=self.board.name, runtime=self.config["runtime"]["kind"],
             tflite=str(self.build_dir / TFLITE), test_data=str(self.build_dir / TEST_DATA),
-            float_accuracy=float_stage.value, int8_accuracy=tflm["value"],
+            float_accuracy=float_stage.value if accuracy else None,
+            int8_accuracy=tflm["value"] if accuracy else None,
             teacher_params=self.rows[0].params, student_params=student["metrics"]["params"],
             arena_bytes=tflm["arena_bytes"], stages=[row.to_json() for row in self.rows],
-            seconds=0.0, metric=tflm["metric"], teacher_accuracy=self.rows[0].value,
+            seconds=0.0, metric=tflm["metric"], teacher_accuracy=self.rows[0].value if accuracy else None,
+            task=task, metric_description=report.METRIC_DESCRIPTIONS[tflm["metric"]],
+            float_error=None if accuracy else float_stage.value,
+            int8_error=None if accuracy else tflm["value"],
+            teacher_error=None if accuracy else self.rows[0].value,
             model_bytes=tflm["model_bytes"], macs=tflm["macs"],
             input_scale=tflm["input_scale"], input_zero_point=tflm["input_zero_point"],
             output_scale=tflm["output_scale"], output_zero_point=tflm["output_zero_point"],
@@ -452,8 +478,12 @@ def _load_user_student(path: Path, dataset: data_module.Dataset):
                             f"{dataset.input_shape}", "build the student for this data")
     outputs = int(np.prod(model.output_shape[1:]))
     if outputs != dataset.output_size:
+        what = {"classification": "classes", "regression": "targets",
+                "autoencoder": "input values to reconstruct"}[dataset.task]
         raise TinyedgeError(f"student {path.name} gives {outputs} outputs but the data has "
-                            f"{dataset.output_size}", "end the student with one output per class")
+                            f"{dataset.output_size} {what}",
+                            "end the student with one output per class" if dataset.num_classes else
+                            f"end the student with a Dense layer of {dataset.output_size} units")
     return model
 
 

@@ -13,7 +13,7 @@ from ..errors import TinyedgeError
 from ..suggest import did_you_mean
 
 STUDENTS = ("tiny_cnn", "ds_cnn", "mobilenet", "resnet", "mlp", "autoencoder")
-TEACHERS = ("cnn", "resnet", "mlp")
+TEACHERS = ("cnn", "resnet", "mlp", "autoencoder")
 
 
 def _keras():
@@ -125,19 +125,20 @@ def mlp(input_shape, outputs: int, width: float = 1.0, depth: int = 2, name="mlp
 
 
 def autoencoder(input_shape, outputs: int, width: float = 1.0, depth: int = 2, name="autoencoder"):
-    """Dense autoencoder (as in MLPerf Tiny anomaly detection): it reconstructs its flattened input."""
+    """Dense autoencoder (as in MLPerf Tiny anomaly detection): encoder, a narrow bottleneck, a mirrored
+    decoder. With data.task = "autoencoder", `outputs` is the flattened input size (it reconstructs its
+    input); for a regression it is an encoder-decoder regressor with `outputs` values."""
     keras = _keras()
     layers = keras.layers
     inputs = layers.Input(shape=input_shape, name="input")
     x = layers.Flatten()(inputs)
-    size = x.shape[-1]
     hidden = [_channels(64, width) for _ in range(depth)]
     for index, units in enumerate(hidden):
         x = layers.Dense(units, activation="relu", name=f"encode{index}")(x)
     x = layers.Dense(_channels(8, width), activation="relu", name="bottleneck")(x)
     for index, units in enumerate(reversed(hidden)):
         x = layers.Dense(units, activation="relu", name=f"decode{index}")(x)
-    x = layers.Dense(size, name="reconstruction")(x)
+    x = layers.Dense(outputs, name="reconstruction")(x)
     return keras.Model(inputs, x, name=name)
 
 
@@ -181,4 +182,7 @@ def build_teacher(architecture: str, input_shape, outputs: int):
         return resnet(input_shape, outputs, width=2.0, depth=3, name="teacher_resnet")
     if architecture == "mlp":
         return mlp(input_shape, outputs, width=4.0, depth=3, name="teacher_mlp")
-    raise TinyedgeError(f"unknown teacher architecture '{architecture}'", "choose cnn, resnet or mlp")
+    if architecture == "autoencoder":
+        return autoencoder(input_shape, outputs, width=4.0, depth=2, name="teacher_autoencoder")
+    raise TinyedgeError(f"unknown teacher architecture '{architecture}'",
+                        f"choose one of {', '.join(TEACHERS)}")

@@ -168,6 +168,11 @@ def _number(value, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
+def _error(value) -> str:
+    """A mean squared error: significant digits, since it is often far below 0.01."""
+    return "–" if value is None else f"{value:.5g}"
+
+
 def summary_rows(data: dict) -> list[tuple[str, str]]:
     latency = data.get("latency") or {}
     unit = latency.get("unit", "")
@@ -177,7 +182,7 @@ def summary_rows(data: dict) -> list[tuple[str, str]]:
         rows += [("device accuracy", _percent(data["device_accuracy"])),
                  ("host TFLM accuracy", _percent(data["host_accuracy"]))]
     else:
-        rows += [("device MSE", _number(data["device_mse"])), ("host TFLM MSE", _number(data["host_mse"]))]
+        rows += [("device MSE", _error(data["device_mse"])), ("host TFLM MSE", _error(data["host_mse"]))]
     agreeing = data["samples"] - len(data["disagreeing_samples"])
     rows.append(("agreement", f"{_percent(data['agreement'])} ({agreeing} of {data['samples']} int8 outputs "
                               "identical to host TFLM)"))
@@ -212,7 +217,7 @@ def html_page(data: dict, plots: dict[str, str]) -> str:
                         if name)
     stages = "\n".join(
         f"<tr><td>{escape(str(row.get('stage')))}</td><td>{escape(str(row.get('kind')))}</td>"
-        f"<td>{_percent(row.get('value')) if row.get('metric') == 'accuracy' else _number(row.get('value'))}"
+        f"<td>{_percent(row.get('value')) if row.get('metric') == 'accuracy' else _error(row.get('value'))}"
         f"</td><td>{_number(row.get('params'))}</td><td>{_number(row.get('model_bytes'), 'B')}</td></tr>"
         for row in data.get("build_stages", []))
     mismatches = data["disagreeing_samples"]
