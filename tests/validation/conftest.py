@@ -1,6 +1,7 @@
 """One real run of the README's path for the CI check: `tinyedge validate --board emu-m4 --json` in a
 copy of the built-in example with no build yet (so validate builds, starts QEMU, validates and writes
-the report), shared by every test here; and firmware variants of that build that misbehave on purpose."""
+the report), shared by every test here; and firmware variants of that build that misbehave on purpose
+(hang, HardFault, garbage before the boot banner)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from support import REPO, run_tinyedge
 
 FAULT_INJECTION = Path(__file__).resolve().parent / "c" / "fault_injection.c"
+BOOT_NOISE = Path(__file__).resolve().parent / "c" / "boot_noise.c"
 HANG, HARDFAULT = 1, 3
 
 
@@ -52,27 +54,40 @@ def validated_digits(tmp_path_factory) -> ValidatedProject:
     return ValidatedProject(folder, run, seconds)
 
 
+def _firmware_variant(validated_digits: ValidatedProject, folder: Path, source: Path, flags: list[str]) -> Path:
+    """The digits firmware's PlatformIO project with one test-only source added and `flags` first in
+    its build_flags, compiled; returns the ELF."""
+    from tinyedge.platformio import run_build
+
+    project = folder / "firmware"
+    shutil.copytree(validated_digits.build_dir / "firmware", project, ignore=shutil.ignore_patterns(".pio"))
+    shutil.copy(source, project / "src")
+    ini = project / "platformio.ini"
+    text = ini.read_text()
+    assert text.count("build_flags =\n") >= 1
+    added = "".join(f"    {flag}\n" for flag in flags)
+    ini.write_text(text.replace("build_flags =\n", "build_flags =\n" + added, 1))
+    return run_build(project, "emu-m4", progress=None).elf
+
+
 @pytest.fixture(scope="session")
 def fault_firmware(validated_digits, tmp_path_factory):
     """fault_firmware(kind, at) -> the ELF of the digits firmware that hangs (HANG) or HardFaults
     (HARDFAULT) at its `at`-th inference; built once per variant with the same PlatformIO project."""
-    from tinyedge.platformio import run_build
-
     built: dict[tuple[int, int], Path] = {}
 
     def make(kind: int, at: int) -> Path:
         if (kind, at) not in built:
-            project = tmp_path_factory.mktemp(f"fault-{kind}-{at}") / "firmware"
-            shutil.copytree(validated_digits.build_dir / "firmware", project,
-                            ignore=shutil.ignore_patterns(".pio"))
-            shutil.copy(FAULT_INJECTION, project / "src")
-            ini = project / "platformio.ini"
-            flags = f"build_flags =\n    -DTE_FAULT_AT={at}\n    -DTE_FAULT_KIND={kind}\n" \
-                    "    -Wl,--wrap=tinyedge_model_run\n"
-            text = ini.read_text()
-            assert text.count("build_flags =\n") >= 1
-            ini.write_text(text.replace("build_flags =\n", flags, 1))
-            built[(kind, at)] = run_build(project, "emu-m4", progress=None).elf
+            built[(kind, at)] = _firmware_variant(
+                validated_digits, tmp_path_factory.mktemp(f"fault-{kind}-{at}"), FAULT_INJECTION,
+                [f"-DTE_FAULT_AT={at}", f"-DTE_FAULT_KIND={kind}", "-Wl,--wrap=tinyedge_model_run"])
         return built[(kind, at)]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def noisy_firmware(validated_digits, tmp_path_factory) -> Path:
+    """The ELF of the digits firmware that sends garbage before its boot banner (c/boot_noise.c)."""
+    return _firmware_variant(validated_digits, tmp_path_factory.mktemp("boot-noise"), BOOT_NOISE,
+                             ["-Wl,--wrap=port_init"])
