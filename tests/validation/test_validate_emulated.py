@@ -76,7 +76,7 @@ def test_the_table_prints_latency_in_instructions(validated_digits: ValidatedPro
     assert lines[1] == "  samples:             12 of 12 requested (360 in the test split)"
     assert re.fullmatch(r"  latency: +mean [\d,]+ instructions, median [\d,]+ instructions, p99 [\d,]+ "
                         r"instructions — emulated: instructions, not time", lines[5])
-    assert "  agreement:         100.00% (12 of 12 int8 outputs identical to host TFLM)" in lines
+    assert "  agreement:           100.00% (12 of 12 int8 outputs identical to host TFLM)" in lines
     assert " ms" not in run.stdout and "µs" not in run.stdout
 
 
