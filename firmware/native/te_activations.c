@@ -143,7 +143,12 @@ void te_clamp_s8(const te_relu_params *p, const int8_t *input, int8_t *output) {
     }
 }
 
-void te_logistic_s8(const te_sigmoid_params *p, const int8_t *input, int8_t *output) {
+/* LOGISTIC and TANH share TFLM's shape: saturate outside the input range, otherwise requantize the
+ * input to Q4.27, evaluate the fixed-point function and round its Q0.31 result to 8 bits. They differ
+ * only in the function and in how the result maps onto int8. */
+static void te_sigmoid_like_s8(const te_sigmoid_params *p, const int8_t *input, int8_t *output,
+                               int32_t (*fixed_function)(int32_t), int32_t result_shift,
+                               int32_t result_offset) {
     int32_t i;
     for (i = 0; i < p->size; ++i) {
         const int32_t value = (int32_t)input[i] - p->input_zero_point;
@@ -153,28 +158,20 @@ void te_logistic_s8(const te_sigmoid_params *p, const int8_t *input, int8_t *out
             output[i] = INT8_MAX;
         } else {
             const int32_t q4 = te_requantize(value, p->input_multiplier, p->input_left_shift);
-            const int32_t q0 = te_fixed_logistic(q4);
-            const int32_t out = te_rounding_divide_by_pot(q0, 31 - 8) - 128;
+            const int32_t out = te_rounding_divide_by_pot(fixed_function(q4), result_shift) + result_offset;
             output[i] = (int8_t)te_clamp(out, INT8_MIN, INT8_MAX);
         }
     }
 }
 
+void te_logistic_s8(const te_sigmoid_params *p, const int8_t *input, int8_t *output) {
+    /* Output in [0, 1) with scale 1/256 and zero point -128. */
+    te_sigmoid_like_s8(p, input, output, te_fixed_logistic, 31 - 8, -128);
+}
+
 void te_tanh_s8(const te_sigmoid_params *p, const int8_t *input, int8_t *output) {
-    int32_t i;
-    for (i = 0; i < p->size; ++i) {
-        const int32_t value = (int32_t)input[i] - p->input_zero_point;
-        if (value <= -p->input_range_radius) {
-            output[i] = INT8_MIN;
-        } else if (value >= p->input_range_radius) {
-            output[i] = INT8_MAX;
-        } else {
-            const int32_t q4 = te_requantize(value, p->input_multiplier, p->input_left_shift);
-            const int32_t q0 = te_fixed_tanh(q4);
-            const int32_t out = te_rounding_divide_by_pot(q0, 31 - 7);
-            output[i] = (int8_t)te_clamp(out, INT8_MIN, INT8_MAX);
-        }
-    }
+    /* Output in [-1, 1) with scale 1/128 and zero point 0. */
+    te_sigmoid_like_s8(p, input, output, te_fixed_tanh, 31 - 7, 0);
 }
 
 static int te_count_leading_zeros(uint32_t x) {
