@@ -55,17 +55,21 @@ def bench_mlperf(shared: Path, board_name: str) -> list[tuple[str, BenchResult, 
     return rows
 
 
-def bench_examples(board_name: str) -> list[BenchResult]:
+def bench_examples(board_name: str) -> list[tuple[str, BenchResult]]:
+    """(label, result) for each built model of the examples, e.g. 'built-in example (digits, built for
+    emu-m4)'."""
     board = Catalogue.load().get(board_name)
     found = []
     for folder in EXAMPLE_MODELS:
         for path in sorted((ROOT / folder).glob("**/*.tflite")):
             print(f"{path.relative_to(ROOT)}: building and running on {board_name}", file=sys.stderr, flush=True)
-            found.append(run_bench(board, path, "native", console=_quiet))
+            # examples/<name>/build/<board>/model.tflite
+            label = f"built-in example ({Path(folder).parent.name}, built for {path.parent.name})"
+            found.append((label, run_bench(board, path, "native", console=_quiet)))
     return found
 
 
-def table(rows: list[tuple[str, BenchResult, dict]], examples: list[BenchResult]) -> list[str]:
+def table(rows: list[tuple[str, BenchResult, dict]], examples: list[tuple[str, BenchResult]]) -> list[str]:
     lines = [
         "| model | MACs | instructions (native) | per MAC | TFLM + CMSIS-NN | ratio | arena (native) | "
         "TFLM arena | ratio | runtime flash (native) | TFLM + CMSIS-NN runtime flash | ratio | bit-exact |",
@@ -82,8 +86,8 @@ def table(rows: list[tuple[str, BenchResult, dict]], examples: list[BenchResult]
             f"**{_ratio(r.arena_bytes, cmsis['arena_min_bytes'])}** | {r.runtime_flash_bytes:,} | "
             f"{tflm_runtime_flash:,} | **{_ratio(r.runtime_flash_bytes, tflm_runtime_flash)}** | "
             f"{'yes' if r.bit_exact else 'NO'} |")
-    for r in examples:
-        lines.append(f"| {r.model} | {r.macs:,} | {r.instructions_per_inference:,} | "
+    for label, r in examples:
+        lines.append(f"| {label} | {r.macs:,} | {r.instructions_per_inference:,} | "
                      f"{r.instructions_per_mac:.2f} | - | - | {r.arena_bytes:,} | - | - | "
                      f"{r.runtime_flash_bytes:,} | - | - | {'yes' if r.bit_exact else 'NO'} |")
     return lines
