@@ -1,8 +1,9 @@
 """Set up a fresh machine for tinyedge, idempotently: `python3 -m tinyedge.bootstrap`.
 
 Runs with the system Python and the standard library only (nothing else is installed yet):
-1. Debian packages for the emulated boards (Arm cross compiler with newlib and libstdc++, QEMU),
-   installed with apt-get when missing and apt is usable; otherwise a message saying what to install.
+1. Debian packages for the emulated boards (Arm cross compiler with newlib and libstdc++, QEMU) and for
+   the Arduino library's build test (avr-gcc, avr-libc, the Arduino AVR core, simavr), installed with
+   apt-get when missing and apt is usable; otherwise a message saying what to install.
 2. A virtual environment (.venv beside this checkout) with tinyedge and its test extra; reinstalled only
    when pyproject.toml changed.
 3. PlatformIO's tool-scons package seeded into tinyedge's own PlatformIO core folder, so emulated
@@ -24,7 +25,9 @@ VENV = Path(os.environ.get("TINYEDGE_VENV", ROOT / ".venv"))
 STAMP = VENV / ".tinyedge-installed"
 
 DEBIAN_PACKAGES = ["gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "libstdc++-arm-none-eabi-newlib",
-                   "qemu-system-arm"]
+                   "qemu-system-arm", "gcc-avr", "avr-libc", "arduino-core-avr", "simavr"]
+# Where Debian's arduino-core-avr puts the Arduino core (tests/project compiles the library against it).
+ARDUINO_AVR_CORE = Path("/usr/share/arduino/hardware/arduino/avr/cores/arduino/Arduino.h")
 
 
 def say(message: str) -> None:
@@ -40,6 +43,15 @@ def _arm_library_present(name: str) -> bool:
     return os.path.isabs(found) and os.path.exists(found)
 
 
+def _avr_library_present(name: str) -> bool:
+    gcc = shutil.which("avr-gcc")
+    if not gcc:
+        return False
+    found = subprocess.run([gcc, "-mmcu=atmega2560", f"-print-file-name={name}"],
+                           capture_output=True, text=True).stdout.strip()
+    return os.path.isabs(found) and os.path.exists(found)
+
+
 def missing_debian_packages() -> list[str]:
     """The Debian packages whose files are absent (checked by file, not by dpkg, to allow other
     installs of the same tools)."""
@@ -48,6 +60,10 @@ def missing_debian_packages() -> list[str]:
         "libnewlib-arm-none-eabi": _arm_library_present("libc_nano.a"),
         "libstdc++-arm-none-eabi-newlib": _arm_library_present("libstdc++_nano.a"),
         "qemu-system-arm": shutil.which("qemu-system-arm") is not None,
+        "gcc-avr": shutil.which("avr-gcc") is not None,
+        "avr-libc": _avr_library_present("libc.a"),
+        "arduino-core-avr": ARDUINO_AVR_CORE.is_file(),
+        "simavr": shutil.which("simavr") is not None,
     }
     return [name for name in DEBIAN_PACKAGES if not present[name]]
 
@@ -55,7 +71,7 @@ def missing_debian_packages() -> list[str]:
 def install_debian_packages() -> None:
     missing = missing_debian_packages()
     if not missing:
-        say("Arm toolchain and QEMU: present")
+        say("Arm and AVR toolchains, Arduino AVR core, QEMU and simavr: present")
         return
     apt = shutil.which("apt-get")
     if apt is None or os.geteuid() != 0:

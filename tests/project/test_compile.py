@@ -1,7 +1,12 @@
 """The generated outputs compile: CMake with the host gcc (run, bit-exact with TFLM, hostile label and
 model name printed intact) and with arm-none-eabi-gcc; the Arduino library's sources that do not need
-Arduino.h with arm-none-eabi-gcc (there is no Arduino core here). Each on the MLPerf Tiny kws model
-(../shared) and on the digits CNN the tests make themselves."""
+Arduino.h with arm-none-eabi-gcc (no Arduino core for Cortex-M here). Each on the MLPerf Tiny kws model
+(../shared) and on the digits CNN the tests make themselves.
+
+The whole Arduino library with its example sketch, Arduino.h included, builds against Debian's real
+Arduino AVR core for the Arduino Mega 2560 (arduino_avr.py): a small CNN links, fits the Mega and, run
+in simavr, prints TFLM's output bit for bit; the digits CNN compiles (on AVR constant data lives in RAM,
+and its weights alone need more than the Mega's 8 KB)."""
 
 from __future__ import annotations
 
@@ -9,11 +14,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import arduino_avr
+import native_model_zoo
 from tinyedge.boards import Catalogue
 from tinyedge.project import make_bundle, plan_project, render_project, write_tree
-
+from tinyedge.tflite.tflm import TflmRunner
 
 
 def need(tool: str) -> str:
@@ -93,3 +101,68 @@ def test_arduino_library_sources_compile_with_arm_none_eabi(tmp_path, model_bund
               str(tmp_path / (Path(path).name + ".o"))], tmp_path)
         compiled.append(path)
     assert "src/model_data.cc" in compiled and "src/te_protocol.c" in compiled and len(compiled) >= 12
+
+
+# The library is the same for every Arduino core apart from the port's timer; pico's (micros(), no DSP,
+# no FPU) is the one that fits an AVR.
+AVR_RENDER_BOARD = "pico"
+SMALL_CNN = "small_cnn_pertensor"   # conv, depthwise conv, max pool, reshape, fully connected, softmax
+
+
+def _need_avr() -> None:
+    reason = arduino_avr.missing_tools()
+    if reason is not None:
+        pytest.skip(reason)
+
+
+def _small_cnn() -> tuple[bytes, np.ndarray]:
+    """The native zoo's small CNN (the same cached file build_zoo makes) and a random int8 input."""
+    seed, spec = next((index, spec) for index, spec in enumerate(native_model_zoo.SPECS) if spec.name == SMALL_CNN)
+    path = native_model_zoo._cached(spec.name, lambda: native_model_zoo._convert(spec, seed))
+    sample = native_model_zoo.random_inputs(spec.input_shape, "int8", 3, seed)[2]
+    return path.read_bytes(), sample
+
+
+def _avr_library(bundle, folder: Path) -> Path:
+    board = CATALOGUE.get(AVR_RENDER_BOARD)
+    return write_tree(render_project(bundle, board, plan_project(bundle, board, "arduino-library", "native")),
+                      folder)
+
+
+def test_arduino_library_builds_against_the_avr_core_and_runs_exact_in_simavr(tmp_path):
+    _need_avr()
+    model_bytes, sample = _small_cnn()
+    expected = TflmRunner(model_bytes).run(sample[None])[0].astype(np.int8).tobytes()
+    bundle = make_bundle(model_bytes, "small cnn", ["a", "b", "c", "d"], sample.reshape(-1))
+    assert bundle.sample_output == expected
+    library = _avr_library(bundle, tmp_path / "lib")
+    core = arduino_avr.build_core(tmp_path / "build")
+
+    # The sketch as users get it: the validation protocol on Serial.
+    firmware = arduino_avr.link(arduino_avr.compile_library(library, tmp_path / "protocol"), core,
+                                tmp_path / "protocol" / "sketch.elf")
+    assert firmware.flash_bytes <= arduino_avr.MEGA_FLASH_BYTES
+    assert firmware.ram_bytes <= arduino_avr.MEGA_RAM_BYTES - 1024, "less than 1 KB left for the stack"
+    symbols = _run(["avr-nm", str(firmware.elf)], tmp_path)
+    assert " T setup" in symbols and " T loop" in symbols and " T te_protocol_poll" in symbols
+
+    # Built with TINYEDGE_SELFTEST it runs the sample stored in flash once and prints the output.
+    need("simavr")
+    selftest = arduino_avr.link(arduino_avr.compile_library(library, tmp_path / "selftest", ["-DTINYEDGE_SELFTEST"]),
+                                core, tmp_path / "selftest" / "sketch.elf")
+    printed = arduino_avr.run_in_simavr(selftest.elf, until=b"m-te-match-")
+    assert f"m-te-output-[{expected.hex()}]" in printed, printed
+    assert "m-te-match-yes" in printed, printed
+    assert "m-te-unit-us" in printed, printed
+
+
+def test_arduino_library_of_the_digits_cnn_compiles_against_the_avr_core(tmp_path, digits_case):
+    """Every source and the sketch, with -Wall -Wextra -Werror; not linked: avr-gcc keeps constant data in
+    RAM, and the digits CNN's weights with the runtime need more than the Mega's 8 KB."""
+    _need_avr()
+    bundle = make_bundle(digits_case.model_bytes, "digits", digits_case.labels, digits_case.sample)
+    library = _avr_library(bundle, tmp_path / "lib")
+    objects = arduino_avr.compile_library(library, tmp_path / "build")
+    names = {path.name for path in objects}
+    assert {"port_arduino.cpp.o", "tinyedge_arduino.cpp.o", "tinyedge_model.c.o", "model_data.cc.o",
+            "tinyedge_digits.ino.cpp.o"} <= names
