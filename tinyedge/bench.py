@@ -2,8 +2,9 @@
 
 On an emulated board (QEMU under -icount shift=0) the firmware's SysTick counts instructions, so the
 figures are exact and repeat bit for bit: instructions per inference = ticks x instructions per tick
-(40 on mps2). The output is compared byte for byte with the real TFLM interpreter (tflite_micro) on
-the same input.
+(40 on mps2). On a real board the firmware is uploaded with PlatformIO and its timer gives cycles (DWT)
+or microseconds (micros()); both are reported. The output is compared byte for byte with the real TFLM
+interpreter (tflite_micro) on the same input.
 
 Flash: `flash_bytes` is the firmware's text + data from the ELF (protocol, port, start-up, kernels,
 model). `runtime_flash_bytes` is that minus the model's own bytes in flash, which for the native
@@ -18,9 +19,10 @@ from __future__ import annotations
 import hashlib
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -37,9 +39,11 @@ class BenchResult:
     model: str
     runtime: str
     unit: str                          # what a tick counts: "instructions" on emulated boards
-    instructions_per_inference: int
+    instructions_per_inference: int | None  # emulated boards
     macs: int
-    instructions_per_mac: float
+    instructions_per_mac: float | None
+    cycles_per_inference: int | None       # real boards with a cycle counter
+    microseconds_per_inference: float | None  # real boards
     arena_bytes: int                   # activation arena + input/output buffers (TFLM's arena holds both)
     activation_arena_bytes: int        # the static arena alone
     io_bytes: int
@@ -73,7 +77,7 @@ def default_sample(model: TFLiteModel) -> np.ndarray:
 
 
 def check_bench_target(board: Board, runtime: str) -> None:
-    """The one-line refusals: runs happen on emulated boards here, with the native runtime."""
+    """The one-line refusals, before anything is built."""
     if runtime == "tflm":
         raise TinyedgeError("bench --runtime tflm cannot build here: this machine has no TFLM sources to "
                             "compile for the board", "use --runtime native; the TFLM + CMSIS-NN figures "
@@ -81,18 +85,49 @@ def check_bench_target(board: Board, runtime: str) -> None:
     if runtime != "native":
         raise TinyedgeError(f"unknown runtime '{runtime}'", "use --runtime native")
     if not board.emulated:
-        raise TinyedgeError(f"{board.name} is a real board, which is not attached to this machine; bench "
-                            "measures cycles and microseconds there over the validation protocol",
-                            "run bench with an emulated board here (e.g. --board emu-m4)")
+        from .platformio import platform_installed, user_core_dir
+        platform, core_dir = board.platformio.platform, user_core_dir()
+        if not platform_installed(platform, core_dir):
+            raise TinyedgeError(f"PlatformIO's {platform} platform is not installed in {core_dir}, so bench "
+                                f"cannot build the firmware for {board.name}",
+                                f"on a machine with the network: pio pkg install -g -p platformio/{platform} "
+                                "(once), then run tinyedge bench again")
+
+
+@contextmanager
+def _device_transport(board: Board, built, port: str | None, console) -> Iterator:
+    """QEMU's serial socket for an emulated board; for a real one, upload and open its serial port."""
+    from .device.transport import SerialTransport
+
+    if board.emulated:
+        from .emulator import run_qemu
+        _say(console, f"bench: running one inference in QEMU ({board.qemu.machine})")
+        with run_qemu(board, built.elf) as qemu:
+            transport = SerialTransport(qemu.url)
+            try:
+                yield transport
+            finally:
+                transport.close()
+        return
+    if not built.compiled:
+        raise TinyedgeError(f"the firmware for {board.name} was generated but not compiled",
+                            built.next_step)
+    from .validation.flashing import upload_project
+    device = upload_project(board, built.project, port)
+    _say(console, f"bench: running one inference on {board.name} ({device})")
+    transport = SerialTransport(device, board.serial.baud)
+    try:
+        yield transport
+    finally:
+        transport.close()
 
 
 def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: np.ndarray | None = None,
-              build_dir: Path | None = None, console: Callable[[str], None] | None = None) -> BenchResult:
+              build_dir: Path | None = None, console: Callable[[str], None] | None = None,
+              port: str | None = None) -> BenchResult:
     """Builds the firmware for `board`, runs one inference of `sample` on it and compares with TFLM."""
     from .codegen import generate
     from .device.protocol import DeviceClient
-    from .device.transport import SerialTransport
-    from .emulator import run_qemu
     from .project.firmware import build_firmware
     from .tflite.tflm import TflmRunner
 
@@ -118,39 +153,50 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
         _say(console, f"bench: building the {runtime} firmware for {board.name}")
         built = build_firmware(board, model_path, folder, runtime=runtime, name=model_path.stem,
                                console=console)
-        _say(console, f"bench: running one inference in QEMU ({board.qemu.machine})")
-        with run_qemu(board, built.elf) as qemu:
-            transport = SerialTransport(qemu.url)
-            try:
-                client = DeviceClient(transport, infer_timeout=INFER_TIMEOUT_S)
-                client.connect()
-                client.load(sample.tobytes())
-                client.infer(1, 0)
-                output = client.output()
-                ticks = client.ticks()
-            finally:
-                transport.close()
+        with _device_transport(board, built, port, console) as transport:
+            client = DeviceClient(transport, infer_timeout=INFER_TIMEOUT_S)
+            client.connect()
+            client.load(sample.tobytes())
+            client.infer(1, 0)
+            output = client.output()
+            ticks = client.ticks()
 
     reference = TflmRunner(model_bytes).run(sample.reshape(1, *sample.shape[1:]))[0]
     expected = np.asarray(reference, dtype=np.int8).tobytes()
-    instructions = int(round(ticks.per_inference))
     macs = model_macs(model)
     flash = int(built.flash_bytes or 0)
+    emulated = ticks.unit == "instructions"
+    instructions = int(round(ticks.per_inference)) if emulated else None
     return BenchResult(
         board=board.name, model=model_path.name, runtime=runtime, unit=ticks.unit,
         instructions_per_inference=instructions, macs=macs,
-        instructions_per_mac=round(instructions / macs, 3) if macs else 0.0,
+        instructions_per_mac=round(instructions / macs, 3) if instructions is not None and macs else None,
+        cycles_per_inference=int(round(ticks.per_inference)) if ticks.unit == "cycles" else None,
+        microseconds_per_inference=(None if emulated else
+                                    round(ticks.per_inference / ticks.ticks_per_second * 1e6, 1)),
         arena_bytes=native.arena_bytes + native.io_bytes, activation_arena_bytes=native.arena_bytes,
         io_bytes=native.io_bytes, ram_bytes=int(built.ram_bytes or 0), flash_bytes=flash,
         runtime_flash_bytes=flash - native.weights_bytes, model_flash_bytes=native.weights_bytes,
         bit_exact=output == expected, output_hex=output.hex(), tflm_output_hex=expected.hex())
 
 
+def _latency_lines(result: BenchResult) -> list[str]:
+    if result.instructions_per_inference is not None:
+        per_mac = (f"{result.instructions_per_mac:.2f} per MAC ({result.macs:,} MACs)" if result.macs
+                   else "no MACs")
+        return [f"  instructions per inference  {result.instructions_per_inference:,}  ({per_mac})"]
+    lines = []
+    if result.cycles_per_inference is not None:
+        per_mac = f" ({result.cycles_per_inference / result.macs:.2f} per MAC)" if result.macs else ""
+        lines.append(f"  cycles per inference        {result.cycles_per_inference:,}{per_mac}")
+    lines.append(f"  time per inference          {result.microseconds_per_inference:,.1f} us")
+    return lines
+
+
 def report_lines(result: BenchResult) -> list[str]:
-    per_mac = f"{result.instructions_per_mac:.2f} per MAC ({result.macs:,} MACs)" if result.macs else "no MACs"
     return [
         f"{result.model} on {result.board}, {result.runtime} runtime",
-        f"  {result.unit} per inference  {result.instructions_per_inference:,}  ({per_mac})",
+        *_latency_lines(result),
         f"  arena                       {result.arena_bytes:,} B (activations {result.activation_arena_bytes:,} B"
         f" + input/output {result.io_bytes:,} B)",
         f"  RAM (data + bss)            {result.ram_bytes:,} B",

@@ -127,9 +127,11 @@ def validate(**options):
 @board_option
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), help="The .tflite model.")
 @click.option("--runtime", type=click.Choice(["native", "tflm"]), default="native", show_default=True)
+@click.option("--port", metavar="PORT", help="Serial port of a real board (default: found by its USB ids).")
 @json_option
 def bench(**options):
-    """Measure a model on a board: instructions or cycles per inference, arena, flash, RAM."""
+    """Measure a model on a board: instructions (emulated) or cycles and microseconds (real boards) per
+    inference, arena, flash, RAM, and whether the output is bit-exact with TFLM."""
     _run("bench", **options)
 
 

@@ -13,7 +13,7 @@ from ..errors import TinyedgeError
 
 
 def run(board: str | None = None, model: Path | None = None, runtime: str = "native", as_json: bool = False,
-        **_ignored) -> None:
+        port: str | None = None) -> None:
     if not board:
         raise TinyedgeError("bench needs a board", "pass --board (e.g. --board emu-m4; 'tinyedge boards' "
                             "lists them)")
@@ -21,7 +21,7 @@ def run(board: str | None = None, model: Path | None = None, runtime: str = "nat
         raise TinyedgeError("bench needs a model", "pass --model path/to/model.tflite")
     target = Catalogue.load().get(board)
     check_bench_target(target, runtime)
-    result = run_bench(target, Path(model), runtime)
+    result = run_bench(target, Path(model), runtime, port=port)
     if as_json:
         click.echo(json.dumps(result.to_json()))
     else:

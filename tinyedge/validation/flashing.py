@@ -80,9 +80,18 @@ def run_platformio(command: list[str], log_path: Path) -> tuple[int, list[str]]:
 def flash_real_board(board: Board, build: BuildFolder, port: str | None, *,
                      run: Callable[[list[str], Path], tuple[int, list[str]]] = run_platformio,
                      sleep: Callable[[float], None] = time.sleep) -> FlashResult:
-    project = build.firmware_project
+    back = upload_project(board, build.firmware_project, port, run=run, sleep=sleep)
+    return FlashResult(board.name, build.elf, back, build.firmware.get("flash_bytes"),
+                       build.firmware.get("ram_bytes"), build.identity.name, build.identity.sha256)
+
+
+def upload_project(board: Board, project: Path, port: str | None, *,
+                   run: Callable[[list[str], Path], tuple[int, list[str]]] = run_platformio,
+                   sleep: Callable[[float], None] = time.sleep) -> str:
+    """Uploads a generated PlatformIO project to a real board (after the 1200-baud touch where the board
+    needs it); returns the serial port the board's sketch answers on afterwards."""
     if not (project / "platformio.ini").is_file():
-        raise TinyedgeError(f"the build folder {build.path} has no PlatformIO project for {board.name}",
+        raise TinyedgeError(f"{project} holds no PlatformIO project for {board.name}",
                             f"run 'tinyedge build --board {board.name}' first")
     require_platform(board)  # before the touch: no reset of a board that cannot be flashed
     device = ports.find_port(board.title, board.serial.usb_ids, port)
@@ -98,9 +107,7 @@ def flash_real_board(board: Board, build: BuildFolder, port: str | None, *,
     if returncode != 0:
         raise TinyedgeError(f"the upload to {board.name} on {upload_port} failed: "
                             f"{upload_failure(lines, returncode)}", f"full log: {log_path}")
-    back = wait_for_port(board, device, sleep=sleep) if board.serial.reset == "1200bps-touch" else device
-    return FlashResult(board.name, build.elf, back, build.firmware.get("flash_bytes"),
-                       build.firmware.get("ram_bytes"), build.identity.name, build.identity.sha256)
+    return wait_for_port(board, device, sleep=sleep) if board.serial.reset == "1200bps-touch" else device
 
 
 def require_platform(board: Board) -> None:
