@@ -174,6 +174,9 @@ def _protocol_files(folder: str) -> dict[str, str]:
     return files
 
 
+EMULATED_STACK_BYTES = 8 * 1024
+
+
 def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: dict) -> dict[str, str]:
     arduino = _is_arduino(board)
     lib_deps: list[str] = []
@@ -187,6 +190,11 @@ def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: d
             extra_flags += [f"-I{tree}/third_party/{name}" for name in
                             ("flatbuffers/include", "gemmlowp", "kissfft", "ruy")]
             extra_flags.append("-DTF_LITE_STATIC_MEMORY")
+    if board.emulated:
+        # The bare-metal start-up reserves 64 KB of stack and 64 KB of heap unless told otherwise. The
+        # firmware never allocates (no malloc is linked) and its deepest call chain (protocol -> invoke ->
+        # kernel) needs well under 8 KB, so the RAM figure shows what the model really costs.
+        extra_flags += [f"-Wl,--defsym=__stack_size={EMULATED_STACK_BYTES:#x}", "-Wl,--defsym=__heap_size=0"]
     context = dict(context, platform=plan.platform_spec or board.platformio.platform,
                    lib_deps=lib_deps, extra_build_flags=extra_flags)
     files = {"platformio.ini": _render("platformio/platformio.ini.j2", context),
