@@ -1,8 +1,8 @@
 """`tinyedge bench`: build the firmware for a board, run one inference on it and report what it cost.
 
 On an emulated board (QEMU under -icount shift=0) the firmware's SysTick counts instructions, so the
-figures are exact and repeat bit for bit: instructions per inference = ticks x instructions per tick
-(40 on mps2). On a real board the firmware is uploaded with PlatformIO and its timer gives cycles (DWT)
+figures repeat to within one tick: instructions per inference = ticks x instructions per tick (40 on
+mps2). On a real board the firmware is uploaded with PlatformIO and its timer gives cycles (DWT)
 or microseconds (micros()); both are reported. The output is compared byte for byte with the real TFLM
 interpreter (tflite_micro) on the same input.
 
