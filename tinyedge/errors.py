@@ -13,12 +13,3 @@ class TinyedgeError(Exception):
         text = self.message if not self.hint else f"{self.message} ({self.hint})"
         return " ".join(text.split())
 
-
-class NotAvailableYet(TinyedgeError):
-    """A CLI verb whose implementation lands in a later issue."""
-
-    def __init__(self, verb: str, issue: int):
-        super().__init__(
-            f"'tinyedge {verb}' is not available yet in this version",
-            f"it is tracked in issue #{issue}; nothing was done",
-        )
