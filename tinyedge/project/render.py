@@ -168,6 +168,21 @@ def _native_files(plan: ProjectPlan, folder: str) -> dict[str, str]:
     return files
 
 
+def _device_sources(context: dict, folder: str) -> dict[str, str]:
+    """What every firmware carries beside the model: the one header, the protocol's model adapter and
+    the self-test of the stored sample."""
+    return {f"{folder}/tinyedge.h": _render("common/tinyedge.h.j2", context),
+            f"{folder}/te_adapter.c": _render("common/te_adapter.c.j2", context),
+            f"{folder}/tinyedge_selftest.c": _render("common/tinyedge_selftest.c.j2", context)}
+
+
+def _arduino_glue(context: dict, folder: str) -> dict[str, str]:
+    """The Arduino side: Serial/micros()/DWT port and the setup()/loop() glue."""
+    return {f"{folder}/tinyedge_arduino.cpp": _render("common/tinyedge_arduino.cpp.j2", context),
+            f"{folder}/tinyedge_arduino.h": _render("common/tinyedge_arduino.h.j2", context),
+            f"{folder}/port_arduino.cpp": _render("common/port_arduino.cpp.j2", context)}
+
+
 def _protocol_files(folder: str) -> dict[str, str]:
     files = {f"{folder}/{name}": _firmware_text(PROTOCOL_DIR / name) for name in PROTOCOL_SOURCES}
     files[f"{folder}/port.h"] = _firmware_text(PORT_HEADER)
@@ -200,15 +215,11 @@ def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: d
     files = {"platformio.ini": _render("platformio/platformio.ini.j2", context),
              "README.md": _render("platformio/README.md.j2", context)}
     files.update(_model_files(context, plan, "src"))
-    files["src/tinyedge.h"] = _render("common/tinyedge.h.j2", context)
-    files["src/te_adapter.c"] = _render("common/te_adapter.c.j2", context)
-    files["src/tinyedge_selftest.c"] = _render("common/tinyedge_selftest.c.j2", context)
+    files.update(_device_sources(context, "src"))
     files["src/te_main.c"] = _firmware_text(PROTOCOL_DIR / "te_main.c")
     if arduino:
         files["src/main.cpp"] = _render("platformio/main.cpp.j2", context)
-        files["src/tinyedge_arduino.cpp"] = _render("common/tinyedge_arduino.cpp.j2", context)
-        files["src/tinyedge_arduino.h"] = _render("common/tinyedge_arduino.h.j2", context)
-        files["src/port_arduino.cpp"] = _render("common/port_arduino.cpp.j2", context)
+        files.update(_arduino_glue(context, "src"))
     files.update(_protocol_files("lib/tinyedge_protocol"))
     files.update(_native_files(plan, "lib/tinyedge_native"))
     return files
@@ -224,12 +235,8 @@ def _arduino_library(bundle: ModelBundle, board: Board, plan: ProjectPlan, conte
              f"src/{library}.h": _render("arduino_library/library.h.j2", context),
              f"examples/{library}/{library}.ino": _render("arduino_library/example.ino.j2", context)}
     files.update(_model_files(context, plan, "src"))
-    files["src/tinyedge.h"] = _render("common/tinyedge.h.j2", context)
-    files["src/te_adapter.c"] = _render("common/te_adapter.c.j2", context)
-    files["src/tinyedge_selftest.c"] = _render("common/tinyedge_selftest.c.j2", context)
-    files["src/tinyedge_arduino.cpp"] = _render("common/tinyedge_arduino.cpp.j2", context)
-    files["src/tinyedge_arduino.h"] = _render("common/tinyedge_arduino.h.j2", context)
-    files["src/port_arduino.cpp"] = _render("common/port_arduino.cpp.j2", context)
+    files.update(_device_sources(context, "src"))
+    files.update(_arduino_glue(context, "src"))
     files.update(_protocol_files("src"))
     files.update(_native_files(plan, "src"))
     return files
