@@ -53,6 +53,16 @@ def tiny_cnn(input_shape, outputs: int, width: float = 1.0, depth: int = 2, name
     return keras.Model(inputs, x, name=name)
 
 
+def _separable_block(layers, x, block: int, channels: int, stride: int, relu_max: float | None):
+    """Depthwise 3x3 then pointwise 1x1, each with batch norm and ReLU (ReLU6 when relu_max is 6)."""
+    x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"dw{block}")(x)
+    x = layers.BatchNormalization(name=f"dw{block}_bn")(x)
+    x = layers.ReLU(relu_max, name=f"dw{block}_relu")(x)
+    x = layers.Conv2D(channels, 1, use_bias=False, name=f"pw{block}")(x)
+    x = layers.BatchNormalization(name=f"pw{block}_bn")(x)
+    return layers.ReLU(relu_max, name=f"pw{block}_relu")(x)
+
+
 def ds_cnn(input_shape, outputs: int, width: float = 1.0, depth: int = 2, name="ds_cnn"):
     """Keyword-spotting style: one convolution, then depthwise-separable blocks, global pooling."""
     keras = _keras()
@@ -63,12 +73,7 @@ def ds_cnn(input_shape, outputs: int, width: float = 1.0, depth: int = 2, name="
     x = layers.BatchNormalization(name="conv0_bn")(x)
     x = layers.ReLU(name="conv0_relu")(x)
     for block in range(depth):
-        x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name=f"dw{block}")(x)
-        x = layers.BatchNormalization(name=f"dw{block}_bn")(x)
-        x = layers.ReLU(name=f"dw{block}_relu")(x)
-        x = layers.Conv2D(channels, 1, use_bias=False, name=f"pw{block}")(x)
-        x = layers.BatchNormalization(name=f"pw{block}_bn")(x)
-        x = layers.ReLU(name=f"pw{block}_relu")(x)
+        x = _separable_block(layers, x, block, channels, stride=1, relu_max=None)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(outputs, name="logits")(x)
     return keras.Model(inputs, x, name=name)
@@ -84,13 +89,7 @@ def mobilenet(input_shape, outputs: int, width: float = 1.0, depth: int = 2, nam
     x = layers.ReLU(6.0, name="conv0_relu")(x)
     for block in range(depth):
         stride = 2 if _can_downsample(x) else 1
-        x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False,
-                                   name=f"dw{block}")(x)
-        x = layers.BatchNormalization(name=f"dw{block}_bn")(x)
-        x = layers.ReLU(6.0, name=f"dw{block}_relu")(x)
-        x = layers.Conv2D(_channels(32 * 2 ** block, width), 1, use_bias=False, name=f"pw{block}")(x)
-        x = layers.BatchNormalization(name=f"pw{block}_bn")(x)
-        x = layers.ReLU(6.0, name=f"pw{block}_relu")(x)
+        x = _separable_block(layers, x, block, _channels(32 * 2 ** block, width), stride, relu_max=6.0)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(outputs, name="logits")(x)
     return keras.Model(inputs, x, name=name)
