@@ -109,12 +109,11 @@ def test_seed_offline_core_repairs_a_damaged_package(tmp_path):
     assert "SCons.Script.Main" in launcher.read_text()
 
 
-def test_emulated_core_dir_is_tinyedges_own(monkeypatch, tmp_path):
+def test_emulated_core_dir_is_the_projects_own(monkeypatch, tmp_path):
     monkeypatch.delenv("TINYEDGE_PLATFORMIO_CORE_DIR", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert emulated_core_dir() == tmp_path / "tinyedge" / "platformio"
+    assert emulated_core_dir(tmp_path / "project") == tmp_path / "project" / ".pio" / "tinyedge-core"
     monkeypatch.setenv("TINYEDGE_PLATFORMIO_CORE_DIR", str(tmp_path / "elsewhere"))
-    assert emulated_core_dir() == tmp_path / "elsewhere"
+    assert emulated_core_dir(tmp_path / "project") == tmp_path / "elsewhere"
 
 
 def test_seed_offline_core_in_an_unwritable_place_is_one_line(tmp_path):
@@ -138,11 +137,11 @@ def test_run_build_without_a_project_is_one_line(tmp_path):
 
 def test_run_build_without_platformio_installed_is_one_line(tmp_path, monkeypatch):
     (tmp_path / "platformio.ini").write_text("[env:emu-m4]\n")
-    monkeypatch.setattr(platformio.sys, "executable", str(tmp_path / "bin" / "python"))
+    monkeypatch.setattr(platformio, "PLATFORMIO_MODULE", "platformio_that_is_not_installed")
     with pytest.raises(TinyedgeError) as caught:
         run_build(tmp_path, "emu-m4", tmp_path / "core")
     assert caught.value.one_line() == (
-        f"PlatformIO is not installed beside {tmp_path / 'bin' / 'python'} "
+        f"PlatformIO is not installed for {sys.executable} "
         "(run the setup step: python3 -m tinyedge.bootstrap)")
 
 
@@ -196,6 +195,22 @@ def test_elf_size_of_a_host_object_matches_gnu_size(tmp_path):
     assert (size.text, size.data, size.bss) == tuple(int(value) for value in berkeley[:3])
     assert (size.data, size.bss) == (400, 1200)
     assert (size.stack_bytes, size.heap_bytes) == (None, None)
+
+
+@pytest.mark.skipif(shutil.which("as") is None, reason="needs the host assembler")
+@pytest.mark.parametrize("declared", [False, True])
+def test_a_heap_that_fills_the_rest_of_ram_is_not_counted_as_used(tmp_path, declared):
+    """ArduinoCore-mbed's linker script sizes .heap to reach the stack: that is malloc's pool, not the
+    firmware's RAM. A heap the script reserves with __heap_size (tinyedge's own) counts as bss."""
+    source = tmp_path / "heap.s"
+    source.write_text(".data\n.space 400\n.bss\n.space 1200\n"
+                      '.section .heap,"aw",@nobits\n.space 1000\n'
+                      + (".globl __heap_size\n.set __heap_size, 1000\n" if declared else ""))
+    subprocess.run(["as", str(source), "-o", str(tmp_path / "heap.o")], check=True)
+    size = read_elf_size(tmp_path / "heap.o")
+    assert size.data == 400
+    assert (size.bss, size.heap_fill_bytes, size.ram_bytes) == ((2200, 0, 2600) if declared else
+                                                                (1200, 1000, 1600))
 
 
 # --- the fault marker ----------------------------------------------------------------------------------

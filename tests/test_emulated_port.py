@@ -168,7 +168,7 @@ def test_64_bit_ticks_stay_exact_across_systick_wraps(catalogue, build, board_na
     with hello_running(catalogue, build, board_name) as (qemu, console):
         console.line()
         found = re.fullmatch(r"wraps-ok ticks=(\d+)", console.ask("w"))
-        assert found, "port_ticks() went backwards or jumped across a SysTick wrap"
+        assert found, "te_port_ticks() went backwards or jumped across a SysTick wrap"
         # More than one full 24-bit SysTick period (2^24 x 40 instructions on mps2) was crossed.
         assert int(found.group(1)) * ipt > 2 ** 24 * 40
 

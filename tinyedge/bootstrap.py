@@ -6,8 +6,8 @@ Runs with the system Python and the standard library only (nothing else is insta
    apt-get when missing and apt is usable; otherwise a message saying what to install.
 2. A virtual environment (.venv beside this checkout) with tinyedge and its test extra; reinstalled only
    when pyproject.toml changed.
-3. PlatformIO's tool-scons package seeded into tinyedge's own PlatformIO core folder, so emulated
-   boards build offline (PlatformIO cannot download it without the network).
+Emulated boards then build offline: each generated project carries its PlatformIO platform, and
+tinyedge seeds PlatformIO's tool-scons package into the project's own PlatformIO folder when it builds.
 """
 
 from __future__ import annotations
@@ -110,23 +110,12 @@ def install_python_package() -> None:
     STAMP.write_text(wanted + "\n")
 
 
-def seed_platformio() -> None:
-    code = ("from tinyedge.platformio import emulated_core_dir, seed_offline_core;"
-            "print(seed_offline_core(emulated_core_dir()))")
-    result = subprocess.run([str(venv_python()), "-c", code], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"[setup] error: seeding PlatformIO's tool-scons failed: "
-                         f"{result.stderr.strip().splitlines()[-1] if result.stderr.strip() else '?'}")
-    say(f"PlatformIO for emulated boards: {result.stdout.strip()}")
-
-
 def main() -> int:
     if sys.version_info[:2] != (3, 11):
         raise SystemExit(f"[setup] error: tinyedge needs Python 3.11 (TensorFlow 2.21 and tflite-micro "
                          f"wheels); this is {sys.version.split()[0]}. Run it with python3.11")
     install_debian_packages()
     install_python_package()
-    seed_platformio()
     say(f"ready: {VENV / 'bin' / 'tinyedge'}")
     return 0
 

@@ -4,6 +4,11 @@ text = code and read-only sections, data = initialised writable sections (in RAM
 values stored in flash), bss = zero-initialised and reserved sections. Flash = text + data;
 RAM = data + bss. On tinyedge's emulated boards the stack and heap are reserved sections, so they are
 inside bss (and reported on their own from the linker script's __stack_size / __heap_size).
+
+One exception: a `.heap` section in an image whose linker script declares no `__heap_size` is the
+rest of RAM handed to malloc (ArduinoCore-mbed's script sizes it to reach the stack), not memory the
+firmware uses; it is left out of bss and reported as `heap_fill_bytes`. Without that, every Nano 33
+firmware would read as using all 256 KB of its RAM.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ class ElfSize:
     bss: int
     stack_bytes: int | None = None  # the reservation named by __stack_size, when the image has one
     heap_bytes: int | None = None
+    heap_fill_bytes: int = 0        # a .heap section that only fills the RAM left over (see above)
 
     @property
     def flash_bytes(self) -> int:
@@ -45,7 +51,8 @@ def read_elf_size(path: str | Path) -> ElfSize:
     with handle:
         try:
             elf = ELFFile(handle)
-            text = data = bss = 0
+            text = data = bss = heap_fill = 0
+            symbols = _absolute_symbols(elf, ("__stack_size", "__heap_size"))
             for section in elf.iter_sections():
                 flags = section["sh_flags"]
                 if not flags & SH_FLAGS.SHF_ALLOC:
@@ -56,14 +63,15 @@ def read_elf_size(path: str | Path) -> ElfSize:
                     text += size
                 elif section["sh_type"] != "SHT_NOBITS":
                     data += size
+                elif section.name == ".heap" and "__heap_size" not in symbols:
+                    heap_fill += size
                 else:
                     bss += size
-            symbols = _absolute_symbols(elf, ("__stack_size", "__heap_size"))
         except (ELFError, ValueError, KeyError) as exc:
             raise TinyedgeError(f"{path} is not a readable ELF file ({exc})",
                                 "rebuild the firmware") from None
     return ElfSize(text=text, data=data, bss=bss, stack_bytes=symbols.get("__stack_size"),
-                   heap_bytes=symbols.get("__heap_size"))
+                   heap_bytes=symbols.get("__heap_size"), heap_fill_bytes=heap_fill)
 
 
 def _absolute_symbols(elf: ELFFile, names: tuple[str, ...]) -> dict[str, int]:

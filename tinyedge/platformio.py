@@ -8,6 +8,7 @@ tinyedge keeps its own core folder (`emulated_core_dir`) so a user's PlatformIO 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -66,13 +67,19 @@ class BuildResult:
     log: Path
 
 
-def emulated_core_dir() -> Path:
-    """tinyedge's own PLATFORMIO_CORE_DIR for emulated builds ($TINYEDGE_PLATFORMIO_CORE_DIR overrides)."""
+# Each emulated project has a PlatformIO folder of its own: PlatformIO records a local platform by its
+# folder's name, so two projects (each with its own platform/ copy) built at the same time in one
+# shared folder would replace each other's record mid-build.
+PROJECT_CORE_FOLDER = ".pio/tinyedge-core"
+
+
+def emulated_core_dir(project_dir: str | os.PathLike) -> Path:
+    """The PLATFORMIO_CORE_DIR of an emulated build: the project's own ($TINYEDGE_PLATFORMIO_CORE_DIR
+    overrides), holding only tool-scons and the record of the project's platform."""
     override = os.environ.get("TINYEDGE_PLATFORMIO_CORE_DIR")
     if override:
         return Path(override).expanduser().resolve()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "tinyedge" / "platformio"
+    return Path(project_dir).resolve() / PROJECT_CORE_FOLDER
 
 
 def user_core_dir() -> Path:
@@ -111,14 +118,52 @@ def seed_offline_core(core_dir: str | os.PathLike) -> Path:
     return core_dir
 
 
-def platformio_executable() -> Path:
-    """The `platformio` installed beside this Python (tinyedge pins it), never another one on PATH."""
-    return Path(sys.executable).parent / "platformio"
+PLATFORMIO_MODULE = "platformio"
+
+
+def platformio_command() -> list[str]:
+    """The PlatformIO that this Python imports (tinyedge pins it), never another one on PATH. Run as a
+    module, so it works wherever tinyedge is installed, console scripts or not."""
+    if importlib.util.find_spec(PLATFORMIO_MODULE) is None:
+        raise TinyedgeError(f"PlatformIO is not installed for {sys.executable}",
+                            "run the setup step: python3 -m tinyedge.bootstrap")
+    return [sys.executable, "-m", PLATFORMIO_MODULE]
+
+
+# A generated project carries its own copy of the platform (emulated_platform_files), so it builds
+# wherever it is copied to and names no path of tinyedge's installation.
+PROJECT_PLATFORM_FOLDER = "platform"
+PROJECT_PLATFORM_SPEC = f"symlink://${{PROJECT_DIR}}/{PROJECT_PLATFORM_FOLDER}"
+# The builder compiles the start-up code and port from here when the platform sits in a project
+# (builder/main.py); in tinyedge's own firmware/ folder they are the platform's siblings.
+PROJECT_PLATFORM_SUPPORT = "support"
 
 
 def emulated_platform_spec() -> str:
-    """What a generated platformio.ini writes as `platform =` for an emulated board."""
+    """`platform =` for tinyedge's own copy of the emulated platform (tests build scratch projects
+    with it); generated projects use PROJECT_PLATFORM_SPEC and their own copy."""
     return f"symlink://{EMULATED_PLATFORM_DIR}"
+
+
+def emulated_platform_files(platformio_board: str) -> dict[str, str]:
+    """{path in the project: text} of the emulated platform for one board: the PlatformIO platform
+    (manifest, class, builder, the board's manifest) and the start-up code, machine files and port
+    the builder adds to every firmware of that board."""
+    manifest_path = EMULATED_PLATFORM_DIR / "boards" / f"{platformio_board}.json"
+    build = json.loads(manifest_path.read_text(encoding="utf-8"))["build"]
+    platform_sources = ["platform.json", "platform.py", "builder/main.py", f"boards/{platformio_board}.json"]
+    support_folders = ["platform/cortex-m", "platform/cmsdk", f"platform/{build['machine']}",
+                       f"port/{build['port']}"]
+    files = {f"{PROJECT_PLATFORM_FOLDER}/{name}": (EMULATED_PLATFORM_DIR / name).read_text(encoding="utf-8")
+             for name in platform_sources}
+    for folder in support_folders:
+        for source in sorted((FIRMWARE_DIR / folder).iterdir()):
+            if source.is_file():
+                files[f"{PROJECT_PLATFORM_FOLDER}/{PROJECT_PLATFORM_SUPPORT}/{folder}/{source.name}"] = \
+                    source.read_text(encoding="utf-8")
+    files[f"{PROJECT_PLATFORM_FOLDER}/{PROJECT_PLATFORM_SUPPORT}/port/port.h"] = \
+        (FIRMWARE_DIR / "port" / "port.h").read_text(encoding="utf-8")
+    return files
 
 
 def platformio_environment(core_dir: Path) -> dict[str, str]:
@@ -150,14 +195,11 @@ def run_build(project_dir: str | os.PathLike, env_name: str, core_dir: str | os.
     naming the first compiler or linker error and the log.
     """
     project_dir = Path(project_dir).resolve()
-    core_dir = Path(core_dir) if core_dir is not None else emulated_core_dir()
+    core_dir = Path(core_dir) if core_dir is not None else emulated_core_dir(project_dir)
     if not (project_dir / "platformio.ini").is_file():
         raise TinyedgeError(f"{project_dir} has no platformio.ini",
                             "generate the project first ('tinyedge build')")
-    executable = platformio_executable()
-    if not executable.is_file():
-        raise TinyedgeError(f"PlatformIO is not installed beside {sys.executable}",
-                            "run the setup step: python3 -m tinyedge.bootstrap")
+    platformio = platformio_command()
     seed_offline_core(core_dir)
 
     build_dir = project_dir / ".pio" / "build" / env_name
@@ -165,7 +207,7 @@ def run_build(project_dir: str | os.PathLike, env_name: str, core_dir: str | os.
     log_path.parent.mkdir(parents=True, exist_ok=True)
     print(f"building {project_dir.name} [{env_name}] with PlatformIO (log: {log_path})",
           file=sys.stderr, flush=True)
-    command = [str(executable), "run", "--project-dir", str(project_dir), "--environment", env_name]
+    command = [*platformio, "run", "--project-dir", str(project_dir), "--environment", env_name]
     lines: list[str] = []
     # Its own process group, so that stopping it also stops the SCons and compiler processes under it.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

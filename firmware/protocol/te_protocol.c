@@ -43,19 +43,19 @@ static uint32_t last_inferences;
 
 static void put_text(const char *text)
 {
-    port_write((const uint8_t *)text, strlen(text));
+    te_port_write((const uint8_t *)text, strlen(text));
 }
 
 static void put_u64(uint64_t value)
 {
     char digits[TE_FORMAT_MAX];
-    port_write((const uint8_t *)digits, te_format_u64(value, digits));
+    te_port_write((const uint8_t *)digits, te_format_u64(value, digits));
 }
 
 static void put_i64(int64_t value)
 {
     char digits[TE_FORMAT_MAX];
-    port_write((const uint8_t *)digits, te_format_i64(value, digits));
+    te_port_write((const uint8_t *)digits, te_format_i64(value, digits));
 }
 
 static void put_hex(const uint8_t *bytes, size_t length)
@@ -63,7 +63,7 @@ static void put_hex(const uint8_t *bytes, size_t length)
     char chunk[64];
     while (length > 0u) {
         size_t count = length < sizeof chunk / 2u ? length : sizeof chunk / 2u;
-        port_write((const uint8_t *)chunk, te_format_hex(bytes, count, chunk));
+        te_port_write((const uint8_t *)chunk, te_format_hex(bytes, count, chunk));
         bytes += count;
         length -= count;
     }
@@ -150,8 +150,8 @@ static int is_command(const char *token, const char *name)
 
 static uint64_t microseconds_now(void)
 {
-    uint64_t ticks = port_ticks();
-    uint64_t rate = port_ticks_per_second();
+    uint64_t ticks = te_port_ticks();
+    uint64_t rate = te_port_ticks_per_second();
     if (rate == 0u) {
         return 0u;
     }
@@ -249,7 +249,7 @@ static void db_bytes(const char *digits)
         int low = hex_value(digits[i + 1u]);
         if (high < 0 || low < 0) {
             put_text("e-[Invalid hex digit '");
-            port_write((const uint8_t *)digits + i, 2u);
+            te_port_write((const uint8_t *)digits + i, 2u);
             put_text("']\r\n");
             return;
         }
@@ -287,7 +287,7 @@ static void command_results(void)
     for (i = 0; i < model->output_bytes; ++i) {
         float value = (float)((int32_t)model->output_buffer[i] - model->output_zero_point) *
                       model->output_scale;
-        port_write((const uint8_t *)number, te_format_fixed3(value, number));
+        te_port_write((const uint8_t *)number, te_format_fixed3(value, number));
         if (i + 1u < model->output_bytes) {
             put_text(",");
         }
@@ -335,11 +335,11 @@ static void run_inferences(uint32_t inferences, uint32_t warmups)
     put_text("\r\n");
     command_timestamp();
     /* Ticks are read inside the two lap lines, so printing them is not counted. */
-    start = port_ticks();
+    start = te_port_ticks();
     for (i = 0; i < inferences && status == 0; ++i) {
         status = model->invoke(model->input_buffer, model->output_buffer);
     }
-    end = port_ticks();
+    end = te_port_ticks();
     command_timestamp();
     if (status != 0) {
         report_invoke_failure(status);
@@ -414,7 +414,7 @@ static void command_te_output(void)
 
 static void command_te_ticks(void)
 {
-    const char *unit = port_tick_unit();
+    const char *unit = te_port_tick_unit();
     if (!require_inference("te-ticks")) {
         return;
     }
@@ -427,11 +427,11 @@ static void command_te_ticks(void)
     put_text("\r\n");
     if (strcmp(unit, "instructions") == 0) {
         put_text("m-te-instructions-per-tick-");
-        put_u64(port_instructions_per_tick());
+        put_u64(te_port_instructions_per_tick());
         put_text("\r\n");
     }
     put_text("m-te-ticks-per-second-");
-    put_u64(port_ticks_per_second());
+    put_u64(te_port_ticks_per_second());
     put_text("\r\n");
 }
 
@@ -515,7 +515,7 @@ void te_protocol_receive(char c)
 void te_protocol_start(void)
 {
     const te_model *model = &te_model_in_firmware;
-    port_init(TE_SERIAL_BAUD);
+    te_port_init(TE_SERIAL_BAUD);
     put_line("m-timestamp-mode-performance");
     command_timestamp();
     if (model->init != NULL) {
@@ -534,7 +534,7 @@ void te_protocol_start(void)
 void te_protocol_poll(void)
 {
     uint8_t received[64];
-    size_t count = port_read(received, sizeof received);
+    size_t count = te_port_read(received, sizeof received);
     size_t i;
     for (i = 0; i < count; ++i) {
         te_protocol_receive((char)received[i]);

@@ -18,7 +18,7 @@ extern "C" {
 #define TE_CMD_SIZE 80u
 #define TE_CMD_TERMINATOR '%'
 
-/* Serial rate handed to port_init (boards override it with -DTE_SERIAL_BAUD=...). */
+/* Serial rate handed to te_port_init (boards override it with -DTE_SERIAL_BAUD=...). */
 #ifndef TE_SERIAL_BAUD
 #define TE_SERIAL_BAUD 115200u
 #endif

@@ -19,6 +19,7 @@ import pytest
 
 import arduino_avr
 import native_model_zoo
+from symbols import defined_globals, unprefixed
 from tinyedge.boards import Catalogue
 from tinyedge.project import make_bundle, plan_project, render_project, write_tree
 from tinyedge.tflite.tflm import TflmRunner
@@ -139,8 +140,9 @@ def test_arduino_library_builds_against_the_avr_core_and_runs_exact_in_simavr(tm
     core = arduino_avr.build_core(tmp_path / "build")
 
     # The sketch as users get it: the validation protocol on Serial.
-    firmware = arduino_avr.link(arduino_avr.compile_library(library, tmp_path / "protocol"), core,
-                                tmp_path / "protocol" / "sketch.elf")
+    objects = arduino_avr.compile_library(library, tmp_path / "protocol")
+    assert unprefixed(defined_globals(objects, "avr-nm")) == []   # the library's own objects, not the core's
+    firmware = arduino_avr.link(objects, core, tmp_path / "protocol" / "sketch.elf")
     assert firmware.flash_bytes <= arduino_avr.MEGA_FLASH_BYTES
     assert firmware.ram_bytes <= arduino_avr.MEGA_RAM_BYTES - 1024, "less than 1 KB left for the stack"
     symbols = _run(["avr-nm", str(firmware.elf)], tmp_path)

@@ -6,7 +6,7 @@ import pytest
 
 from tinyedge.errors import TinyedgeError
 from tinyedge.project.carray import parse_c_array
-from tinyedge.project.sanitize import arduino_name, c_identifier, c_string, one_line, protocol_name
+from tinyedge.project.sanitize import arduino_name, c_identifier, c_string, model_names, one_line
 
 HOSTILE = 'a"b*/c\n\\'
 
@@ -29,7 +29,10 @@ def test_string_literal_escapes_everything_that_could_break_out():
 
 
 def test_names_for_the_protocol_arduino_and_single_line_fields():
-    assert protocol_name("my model/v2 ✓") == "my_model_v2"
+    # A plain identifier is its own name; any other keeps its ASCII part plus 8 digits of its SHA-256
+    # (hashlib.sha256("my model/v2 ✓".encode()).hexdigest()[:8], computed by hand for this test).
+    assert model_names("digits").protocol == "digits"
+    assert model_names("my model/v2 ✓").protocol == "my_model_v2_5f699c68"
     assert arduino_name("9 lives") == "m9_lives"
     assert one_line("two\nlines\tand\x00nul") == "two lines and nul"
 
@@ -41,10 +44,25 @@ def test_model_array_parses_back_to_exactly_the_model_bytes(model_case, model_bu
     context = _context(model_bundle, _board("emu-m4"), ProjectPlan("cmake", RuntimeChoice("tflm", "test"),
                                                                    tflm=_tflm_plan()))
     source = _render("common/model_data.cc.j2", context)
-    symbol = f"{model_case.key}_model_data"
+    symbol = f"tinyedge_{model_case.key}_model_data"
     assert f"alignas(16) const unsigned char {symbol}[] = {{" in source
     assert f"const unsigned int {symbol}_len = {len(model_case.model_bytes)};" in source
     assert parse_c_array(source, symbol) == model_case.model_bytes
+
+
+@pytest.mark.parametrize("names", [("my model", "my_model"), ("my model", "my-model"),
+                                   ("a/b", "a b"), ("模型", "模型-ñ"), ("int", "int_")])
+def test_different_names_never_share_a_protocol_or_c_name(names):
+    first, second = (model_names(name) for name in names)
+    assert first.protocol != second.protocol and first.c_name != second.c_name
+
+
+@pytest.mark.parametrize("name", ["my model", 'my "model" v2', "x */ int evil; /*", "模型-ñ", "x" * 200])
+def test_every_name_maps_into_the_protocol_alphabet(name):
+    import re
+    names = model_names(name)
+    assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,47}", names.protocol), names.protocol
+    assert names.c_name == names.protocol
 
 
 def test_a_damaged_array_is_reported():

@@ -90,4 +90,4 @@ def fault_firmware(validated_digits, tmp_path_factory):
 def noisy_firmware(validated_digits, tmp_path_factory) -> Path:
     """The ELF of the digits firmware that sends garbage before its boot banner (c/boot_noise.c)."""
     return _firmware_variant(validated_digits, tmp_path_factory.mktemp("boot-noise"), BOOT_NOISE,
-                             ["-Wl,--wrap=port_init"])
+                             ["-Wl,--wrap=te_port_init"])

@@ -233,3 +233,24 @@ def _cmdline(pid: int) -> bytes:
             return handle.read()
     except OSError:
         return b""
+
+
+@pytest.mark.slow
+@pytest.mark.emulated
+@pytest.mark.parametrize("name", ["my model", 'my "model" v2', "x */ int evil; /*", "模型-ñ"])
+def test_any_utf8_project_name_builds_and_validates(validated_digits, tmp_path, name):
+    """The host and the firmware take the protocol name from one function (sanitize.model_names)."""
+    from tinyedge.project.sanitize import model_names
+
+    folder = tmp_path / "project"
+    shutil.copytree(validated_digits.folder, folder)
+    project_file = folder / "tinyedge.toml"
+    text = project_file.read_text(encoding="utf-8")
+    assert '\nname = "digits"' in text
+    escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+    project_file.write_text(text.replace('\nname = "digits"', f'\nname = "{escaped}"', 1), encoding="utf-8")
+    run = run_tinyedge("validate", "--board", "emu-m4", "--dir", str(folder), "--samples", "20", "--json")
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout)
+    assert result["agreement"] == 1.0 and result["samples"] == 20
+    assert result["model"]["name"] == model_names(name).protocol

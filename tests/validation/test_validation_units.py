@@ -5,6 +5,7 @@ runner (no board is attached to this machine, and PlatformIO cannot download pla
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -125,9 +126,8 @@ def test_nano33_flash_touches_at_1200_baud_then_uploads_to_the_bootloader_port(m
 
     result = flash_real_board(NANO, nano_build, None, run=fake_platformio, sleep=lambda seconds: None)
     project = nano_build.firmware_project
-    assert commands == [[str(Path(commands[0][0])), "run", "-d", str(project), "-t", "upload",
+    assert commands == [[sys.executable, "-m", "platformio", "run", "-d", str(project), "-t", "upload",
                          "--upload-port", "/dev/ttyACM1"]]
-    assert commands[0][0].endswith("platformio")
     assert result.port == "/dev/ttyACM0"
 
 

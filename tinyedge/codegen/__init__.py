@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import TinyedgeError
+from ..resources import FIRMWARE_DIR
 from ..tflite.model import TFLiteModel
 from .emit import emit
 from .graph import ALIAS_OPS, live_operators
 from .lowering import lower_graph
 
-KERNEL_DIR = Path(__file__).resolve().parents[2] / "firmware" / "native"
+KERNEL_DIR = FIRMWARE_DIR / "native"
 KERNEL_HEADER = "tinyedge_native.h"
 SIMD_HEADER = "te_simd.h"   # the fast kernels' SXTB16/SMLAD helpers (ACLE or portable C)
 

@@ -8,20 +8,14 @@ output quantization (`m-results` in dequantized floats, as the MLPerf Tiny runne
 from __future__ import annotations
 
 import hashlib
-import re
 
 import numpy as np
 
 from ..errors import TinyedgeError
+from ..project.sanitize import model_names
 from ..tflite.model import TFLiteModel
 
 HASH_DIGITS = 16  # the prefix of the model's SHA-256 the firmware carries (the host checks it)
-
-
-def protocol_name(name: str) -> str:
-    """`name` with every character outside [A-Za-z0-9._-] replaced, so protocol lines stay parseable."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", name)[:48]
-    return cleaned or "model"
 
 
 def adapter_source(model: TFLiteModel, model_bytes: bytes, name: str, *,
@@ -53,6 +47,6 @@ def adapter_source(model: TFLiteModel, model_bytes: bytes, name: str, *,
 #include "{runtime_header}"
 
 /* Output scale {scale!r}, written in hexadecimal to keep the float32 value exact. */
-TE_MODEL_DEFINE("{protocol_name(name)}", "{digest[:HASH_DIGITS]}", {inputs[0].nbytes}, {outputs[0].nbytes},
+TE_MODEL_DEFINE("{model_names(name).protocol}", "{digest[:HASH_DIGITS]}", {inputs[0].nbytes}, {outputs[0].nbytes},
                 {scale.hex()}f, {zero_point}, {init_name}, {invoke});
 """

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import TinyedgeError
 from ..tflite.model import TFLiteModel, parse
-from .sanitize import c_identifier, protocol_name
+from .sanitize import model_names
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,6 @@ class TensorSpec:
 @dataclass
 class ModelBundle:
     name: str                      # as the user wrote it (goes into strings only, escaped)
-    c_name: str                    # sanitised identifier, the stem of generated symbols
-    protocol_name: str             # what the firmware answers to `te-model` / `profile`
     model: TFLiteModel = field(repr=False)
     model_bytes: bytes = field(repr=False)
     sha256: str
@@ -45,8 +43,18 @@ class ModelBundle:
     sample_output: bytes = field(repr=False)  # the host TFLM's int8 output for sample_input
 
     @property
+    def c_name(self) -> str:
+        """The stem of generated symbols (sanitize.model_names, like every other use of the name)."""
+        return model_names(self.name).c_name
+
+    @property
+    def protocol_name(self) -> str:
+        """What the firmware answers to `te-model` and `profile`."""
+        return model_names(self.name).protocol
+
+    @property
     def model_symbol(self) -> str:
-        return f"{self.c_name}_model_data"
+        return f"tinyedge_{self.c_name}_model_data"
 
 
 def _tensor_spec(model: TFLiteModel, index: int) -> TensorSpec:
@@ -104,7 +112,7 @@ def make_bundle(model_bytes: bytes, name: str, labels: list[str] | None = None,
     batch = np.frombuffer(sample_input, dtype=np.int8).reshape((1, *input_spec.shape[1:]))
     sample_output = runner.run(batch)[0].astype(np.int8).tobytes()
     return ModelBundle(
-        name=name, c_name=c_identifier(name), protocol_name=protocol_name(name), model=model,
+        name=name, model=model,
         model_bytes=bytes(model_bytes), sha256=hashlib.sha256(model_bytes).hexdigest(),
         input=input_spec, output=output_spec, labels=labels,
         ops=sorted({op.opcode for op in graph.operators}),

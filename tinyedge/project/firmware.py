@@ -75,15 +75,15 @@ def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", ru
                  arena_margin: float = 0.1, tested_arena: int | None = None,
                  tflm_dir: Path | None = None) -> ProjectPlan:
     """Chooses the runtime and generates what it needs (native C, or the TFLM resolver and arena)."""
-    from ..platformio import emulated_core_dir, emulated_platform_spec
+    from ..platformio import PROJECT_CORE_FOLDER, PROJECT_PLATFORM_SPEC
 
     if kind not in KINDS:
         raise TinyedgeError(f"unknown project kind '{kind}'", f"choose one of {', '.join(KINDS)}")
     choice = choose_runtime(bundle.model, runtime)
     plan = ProjectPlan(kind=kind, runtime=choice)
     if board.emulated:
-        plan.platform_spec = emulated_platform_spec()
-        plan.core_dir = str(emulated_core_dir())
+        plan.platform_spec = PROJECT_PLATFORM_SPEC
+        plan.core_dir = PROJECT_CORE_FOLDER
     if choice.kind == "native":
         from ..codegen import generate
         plan.native = generate(bundle.model, prefix="tinyedge")

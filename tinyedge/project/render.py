@@ -65,7 +65,7 @@ class ProjectPlan:
     native: object | None = None          # codegen.GeneratedRuntime for the native runtime
     tflm: TflmPlan | None = None
     platform_spec: str = ""               # platformio.ini `platform =` (emulated boards: symlink://...)
-    core_dir: str = ""                    # tinyedge's offline PlatformIO folder (README of emulated boards)
+    core_dir: str = ""                    # the project's offline PlatformIO folder (README of emulated boards)
     extra: dict = field(default_factory=dict)
 
 
@@ -222,6 +222,9 @@ def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: d
         files.update(_arduino_glue(context, "src"))
     files.update(_protocol_files("lib/tinyedge_protocol"))
     files.update(_native_files(plan, "lib/tinyedge_native"))
+    if board.emulated:
+        from ..platformio import emulated_platform_files
+        files.update(emulated_platform_files(board.platformio.board))
     return files
 
 

@@ -13,7 +13,9 @@ Rules, so the result is obvious to a reader of the generated code:
 
 from __future__ import annotations
 
+import hashlib
 import re
+from dataclasses import dataclass
 
 _C_KEYWORDS = frozenset("""
     auto break case char const continue default do double else enum extern float for goto if inline int
@@ -49,10 +51,36 @@ def c_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def protocol_name(text: str, fallback: str = "model") -> str:
-    """A model name for the validation protocol's lines: only [A-Za-z0-9._-] (te_model.h asks so)."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", text.strip()).strip("_")
-    return name or fallback
+PROTOCOL_NAME_MAX = 48  # te_model.h: a protocol line carries the name with room to spare in 80 chars
+_NAME_DIGEST_DIGITS = 8
+
+
+@dataclass(frozen=True)
+class ModelNames:
+    """The one translation of a user's model name. Every place that needs the name in another alphabet
+    (C symbols, protocol lines) takes it from here, so the host and the firmware always agree."""
+    text: str          # as the user wrote it (goes into C strings only, escaped)
+    stem: str          # [A-Za-z0-9_]: valid as a C identifier and as a protocol name
+
+    @property
+    def c_name(self) -> str:
+        return self.stem
+
+    @property
+    def protocol(self) -> str:
+        """What the firmware answers to `te-model` and `profile` ([A-Za-z0-9._-] is allowed there)."""
+        return self.stem
+
+
+def model_names(text: str) -> ModelNames:
+    """Names for `text`. A plain identifier of at most PROTOCOL_NAME_MAX characters stays as it is;
+    any other name (spaces, quotes, non-ASCII, C comment markers, a keyword) keeps its readable ASCII
+    part and gains a digest of its whole UTF-8 text, so two different names never share a name."""
+    stem = c_identifier(text)
+    if stem != text or len(stem) > PROTOCOL_NAME_MAX:
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:_NAME_DIGEST_DIGITS]
+        stem = f"{stem[:PROTOCOL_NAME_MAX - _NAME_DIGEST_DIGITS - 1].rstrip('_')}_{digest}"
+    return ModelNames(text=text, stem=stem)
 
 
 def arduino_name(text: str, fallback: str = "tinyedge_model") -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..boards import Board
-from ..device.adapter import protocol_name
+from ..project.sanitize import model_names
 from ..device.protocol import ModelIdentity
 from ..errors import TinyedgeError
 
@@ -37,7 +37,7 @@ class BuildFolder:
     @property
     def identity(self) -> ModelIdentity:
         """What the firmware must carry: the model's protocol name and the SHA-256 of model.tflite."""
-        return ModelIdentity(protocol_name(self.model_name), hashlib.sha256(self.model_bytes).hexdigest())
+        return ModelIdentity(model_names(self.model_name).protocol, hashlib.sha256(self.model_bytes).hexdigest())
 
     @property
     def firmware(self) -> dict:

@@ -38,8 +38,8 @@ class FlashResult:
 
 def upload_command(project: Path, port: str) -> list[str]:
     """PlatformIO's upload of the project's default environment to `port`."""
-    from ..platformio import platformio_executable
-    return [str(platformio_executable()), "run", "-d", str(project), "-t", "upload", "--upload-port", port]
+    from ..platformio import platformio_command
+    return [*platformio_command(), "run", "-d", str(project), "-t", "upload", "--upload-port", port]
 
 
 def upload_failure(lines: Sequence[str], returncode: int) -> str:

@@ -45,7 +45,7 @@ static inline void cortex_m_interrupts_restore(uint32_t primask)
 
 /* External interrupts go through one dispatcher, so a port attaches its handlers at run time and the
  * vector table stays the same for every machine. Attaching also enables the interrupt in the NVIC. */
-typedef void (*cortex_m_irq_handler)(void);
-void cortex_m_irq_attach(unsigned irq, cortex_m_irq_handler handler);
+typedef void (*te_cortex_m_irq_handler)(void);
+void te_cortex_m_irq_attach(unsigned irq, te_cortex_m_irq_handler handler);
 
 #endif /* TINYEDGE_CORTEX_M_H */

@@ -6,9 +6,9 @@
 #include "machine.h"
 #include "semihosting.h"
 
-void platform_report_fault(const uint32_t *frame, uint32_t exc_return) __attribute__((noreturn));
+void te_platform_report_fault(const uint32_t *frame, uint32_t exc_return) __attribute__((noreturn));
 
-void platform_report_fault(const uint32_t *frame, uint32_t exc_return)
+void te_platform_report_fault(const uint32_t *frame, uint32_t exc_return)
 {
     (void)exc_return;
     /* The exception frame holds r0-r3, r12, lr, pc, xpsr; pc is the sixth word. */
@@ -32,5 +32,5 @@ void platform_report_fault(const uint32_t *frame, uint32_t exc_return)
     cmsdk_uart_write(uart, (const uint8_t *)prefix, sizeof prefix - 1);
     cmsdk_uart_write(uart, (const uint8_t *)digits, sizeof digits);
     cmsdk_uart_write(uart, (const uint8_t *)suffix, sizeof suffix - 1);
-    semihosting_exit(TINYEDGE_FAULT_EXIT_CODE);
+    te_semihosting_exit(TINYEDGE_FAULT_EXIT_CODE);
 }

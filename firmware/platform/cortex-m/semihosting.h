@@ -3,6 +3,6 @@
 #define TINYEDGE_SEMIHOSTING_H
 
 /* Ends the emulation; QEMU exits with `code`. Never returns. */
-void semihosting_exit(int code) __attribute__((noreturn));
+void te_semihosting_exit(int code) __attribute__((noreturn));
 
 #endif /* TINYEDGE_SEMIHOSTING_H */

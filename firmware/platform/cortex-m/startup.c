@@ -21,8 +21,8 @@ extern void __libc_init_array(void);
 
 void Reset_Handler(void) __attribute__((naked, noreturn));
 void Fault_Handler(void) __attribute__((naked, noreturn));
-void platform_start(void) __attribute__((noreturn, used));
-void platform_report_fault(const uint32_t *frame, uint32_t exc_return)
+void te_platform_start(void) __attribute__((noreturn, used));
+void te_platform_report_fault(const uint32_t *frame, uint32_t exc_return)
     __attribute__((noreturn, used));
 
 /* The port provides SysTick_Handler when it uses SysTick; a stray SysTick is otherwise a crash. */
@@ -33,7 +33,7 @@ typedef void (*vector)(void);
 
 /* The first word is the initial stack pointer, the rest are handler addresses. Every exception
  * without a handler of its own is a crash, reported by Fault_Handler. */
-__attribute__((section(".vectors"), used)) const vector platform_vectors[16 + MACHINE_IRQ_COUNT] = {
+__attribute__((section(".vectors"), used)) const vector te_platform_vectors[16 + MACHINE_IRQ_COUNT] = {
     [0] = __stack_top,
     [1] = Reset_Handler,
     [2] = Fault_Handler,  /* NMI */
@@ -78,12 +78,12 @@ void Reset_Handler(void)
         "dsb\n\t"
         "isb\n\t"
 #endif
-        "b platform_start\n\t");
+        "b te_platform_start\n\t");
 }
 
-void platform_start(void)
+void te_platform_start(void)
 {
-    SCB_VTOR = (uint32_t)platform_vectors;
+    SCB_VTOR = (uint32_t)te_platform_vectors;
     const uint32_t *source = &__data_load;
     for (uint32_t *target = &__data_start; target < &__data_end;) {
         *target++ = *source++;
@@ -105,12 +105,12 @@ void Fault_Handler(void)
         "ite eq\n\t"
         "mrseq r0, msp\n\t"
         "mrsne r0, psp\n\t"
-        "b platform_report_fault\n\t");
+        "b te_platform_report_fault\n\t");
 }
 
-static cortex_m_irq_handler irq_handlers[MACHINE_IRQ_COUNT];
+static te_cortex_m_irq_handler irq_handlers[MACHINE_IRQ_COUNT];
 
-void cortex_m_irq_attach(unsigned irq, cortex_m_irq_handler handler)
+void te_cortex_m_irq_attach(unsigned irq, te_cortex_m_irq_handler handler)
 {
     if (irq >= MACHINE_IRQ_COUNT) {
         return;

@@ -51,7 +51,7 @@ int _read(int file, char *data, int length)
     (void)file;
     (void)data;
     (void)length;
-    return 0; /* end of file: the protocol reads the UART through port_read() */
+    return 0; /* end of file: the protocol reads the UART through te_port_read() */
 }
 
 int _close(int file)
@@ -88,4 +88,4 @@ int _kill(int pid, int signal)
     return -1;
 }
 
-void _exit(int code) { semihosting_exit(code); }
+void _exit(int code) { te_semihosting_exit(code); }

@@ -1,12 +1,12 @@
 """SCons build script of the tinyedge-emulated PlatformIO platform.
 
 Builds the project's src/ and lib/ with arm-none-eabi-gcc from PATH and adds, for the board's QEMU
-machine, tinyedge's start-up code (firmware/platform/cortex-m), machine description and linker script
-(firmware/platform/<machine>) and bare-metal port (firmware/port/<port>). The result is
+machine, tinyedge's start-up code (platform/cortex-m), machine description and linker script
+(platform/<machine>) and bare-metal port (port/<port>), from the platform's support/ folder. The result is
 .pio/build/<env>/firmware.elf, ready for `qemu-system-arm -kernel`.
 """
 
-from os.path import dirname, isdir, join, realpath
+from os.path import dirname, isdir, join, realpath, relpath
 
 from SCons.Script import AlwaysBuild, Default, DefaultEnvironment
 
@@ -14,14 +14,17 @@ env = DefaultEnvironment()
 platform = env.PioPlatform()
 board = env.BoardConfig()
 
-FIRMWARE_DIR = dirname(realpath(platform.get_dir()))
+# In a generated project the platform carries what it compiles in support/; in tinyedge's own
+# firmware/ folder the same files are the platform folder's siblings.
+PLATFORM_DIR = realpath(platform.get_dir())
+FIRMWARE_DIR = join(PLATFORM_DIR, "support") if isdir(join(PLATFORM_DIR, "support")) else dirname(PLATFORM_DIR)
 STARTUP_DIR = join(FIRMWARE_DIR, "platform", "cortex-m")
 CMSDK_DIR = join(FIRMWARE_DIR, "platform", "cmsdk")
 MACHINE_DIR = join(FIRMWARE_DIR, "platform", board.get("build.machine"))
 PORT_DIR = join(FIRMWARE_DIR, "port", board.get("build.port"))
 for folder in (STARTUP_DIR, CMSDK_DIR, MACHINE_DIR, PORT_DIR):
     if not isdir(folder):
-        env.Exit("Error: %s is missing; this platform must stay inside tinyedge's firmware/ folder" % folder)
+        env.Exit("Error: %s is missing; regenerate the project with tinyedge build" % folder)
 
 # The same code generation flags as tinyedge's Board.gcc_flags() (a test keeps them equal).
 CPU_FLAGS = list(board.get("build.cpu_flags"))
@@ -57,7 +60,9 @@ env.Append(
         "--specs=nano.specs",  # newlib-nano: small printf/malloc
         "-nostartfiles",       # our start-up code replaces crt0
         "-Wl,--gc-sections",
-        "-Wl,-Map=%s" % join("$BUILD_DIR", "firmware.map"),
+        # Relative to the folder SCons runs in: SCons splits flags at spaces, and a project may sit
+        # in a folder whose path has one.
+        "-Wl,-Map=%s" % relpath(join(env.subst("$BUILD_DIR"), "firmware.map")),
     ],
     LIBPATH=[STARTUP_DIR],  # the machine's linker script INCLUDEs sections.ld from here
     LIBS=["m"],

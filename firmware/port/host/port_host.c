@@ -10,11 +10,11 @@
 
 #include "port.h"
 
-void port_init(uint32_t baud) { (void)baud; }
+void te_port_init(uint32_t baud) { (void)baud; }
 
-size_t port_read(uint8_t *buffer, size_t max)
+size_t te_port_read(uint8_t *buffer, size_t max)
 {
-    /* Waits at most 1 ms when nothing is there: firmware main loops call port_read() without pause,
+    /* Waits at most 1 ms when nothing is there: firmware main loops call te_port_read() without pause,
      * and on a host (unlike a microcontroller) spinning would take a whole CPU core from the tests. */
     struct pollfd input = {.fd = STDIN_FILENO, .events = POLLIN};
     if (max == 0 || poll(&input, 1, 1) <= 0 || !(input.revents & (POLLIN | POLLHUP))) {
@@ -27,7 +27,7 @@ size_t port_read(uint8_t *buffer, size_t max)
     return got > 0 ? (size_t)got : 0;
 }
 
-void port_write(const uint8_t *data, size_t length)
+void te_port_write(const uint8_t *data, size_t length)
 {
     while (length > 0) {
         ssize_t written = write(STDOUT_FILENO, data, length);
@@ -42,17 +42,17 @@ void port_write(const uint8_t *data, size_t length)
     }
 }
 
-uint64_t port_ticks(void)
+uint64_t te_port_ticks(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
 }
 
-uint32_t port_ticks_per_second(void) { return 1000000u; }
+uint32_t te_port_ticks_per_second(void) { return 1000000u; }
 
-const char *port_tick_unit(void) { return "us"; }
+const char *te_port_tick_unit(void) { return "us"; }
 
-uint32_t port_instructions_per_tick(void) { return 1u; }
+uint32_t te_port_instructions_per_tick(void) { return 1u; }
 
-void port_exit(int code) { exit(code); }
+void te_port_exit(int code) { exit(code); }

@@ -10,7 +10,7 @@
  * Deterministic timing: under -icount every instruction takes the same virtual time, but while the
  * firmware polls for input it runs a number of loop iterations that depends on when the host's bytes
  * arrive, which shifts where the 40-instruction tick boundaries fall. A measurement of the same code
- * would then read N or N+1 ticks from run to run. So whenever port_read() hands out data, the port
+ * would then read N or N+1 ticks from run to run. So whenever te_port_read() hands out data, the port
  * restarts SysTick's period at that instruction (carrying the count over: the clock only loses the part
  * of one tick spent waiting). Code that runs a fixed path after the last input byte it read is timed
  * identically on every run. */
@@ -26,11 +26,11 @@
 
 static cmsdk_uart *const console = (cmsdk_uart *)MACHINE_CONSOLE_UART_BASE;
 
-/* Single producer (the RX interrupt) and single consumer (port_read): each index is written by one side
+/* Single producer (the RX interrupt) and single consumer (te_port_read): each index is written by one side
  * only, and 32-bit accesses are atomic, so no lock is needed. */
 static volatile uint8_t rx_ring[RX_RING_SIZE];
 static volatile uint32_t rx_head; /* written by the interrupt */
-static volatile uint32_t rx_tail; /* written by port_read */
+static volatile uint32_t rx_tail; /* written by te_port_read */
 
 static volatile uint64_t systick_wrapped_ticks;
 
@@ -40,7 +40,7 @@ static void console_rx_interrupt(void)
     while (console->state & CMSDK_UART_STATE_RX_FULL) {
         uint32_t head = rx_head;
         if (head - rx_tail == RX_RING_SIZE) {
-            console->ctrl &= ~CMSDK_UART_CTRL_RX_INTERRUPT; /* port_read turns it back on */
+            console->ctrl &= ~CMSDK_UART_CTRL_RX_INTERRUPT; /* te_port_read turns it back on */
             return;
         }
         rx_ring[head & (RX_RING_SIZE - 1u)] = (uint8_t)console->data;
@@ -50,19 +50,19 @@ static void console_rx_interrupt(void)
 
 void SysTick_Handler(void) { systick_wrapped_ticks += (uint64_t)SYST_MAX_RELOAD + 1u; }
 
-void port_init(uint32_t baud)
+void te_port_init(uint32_t baud)
 {
     cmsdk_uart_set_baud(console, MACHINE_SYSCLK_HZ, baud);
     console->intstatus = 0xFu;
     console->ctrl = CMSDK_UART_CTRL_TX_ENABLE | CMSDK_UART_CTRL_RX_ENABLE | CMSDK_UART_CTRL_RX_INTERRUPT;
-    cortex_m_irq_attach(MACHINE_CONSOLE_UART_RX_IRQ, console_rx_interrupt);
+    te_cortex_m_irq_attach(MACHINE_CONSOLE_UART_RX_IRQ, console_rx_interrupt);
 
     SYST_RVR = SYST_MAX_RELOAD;
     SYST_CVR = 0;
     SYST_CSR = SYST_CSR_ENABLE | SYST_CSR_TICKINT | SYST_CSR_CLKSOURCE_CPU;
 }
 
-/* SysTick counts since port_init; called with interrupts masked. */
+/* SysTick counts since te_port_init; called with interrupts masked. */
 static uint64_t systick_counts(void)
 {
     /* With interrupts masked, a wrap that happened since the last SysTick interrupt shows as a pending
@@ -93,7 +93,7 @@ static void restart_tick_period(void)
     cortex_m_interrupts_restore(mask);
 }
 
-uint64_t port_ticks(void)
+uint64_t te_port_ticks(void)
 {
     uint32_t mask = cortex_m_interrupts_off();
     uint64_t counts = systick_counts();
@@ -105,7 +105,7 @@ uint64_t port_ticks(void)
 #endif
 }
 
-size_t port_read(uint8_t *buffer, size_t max)
+size_t te_port_read(uint8_t *buffer, size_t max)
 {
     size_t count = 0;
     uint32_t tail = rx_tail;
@@ -127,12 +127,12 @@ size_t port_read(uint8_t *buffer, size_t max)
     return count;
 }
 
-void port_write(const uint8_t *data, size_t length) { cmsdk_uart_write(console, data, length); }
+void te_port_write(const uint8_t *data, size_t length) { cmsdk_uart_write(console, data, length); }
 
-uint32_t port_ticks_per_second(void) { return MACHINE_TICKS_PER_SECOND; }
+uint32_t te_port_ticks_per_second(void) { return MACHINE_TICKS_PER_SECOND; }
 
-const char *port_tick_unit(void) { return "instructions"; }
+const char *te_port_tick_unit(void) { return "instructions"; }
 
-uint32_t port_instructions_per_tick(void) { return MACHINE_INSTRUCTIONS_PER_TICK; }
+uint32_t te_port_instructions_per_tick(void) { return MACHINE_INSTRUCTIONS_PER_TICK; }
 
-void port_exit(int code) { semihosting_exit(code); }
+void te_port_exit(int code) { te_semihosting_exit(code); }

@@ -46,7 +46,7 @@ static void report_fault(int signal_number, siginfo_t *info, void *context)
     _exit(128 + signal_number);
 }
 
-void port_init(uint32_t baud)
+void te_port_init(uint32_t baud)
 {
     struct sigaction action;
     (void)baud;
@@ -57,7 +57,7 @@ void port_init(uint32_t baud)
     signal(SIGPIPE, SIG_IGN);
 }
 
-size_t port_read(uint8_t *buffer, size_t max)
+size_t te_port_read(uint8_t *buffer, size_t max)
 {
     /* Waits at most 10 ms for input, so an idle firmware does not spin a shared CPU. */
     struct pollfd input = {STDIN_FILENO, POLLIN, 0};
@@ -72,34 +72,34 @@ size_t port_read(uint8_t *buffer, size_t max)
     return count < 0 ? 0u : (size_t)count;
 }
 
-void port_write(const uint8_t *data, size_t length)
+void te_port_write(const uint8_t *data, size_t length)
 {
     write_all(data, length);
 }
 
-uint64_t port_ticks(void)
+uint64_t te_port_ticks(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
 }
 
-uint32_t port_ticks_per_second(void)
+uint32_t te_port_ticks_per_second(void)
 {
     return 1000000u;
 }
 
-const char *port_tick_unit(void)
+const char *te_port_tick_unit(void)
 {
     return "us";
 }
 
-uint32_t port_instructions_per_tick(void)
+uint32_t te_port_instructions_per_tick(void)
 {
     return 1u;
 }
 
-void port_exit(int code)
+void te_port_exit(int code)
 {
     exit(code);
 }

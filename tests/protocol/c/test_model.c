@@ -37,8 +37,8 @@ static void leave(void) { _exit(0); }
 static void abort_firmware(void) { abort(); }
 #else
 static void stop_answering(void) { for (;;) { } }
-static void leave(void) { port_exit(0); }
-static void abort_firmware(void) { port_exit(134); }
+static void leave(void) { te_port_exit(0); }
+static void abort_firmware(void) { te_port_exit(134); }
 #endif
 
 static void act_on_fault_switch(const int8_t *input)

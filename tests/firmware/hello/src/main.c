@@ -6,9 +6,9 @@
  *   e<text>   -> "<text>\r\n"                            echo
  *   t<n>      -> "ticks=<t> instructions=<t*ipt>\r\n"    a loop of exactly 2*n instructions, timed
  *   b<n>      -> "sum=<s> count=<n>\r\n"                 n raw bytes read, summed (bulk input)
- *   w         -> "wraps-ok ticks=<t>\r\n"                watches port_ticks() across SysTick wraps
+ *   w         -> "wraps-ok ticks=<t>\r\n"                watches te_port_ticks() across SysTick wraps
  *   f         -> a HardFault (undefined instruction); the platform prints the marker and exits
- *   x<code>   -> port_exit(code)
+ *   x<code>   -> te_port_exit(code)
  * Unknown lines get "?\r\n". */
 #include <stdint.h>
 #include <stdio.h>
@@ -21,14 +21,14 @@
 /* From cpp_check.cpp: set by the constructor of a static C++ object, so 1 proves constructors ran. */
 extern int cpp_constructor_ran(void);
 
-static void put(const char *text) { port_write((const uint8_t *)text, strlen(text)); }
+static void put(const char *text) { te_port_write((const uint8_t *)text, strlen(text)); }
 
 static size_t read_line(char *line, size_t size)
 {
     size_t length = 0;
     for (;;) {
         uint8_t byte;
-        if (port_read(&byte, 1) == 0) {
+        if (te_port_read(&byte, 1) == 0) {
             continue;
         }
         if (byte == '\n') {
@@ -65,12 +65,12 @@ __attribute__((noinline, used)) void crash_now(void) { __builtin_trap(); }
 
 static void timed_loop(uint32_t iterations)
 {
-    uint64_t start = port_ticks();
+    uint64_t start = te_port_ticks();
     count_down(iterations);
-    uint64_t ticks = port_ticks() - start;
+    uint64_t ticks = te_port_ticks() - start;
     char reply[96];
     snprintf(reply, sizeof reply, "ticks=%lu instructions=%lu\r\n", (unsigned long)ticks,
-             (unsigned long)(ticks * port_instructions_per_tick()));
+             (unsigned long)(ticks * te_port_instructions_per_tick()));
     put(reply);
 }
 
@@ -81,7 +81,7 @@ static void bulk_read(uint32_t count)
     uint8_t chunk[64];
     while (received < count) {
         uint32_t want = count - received < sizeof chunk ? count - received : sizeof chunk;
-        size_t got = port_read(chunk, want);
+        size_t got = te_port_read(chunk, want);
         sum = byte_sum(sum, chunk, got);
         received += (uint32_t)got;
     }
@@ -108,13 +108,13 @@ static long float_check(void)
  * or doubled wrap, or a step backwards, shows. */
 static void watch_wrap(void)
 {
-    const uint64_t expected = 10000u / port_instructions_per_tick();
-    const uint64_t first = port_ticks();
+    const uint64_t expected = 10000u / te_port_instructions_per_tick();
+    const uint64_t first = te_port_ticks();
     uint64_t previous = first;
     int ok = 1;
     for (uint32_t step = 0; step < 70000u && ok; step++) {
         count_down(5000);
-        uint64_t now = port_ticks();
+        uint64_t now = te_port_ticks();
         if (now < previous || now - previous < expected || now - previous > expected + expected / 10u + 2u) {
             ok = 0;
         }
@@ -129,12 +129,12 @@ static void watch_wrap(void)
 int main(void)
 {
 #ifdef CRASH_AT_BOOT
-    crash_now(); /* before port_init: the fault handler must bring the UART up itself */
+    crash_now(); /* before te_port_init: the fault handler must bring the UART up itself */
 #endif
-    port_init(115200);
+    te_port_init(115200);
     char line[128];
-    snprintf(line, sizeof line, "ready unit=%s ipt=%lu hz=%lu float=%ld cpp=%d\r\n", port_tick_unit(),
-             (unsigned long)port_instructions_per_tick(), (unsigned long)port_ticks_per_second(),
+    snprintf(line, sizeof line, "ready unit=%s ipt=%lu hz=%lu float=%ld cpp=%d\r\n", te_port_tick_unit(),
+             (unsigned long)te_port_instructions_per_tick(), (unsigned long)te_port_ticks_per_second(),
              float_check(), cpp_constructor_ran());
     put(line);
     for (;;) {
@@ -157,7 +157,7 @@ int main(void)
             crash_now();
             break;
         case 'x':
-            port_exit(atoi(line + 1));
+            te_port_exit(atoi(line + 1));
             break;
         default:
             put("?\r\n");
