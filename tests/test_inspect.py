@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from tinyedge import footprint
 from tinyedge.boards import Catalogue
 from tinyedge.tflite import inspect as analysis
 from tinyedge.tflite.model import load
@@ -51,15 +52,32 @@ def test_json_output_with_board_fit(shared_dir):
         ("AVERAGE_POOL_2D", 2), ("CONV_2D", 3), ("DEPTHWISE_CONV_2D", 3), ("FULLY_CONNECTED", 4),
         ("RESHAPE", 1), ("SOFTMAX", 2)}
     assert all(row["tflm"] is None for row in report["ops"])
+    # The fit is the estimate of the runtime `build` would choose (native here), labelled as such.
     fit = report["fit"]
     board = Catalogue.load().get("nano33")
-    assert fit["flash_needed"] == report["model_bytes"] + 40 * 1024 + 6 * 16 * 1024
-    assert fit["flash_needed"] >= kws["cmsis-nn"]["flash_bytes"]  # the estimate errs on the safe side
-    assert fit["ram_needed"] == report["arena_bytes"] + 4096
+    assert fit["runtime"] == "native" and fit["source"] == "estimate"
+    estimate = footprint.estimate_model(load(path), board)
+    assert (fit["flash_needed"], fit["ram_needed"]) == (estimate.flash_bytes, estimate.ram_bytes)
+    assert fit["estimate"] == estimate.basis and "framework" in fit["estimate"]
+    # Native kws: the generated arrays (about 56.7 KB) and kernels, far below TFLM + CMSIS-NN's figure.
+    assert 56_000 < fit["flash_needed"] < kws["cmsis-nn"]["flash_bytes"]
     assert fit["flash_margin"] == board.flash_bytes - fit["flash_needed"]
     assert fit["ram_margin"] == board.ram_bytes - fit["ram_needed"]
     assert fit["fits"] is True
     assert report["inputs"][0]["dtype"] == "int8" and report["inputs"][0]["scale"] > 0
+
+
+def test_the_tflm_estimate_is_shown_for_the_tflm_runtime(shared_dir):
+    path = shared_dir / "models" / "mlperf-tiny" / "kws_ref_model.tflite"
+    result = inspect_cli(str(path), "--board", "nano33", "--runtime", "tflm")
+    assert result.returncode == 0, result.stderr
+    assert "board nano33, tflm runtime: fits (estimated before the compile" in result.stdout
+    assert "TFLM with 6 reference kernel(s)" in result.stdout
+    report = json.loads(inspect_cli(str(path), "--board", "nano33", "--runtime", "tflm", "--json").stdout)
+    reference = json.loads((shared_dir / "reference" / "tflm-emulated-m4.json").read_text())["models"]["kws"]
+    # A lower bound: below what TFLM with its reference kernels measured in a smaller firmware.
+    assert report["fit"]["runtime"] == "tflm"
+    assert report["model_bytes"] < report["fit"]["flash_needed"] <= reference["reference"]["flash_bytes"] + 12_000
 
 
 def test_table_output(shared_dir):

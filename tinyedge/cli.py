@@ -84,6 +84,8 @@ def build(**options):
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @board_option
 @json_option
+@click.option("--runtime", type=click.Choice(["auto", "native", "tflm"]), default="auto", show_default=True,
+              help="Runtime whose footprint estimate --board shows (auto: the one build would choose).")
 def inspect(**options):
     """Show a .tflite model's ops, op versions, MACs, tensors, arena and (with --board) its fit."""
     _run("inspect", **options)

@@ -94,14 +94,21 @@ SCHEMA: dict[str, dict[str, Setting]] = {
                                 minimum=0.0, maximum=4.0),
     },
     "budgets": {
-        "min_accuracy": Setting(0.0, "least int8 accuracy (0..1) on the test split, for classification; "
+        "min_accuracy": Setting(0.0, "least int8 accuracy (0..1) on the test split, for classification: "
+                                     "host TFLM's at build time, the device's in `tinyedge validate`; "
                                      "0: no floor", minimum=0.0, maximum=1.0),
         "max_error": Setting(0.0, "most int8 mean squared error on the test split (dequantized outputs "
                                   "against the targets), for regression and autoencoders; 0: no ceiling",
                              minimum=0.0),
-        "max_flash": Setting(0, "most flash in bytes; 0: what the board has", minimum=0),
-        "max_ram": Setting(0, "most RAM in bytes; 0: what the board has", minimum=0),
+        "max_flash": Setting(0, "most flash in bytes, checked against the compiled firmware's ELF (or, "
+                                "when it cannot be compiled here, the runtime's estimate); 0: what the "
+                                "board has", minimum=0),
+        "max_ram": Setting(0, "most RAM in bytes (static data, bss and the reserved stack), checked like "
+                              "max_flash; 0: what the board has", minimum=0),
         "max_latency": Setting(0, "most latency in the board's timer unit; 0: no limit", minimum=0),
+        "min_agreement": Setting(1.0, "least share (0..1) of the samples `tinyedge validate` sends whose "
+                                      "int8 output on the device is identical to host TFLM's; 1.0: every "
+                                      "one", minimum=0.0, maximum=1.0),
     },
 }
 

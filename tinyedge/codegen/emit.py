@@ -11,6 +11,7 @@ from .. import __version__
 from ..tflite.model import TFLiteModel
 from .lowering import LoweredGraph, Storage
 from .ops import c_int_array
+from .sizes import SCALAR_BYTES, object_bytes
 
 C_TYPES = {"int8": "int8_t", "int32": "int32_t", "float32": "float", "int16": "int16_t", "uint8": "uint8_t"}
 _REF = re.compile(r"@T(\d+)@")
@@ -44,16 +45,22 @@ def emit(model: TFLiteModel, lowered: LoweredGraph, prefix: str) -> tuple[dict[s
 
     constants = sorted({index for index, s in lowered.storage.items() if s.kind == "constant"})
     weights = [_constant(f"{prefix}_tensor{i}", tensors[i].data, tensors[i].dtype) for i in constants]
-    weights_bytes = sum(tensors[i].nbytes for i in constants)
-    weights_bytes += sum(step.constant_bytes for step in lowered.steps)
-    params_bytes = 0
+    # Exact bytes of what lands in flash, from each object's declared type and length: the weights
+    # (constant tensors, and the fast kernels' rearranged weights, biases and requantization arrays)
+    # and the parameters (every other array and struct, and the I/O size tables), each counted once.
+    weights_bytes = sum(object_bytes(text) for text in weights)
+    params_bytes = SCALAR_BYTES["size_t"] * (len(inputs) + len(outputs))
     declarations: list[str] = []
     body: list[str] = []
     for position, step in enumerate(lowered.steps):
         declarations.append(f"/* operator {step.op.index}: {step.op.opcode} -> "
                             f"'{tensors[step.writes[0]].name}' */")
         declarations.extend(step.declarations)
-        params_bytes += sum(text.count(",") + 1 for text in step.declarations) * 4  # rough, 4 B/value
+        for text in step.declarations:
+            if step.constant_bytes and "[" in text.split("=", 1)[0]:
+                weights_bytes += object_bytes(text)
+            else:
+                params_bytes += object_bytes(text)
         call = _REF.sub(lambda m: _pointer(lowered.storage[int(m.group(1))], prefix), step.call)
         if position in lowered.scratch:
             call = call.replace("@S@", f"((int8_t *)&{prefix}_arena[{lowered.scratch[position]}])")

@@ -63,7 +63,8 @@ def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool =
     else:
         lines.append(f"{target.name}: flash about {firmware.estimated_flash_bytes:,} of "
                      f"{target.flash_bytes:,} bytes, RAM about {firmware.estimated_ram_bytes:,} of "
-                     f"{target.ram_bytes:,} bytes (estimated; not compiled here)")
+                     f"{target.ram_bytes:,} bytes (estimated for the {firmware.runtime} runtime before "
+                     "the compile; not compiled here)")
     lines.append(f"next: {firmware.next_step}")
     lines.append(f"finished in {summary['seconds']:.1f} s")
     table_console.print("\n".join(lines), highlight=False, markup=False)

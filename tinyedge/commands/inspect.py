@@ -60,19 +60,21 @@ def _print(report: analysis.ModelReport, console: Console) -> None:
     if report.fit:
         fit = report.fit
         verdict = "[green]fits[/green]" if fit.fits else "[red]does not fit[/red]"
-        console.print(f"board {fit.board}: {verdict}")
-        console.print(f"  flash: needs {_kb(fit.flash_needed)} of {_kb(fit.flash_available)}, "
+        console.print(f"board {fit.board}, {fit.runtime} runtime: {verdict} (estimated before the compile; "
+                      "after `tinyedge build` the ELF's figures are the ones that count)")
+        console.print(f"  flash: needs about {_kb(fit.flash_needed)} of {_kb(fit.flash_available)}, "
                       f"margin {_kb(fit.flash_margin)}")
-        console.print(f"  RAM:   needs {_kb(fit.ram_needed)} of {_kb(fit.ram_available)}, "
+        console.print(f"  RAM:   needs about {_kb(fit.ram_needed)} of {_kb(fit.ram_available)}, "
                       f"margin {_kb(fit.ram_margin)}")
-        console.print(f"  ({fit.estimate})")
+        console.print(f"  ({fit.estimate})", markup=False)
 
 
-def run(model: Path, board: str | None = None, as_json: bool = False) -> None:
+def run(model: Path, board: str | None = None, as_json: bool = False, runtime: str = "auto") -> None:
     target = Catalogue.load().get(board) if board else None  # a wrong board fails before any work
-    report = analysis.analyse(load(model), str(model))
+    parsed = load(model)
+    report = analysis.analyse(parsed, str(model))
     if target:
-        report.fit = analysis.board_fit(report, target)
+        report.fit = analysis.board_fit(report, parsed, target, runtime)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

@@ -34,7 +34,41 @@ def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool =
         click.echo(json.dumps({key: value for key, value in data.items() if key not in JSON_LEFT_OUT}))
     else:
         _print_summary(data)
-    _check_latency_budget(target.config.get("budgets.max_latency"), data)
+    # validation.json and report.html are written: a missed budget now makes the exit status 1.
+    check_budgets(target.config["budgets"], data)
+
+
+def missed_budgets(budgets: dict, data: dict) -> list[str]:
+    """One phrase per device figure below (or above) its budget: agreement with host TFLM against
+    budgets.min_agreement; the device's accuracy against budgets.min_accuracy (classification) or its
+    mean squared error against budgets.max_error (regression, autoencoders)."""
+    missed = []
+    samples = data["samples"]
+    agreement, floor = data["agreement"], budgets.get("min_agreement", 1.0)
+    if agreement < floor:
+        agreeing = samples - len(data.get("disagreeing_samples") or [])
+        missed.append(f"agreement with host TFLM {agreement:.2%} ({agreeing} of {samples} int8 outputs "
+                      f"identical) is below budgets.min_agreement {floor:.2%}")
+    accuracy, floor = data.get("device_accuracy"), budgets.get("min_accuracy", 0.0)
+    if floor and accuracy is not None and accuracy < floor:
+        right = round(accuracy * samples)
+        missed.append(f"device accuracy {accuracy:.2%} ({right} of {samples} samples) is below "
+                      f"budgets.min_accuracy {floor:.2%}")
+    error, ceiling = data.get("device_mse"), budgets.get("max_error", 0.0)
+    if ceiling and error is not None and error > ceiling:
+        missed.append(f"device mean squared error {error:.5g} on {samples} samples is above "
+                      f"budgets.max_error {ceiling:.5g}")
+    return missed
+
+
+def check_budgets(budgets: dict, data: dict) -> None:
+    """A TinyedgeError (exit status 1) naming the first missed figure and its limit, after the report."""
+    missed = missed_budgets(budgets, data)
+    if missed:
+        more = f"; also {len(missed) - 1} more budget(s) missed" if len(missed) > 1 else ""
+        raise TinyedgeError(f"validation budget not met: {missed[0]}{more}",
+                            f"the measurements are in {data.get('json')} and {data.get('report')}")
+    _check_latency_budget(budgets.get("max_latency", 0), data)
 
 
 def _check_latency_budget(limit: int, data: dict) -> None:

@@ -1,10 +1,14 @@
 """Budgets from tinyedge.toml's [budgets]: a build that misses one fails, naming the figure and the
-limit (after every artifact is written, so the user can look at what missed)."""
+limit (after every artifact is written, so the user can look at what missed).
+
+The model pipeline checks the quality budgets here. Flash and RAM (budgets.max_flash, max_ram) are
+checked by the firmware step (tinyedge.footprint): against the ELF when the firmware is compiled, and
+against the chosen runtime's labelled estimate only when it cannot be compiled here.
+"""
 
 from __future__ import annotations
 
 from ..errors import TinyedgeError
-from ..tflite.inspect import BoardFit
 
 
 def require_applicable(budgets: dict, task: str) -> None:
@@ -21,7 +25,7 @@ def require_applicable(budgets: dict, task: str) -> None:
                             "remove max_error and set a floor with budgets.min_accuracy")
 
 
-def check(budgets: dict, metric: str, int8_value: float, fit: BoardFit, build_dir: str) -> None:
+def check(budgets: dict, metric: str, int8_value: float, build_dir: str) -> None:
     missed = []
     floor = budgets.get("min_accuracy", 0.0)
     if metric == "accuracy" and floor and int8_value < floor:
@@ -35,16 +39,6 @@ def check(budgets: dict, metric: str, int8_value: float, fit: BoardFit, build_di
                        f"above budgets.max_error {ceiling:.5g}",
                        "train longer (distillation.epochs), widen the student (student.width) or "
                        "raise budgets.max_error"))
-    flash_limit = "budgets.max_flash" if budgets.get("max_flash") else f"the flash of {fit.board}"
-    if fit.flash_margin < 0:
-        missed.append((f"flash needed {fit.flash_needed:,} bytes (model + runtime estimate) exceeds "
-                       f"{flash_limit} {fit.flash_available:,} bytes",
-                       "make the student smaller (student.width, student.depth) or prune and cluster"))
-    ram_limit = "budgets.max_ram" if budgets.get("max_ram") else f"the RAM of {fit.board}"
-    if fit.ram_margin < 0:
-        missed.append((f"RAM needed {fit.ram_needed:,} bytes (arena + runtime estimate) exceeds "
-                       f"{ram_limit} {fit.ram_available:,} bytes",
-                       "use a student with smaller activations (student.width) or a bigger board"))
     if missed:
         message, hint = missed[0]
         more = f"; also {len(missed) - 1} more budget(s) missed" if len(missed) > 1 else ""

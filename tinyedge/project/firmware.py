@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from .. import footprint
 from ..boards import Board
 from ..errors import TinyedgeError
 from ..tflite.model import parse
@@ -21,12 +22,6 @@ from .render import KINDS, ProjectPlan, TflmPlan, render_project
 from .runtime import RuntimeChoice, choose_runtime, tflm_arena_bytes, tflm_resolver_methods
 from .tree import write_tree
 
-# Estimates of what the firmware adds around the model, for the check before the compile. They are
-# deliberately generous (measured with arm-none-eabi-gcc -O2 on the emulated boards, rounded up): the
-# exact figures come from the ELF after the compile.
-NATIVE_CODE_BYTES = 24 * 1024        # kernels, protocol, port, start-up, newlib-nano bits
-TFLM_CODE_BYTES = 64 * 1024          # TFLM interpreter and reference kernels (MLPerf Tiny: ~60 KB)
-FIRMWARE_RAM_BYTES = 6 * 1024        # stack, protocol buffers, port ring buffer, TFLM bookkeeping
 PROJECT_FOLDER = "firmware"
 
 
@@ -39,10 +34,11 @@ class FirmwareResult:
     elf: Path | None
     flash_bytes: int | None           # from the ELF when compiled, else None
     ram_bytes: int | None
-    estimated_flash_bytes: int
+    estimated_flash_bytes: int        # the runtime's estimate before the compile (tinyedge.footprint)
     estimated_ram_bytes: int
     compiled: bool
     next_step: str                    # what the user runs next (one line)
+    estimate_basis: str = ""          # what the estimate counts
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -97,35 +93,6 @@ def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", ru
     return plan
 
 
-def estimate_footprint(bundle: ModelBundle, plan: ProjectPlan) -> tuple[int, int]:
-    """(flash, RAM) the firmware will need at least, before compiling it."""
-    io = bundle.input.nbytes + bundle.output.nbytes
-    sample = bundle.input.nbytes + bundle.output.nbytes
-    if plan.runtime.kind == "native":
-        native = plan.native
-        flash = native.weights_bytes + native.params_bytes + NATIVE_CODE_BYTES + sample
-        ram = native.arena_bytes + io + FIRMWARE_RAM_BYTES
-    else:
-        flash = len(bundle.model_bytes) + TFLM_CODE_BYTES + sample
-        ram = plan.tflm.arena_bytes + io + FIRMWARE_RAM_BYTES
-    return flash, ram
-
-
-def check_fit(board: Board, flash: int, ram: int, when: str, max_flash: int = 0, max_ram: int = 0) -> None:
-    """A TinyedgeError with the numbers when flash or RAM exceed the board (or the budgets)."""
-    flash_limit = min(board.flash_bytes, max_flash) if max_flash else board.flash_bytes
-    ram_limit = min(board.ram_bytes, max_ram) if max_ram else board.ram_bytes
-    problems = []
-    if flash > flash_limit:
-        problems.append(f"flash {flash:,} B > {flash_limit:,} B")
-    if ram > ram_limit:
-        problems.append(f"RAM {ram:,} B > {ram_limit:,} B")
-    if problems:
-        raise TinyedgeError(f"the firmware does not fit {board.name} ({when}): {'; '.join(problems)}",
-                            "use a smaller student (student.width/depth), the native runtime, "
-                            "or a board with more memory")
-
-
 def _real_board_step(board: Board, project: Path) -> str:
     return (f"on a machine with the network: pio pkg install -g -p platformio/{board.platformio.platform} "
             f"(once), then tinyedge build --board {board.name} compiles it (or pio run -d {project}), and "
@@ -152,9 +119,7 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
     plan = plan_project(bundle, board, kind, runtime, arena_margin, arena_bytes, tflm_dir)
     _say(console, f"runtime: {plan.runtime.kind} ({plan.runtime.reason})")
 
-    flash_estimate, ram_estimate = estimate_footprint(bundle, plan)
-    if kind == "platformio" or kind == "arduino-library":
-        check_fit(board, flash_estimate, ram_estimate, "estimated before the compile", max_flash, max_ram)
+    estimate = footprint.estimate_plan(bundle, plan, board)
 
     project = Path(build_dir) / PROJECT_FOLDER
     write_tree(render_project(bundle, board, plan), project)
@@ -162,32 +127,42 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
 
     result = FirmwareResult(project=project, kind=kind, runtime=plan.runtime.kind,
                             runtime_reason=plan.runtime.reason, elf=None, flash_bytes=None, ram_bytes=None,
-                            estimated_flash_bytes=flash_estimate, estimated_ram_bytes=ram_estimate,
-                            compiled=False, next_step="")
+                            estimated_flash_bytes=estimate.flash_bytes, estimated_ram_bytes=estimate.ram_bytes,
+                            compiled=False, next_step="", estimate_basis=estimate.basis)
+
+    def not_compiled() -> FirmwareResult:
+        # No ELF will be checked here: the budgets and the board are checked against the estimate
+        # (a CMake library goes into the user's own firmware, whose size tinyedge cannot know).
+        if kind != "cmake":
+            footprint.check(estimate, board, max_flash, max_ram, kept=project)
+        return result
+
     if kind == "arduino-library":
         result.next_step = (f"zip {project} and add it in the Arduino IDE (Sketch > Include Library > "
                             "Add .ZIP Library), then open its example")
-        return result
+        return not_compiled()
     if kind == "cmake":
         result.next_step = f"add_subdirectory({project}) in your firmware's CMakeLists.txt and link 'tinyedge'"
-        return result
+        return not_compiled()
     from ..platformio import platform_installed, run_build, user_core_dir
     core_dir = None if board.emulated else user_core_dir()
     if core_dir is not None and not platform_installed(board.platformio.platform, core_dir):
         result.next_step = _real_board_step(board, project)
         _say(console, f"{board.name}: PlatformIO's {board.platformio.platform} platform is not installed "
                       f"in {core_dir}, so the project is generated but not compiled. Next, {result.next_step}")
-        return result
+        return not_compiled()
     if not compile:
         result.next_step = f"pio run -d {project}"
-        return result
+        return not_compiled()
 
+    # The firmware is compiled: its ELF is the truth, and the estimate refuses nothing.
     built = run_build(project, board.name, core_dir)
     result.elf, result.flash_bytes, result.ram_bytes = built.elf, built.flash_bytes, built.ram_bytes
     result.compiled = True
     _say(console, f"firmware: {built.elf} — flash {built.flash_bytes:,} B of {board.flash_bytes:,} B, "
                   f"RAM {built.ram_bytes:,} B of {board.ram_bytes:,} B")
-    check_fit(board, built.flash_bytes, built.ram_bytes, "measured in the ELF", max_flash, max_ram)
+    footprint.check(footprint.measured(plan.runtime.kind, built.flash_bytes, built.ram_bytes), board,
+                    max_flash, max_ram, kept=project)
     result.next_step = (f"tinyedge validate --board {board.name}" if board.emulated else
                         f"tinyedge flash --board {board.name}, then tinyedge validate --board {board.name}")
     return result

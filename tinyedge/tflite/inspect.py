@@ -14,18 +14,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..boards import Board
+from ..footprint import BoardFit
 from .model import Operator, Subgraph, TFLiteModel
-
-# The part of the firmware that is not the model, estimated from the TFLM + CMSIS-NN firmwares
-# measured on emulated Cortex-M4 (../shared/reference/tflm-emulated-m4.json: 48-133 KB of code besides
-# the model, 0.7-2 KB of data besides the arena, stack peak 1.4 KB). The estimate is deliberately on
-# the high side: a core plus a share per distinct kernel. Later stages replace it with the ELF's size.
-RUNTIME_FLASH_BASE = 40 * 1024
-RUNTIME_FLASH_PER_KERNEL = 16 * 1024
-RUNTIME_RAM = 4 * 1024
-RUNTIME_ESTIMATE_NOTE = ("TFLM + CMSIS-NN runtime estimate: 40 KB + 16 KB per distinct kernel of flash, "
-                         "4 KB of RAM (stack and statics) besides the arena")
-
 
 @dataclass
 class Layer:
@@ -55,19 +45,6 @@ class IOTensor:
     dtype: str
     scale: float | None
     zero_point: int | None
-
-
-@dataclass
-class BoardFit:
-    board: str
-    flash_needed: int
-    flash_available: int
-    flash_margin: int
-    ram_needed: int
-    ram_available: int
-    ram_margin: int
-    fits: bool
-    estimate: str = RUNTIME_ESTIMATE_NOTE
 
 
 @dataclass
@@ -186,19 +163,14 @@ def analyse(model: TFLiteModel, source: str, with_arena: bool = True) -> ModelRe
         problems=[problem.text() for problem in find_problems(model)])
 
 
-def fit_figures(model_bytes: int, arena_bytes: int | None, kernels: int, board: Board,
-                max_flash: int = 0, max_ram: int = 0) -> BoardFit:
-    """Flash = model + runtime estimate; RAM = arena + runtime estimate, against the board (or a
-    smaller budget when one is given)."""
-    flash_available = min(board.flash_bytes, max_flash) if max_flash else board.flash_bytes
-    ram_available = min(board.ram_bytes, max_ram) if max_ram else board.ram_bytes
-    flash = model_bytes + RUNTIME_FLASH_BASE + RUNTIME_FLASH_PER_KERNEL * kernels
-    ram = (arena_bytes or 0) + RUNTIME_RAM
-    return BoardFit(board.name, flash, flash_available, flash_available - flash, ram, ram_available,
-                    ram_available - ram, flash <= flash_available and ram <= ram_available
-                    and arena_bytes is not None)
-
-
-def board_fit(report: ModelReport, board: Board, max_flash: int = 0, max_ram: int = 0) -> BoardFit:
-    return fit_figures(report.model_bytes, report.arena_bytes, len({row["op"] for row in report.ops}),
-                       board, max_flash, max_ram)
+def board_fit(report: ModelReport, model: TFLiteModel, board: Board, runtime: str = "auto",
+              arena_margin: float = 0.1) -> BoardFit:
+    """The model's firmware against the board, estimated for `runtime` (auto: the runtime `tinyedge
+    build` would choose) by tinyedge.footprint; the TFLM arena gets the build's default margin."""
+    from .. import footprint
+    from ..project.runtime import tflm_arena_bytes
+    arena = tflm_arena_bytes(report.arena_bytes, arena_margin) if report.arena_bytes is not None else None
+    result = footprint.fit(footprint.estimate_model(model, board, runtime, arena), board)
+    if result.runtime == "tflm" and arena is None:
+        result.fits = False  # TFLM cannot run it at all
+    return result
