@@ -122,8 +122,8 @@ def test_seed_offline_core_in_an_unwritable_place_is_one_line(tmp_path):
     with pytest.raises(TinyedgeError) as caught:
         seed_offline_core(blocker / "core")
     assert caught.value.one_line() == (
-        f"cannot prepare PlatformIO's folder {blocker / 'core'}: Not a directory "
-        "(set TINYEDGE_PLATFORMIO_CORE_DIR to a writable folder)")
+        f"cannot write {blocker / 'core' / 'packages' / 'tool-scons'}: Not a directory "
+        "(a file stands where a folder should be; move it away or choose another folder)")
 
 
 # --- build errors --------------------------------------------------------------------------------------

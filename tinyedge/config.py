@@ -203,6 +203,9 @@ def load(path: Path) -> Config:
 
 def find_and_load(folder: Path) -> Config:
     """The project's config: tinyedge.toml in folder when present, otherwise the built-in example."""
+    if not Path(folder).is_dir():
+        raise TinyedgeError(f"project folder {folder} does not exist",
+                            "pass an existing folder with --dir (tinyedge init --dir FOLDER makes one)")
     path = folder / PROJECT_FILE
     return load(path) if path.exists() else defaults()
 

@@ -21,7 +21,7 @@ from typing import Callable
 
 from .elfsize import read_elf_size
 from .errors import TinyedgeError
-from .fileio import write_text_atomic
+from .fileio import open_log, write_text_atomic
 from .resources import FIRMWARE_DIR
 
 EMULATED_PLATFORM_DIR = FIRMWARE_DIR / "platformio-emulated"
@@ -108,13 +108,9 @@ def seed_offline_core(core_dir: str | os.PathLike) -> Path:
         package / ".piopm": json.dumps(SCONS_PACKAGE_RECORD),
         package / "scons.py": SCONS_LAUNCHER,
     }
-    try:
-        for path, text in wanted.items():
-            if not path.is_file() or path.read_text(encoding="utf-8") != text:
-                write_text_atomic(path, text)
-    except OSError as exc:
-        raise TinyedgeError(f"cannot prepare PlatformIO's folder {core_dir}: {exc.strerror}",
-                            "set TINYEDGE_PLATFORMIO_CORE_DIR to a writable folder") from None
+    for path, text in wanted.items():  # write errors are one line (fileio)
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            write_text_atomic(path, text)
     return core_dir
 
 
@@ -204,17 +200,17 @@ def run_build(project_dir: str | os.PathLike, env_name: str, core_dir: str | os.
 
     build_dir = project_dir / ".pio" / "build" / env_name
     log_path = project_dir / ".pio" / f"tinyedge-build-{env_name}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     print(f"building {project_dir.name} [{env_name}] with PlatformIO (log: {log_path})",
           file=sys.stderr, flush=True)
     command = [*platformio, "run", "--project-dir", str(project_dir), "--environment", env_name]
     lines: list[str] = []
+    log = open_log(log_path)
     # Its own process group, so that stopping it also stops the SCons and compiler processes under it.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, env=platformio_environment(core_dir),
                                text=True, errors="replace", cwd=project_dir, start_new_session=True)
     try:
-        with log_path.open("w", encoding="utf-8") as log:
+        with log:
             for line in process.stdout:
                 log.write(line)
                 line = line.rstrip("\n")

@@ -38,14 +38,16 @@ def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool =
 
     from .. import pipeline  # imported late: `tinyedge build --help` stays instant
     from ..pipeline import report
+    from ..locking import build_folder_lock
     extra = {"tflm_dir": str(tflm_dir.resolve()) if tflm_dir else None}
     started = time.perf_counter()
-    result = pipeline.run(config, target, project_dir, progress, extra)
-    firmware = _build_firmware(config, target, result, tflm_dir, progress)
+    with build_folder_lock(project_dir / config.get("project.build_dir") / target.name):
+        result = pipeline.run(config, target, project_dir, progress, extra)
+        firmware = _build_firmware(config, target, result, tflm_dir, progress)
+        _record_firmware(Path(result.report), firmware)
     summary = result.to_json() | firmware.to_json()
     summary["seconds"] = round(time.perf_counter() - started, 2)
     summary["stages_seconds"] = result.seconds
-    _record_firmware(Path(result.report), firmware)
 
     table_console = progress if as_json else Console(soft_wrap=True)
     stages = [report.StageRow(**row) for row in result.stages]

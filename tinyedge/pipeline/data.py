@@ -160,7 +160,9 @@ def load_npz(path: Path, validation_fraction: float, seed: int, task: str = "aut
     except FileNotFoundError:
         raise TinyedgeError(f"data file {path} does not exist", "check data.source") from None
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise TinyedgeError(f"{where} is not a readable .npz archive ({exc})",
+        # numpy's own text for a file that is no archive advises unpickling it: never pass that on.
+        reason = "not an .npz or .npy array file" if isinstance(exc, ValueError) else str(exc)
+        raise TinyedgeError(f"{where} is not a readable .npz archive ({reason})",
                             "save the data with numpy.savez") from None
     with archive:
         keys = set(archive.files)
@@ -228,7 +230,9 @@ def _read_sample(path: Path) -> np.ndarray:
             array = np.asarray(image.convert("L" if image.mode in ("1", "L", "P", "I;16") else "RGB"))
         return array.astype(np.float32) / 255.0
     except Exception as exc:  # every reader fails in its own way on a damaged file
-        raise TinyedgeError(f"sample {path} cannot be read ({type(exc).__name__}: {exc})",
+        reason = "not an .npy array file" if suffix == ".npy" and isinstance(exc, ValueError) else \
+            f"{type(exc).__name__}: {exc}"
+        raise TinyedgeError(f"sample {path} cannot be read ({reason})",
                             "remove or replace the file") from None
 
 

@@ -53,6 +53,9 @@ class Manifest:
             try:
                 old = json.loads(self.path.read_text(encoding="utf-8"))
                 if isinstance(old, dict) and isinstance(old.get("stages"), dict):
+                    # The previous run's description stays until this run has written everything.
+                    self.data.update({key: old[key] for key in ("tinyedge_version", "inputs", "config")
+                                      if key in old})
                     self.data["stages"] = old["stages"]
             except (OSError, ValueError):
                 pass  # an unreadable manifest only means nothing is cached

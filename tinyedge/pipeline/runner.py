@@ -19,7 +19,7 @@ from .. import __version__
 from ..boards import Board
 from ..config import Config
 from ..errors import TinyedgeError
-from ..fileio import write_bytes_atomic, write_json_atomic
+from ..fileio import make_folder, write_bytes_atomic, write_json_atomic
 from ..tflite import inspect as analysis
 from . import budgets, data as data_module, report
 from .manifest import Manifest, path_hash, stage_key
@@ -408,11 +408,7 @@ class Pipeline:
 
     def run(self) -> PipelineResult:
         started = time.perf_counter()
-        self.build_dir.mkdir(parents=True, exist_ok=True)
-        self.manifest.set_inputs({"data.source": self.config["data"]["source"],
-                                  "teacher.model": self.config["teacher"]["model"],
-                                  **self.extra_inputs}, self.config.as_dict())
-        self.manifest.save()
+        make_folder(self.build_dir)
         data_key = self.stage_data()
         budgets.require_applicable(self.config["budgets"], self.dataset().task)
         teacher_key = self.stage_teacher(data_key)
@@ -452,6 +448,12 @@ class Pipeline:
             plot=str(self.build_dir / PLOT), labels=list(self.dataset().labels))
         result.seconds = round(time.perf_counter() - started, 2)
         self.write_report(result)
+        # Only now, with every artifact written, does the manifest name this run's inputs and settings
+        # (an interrupted run leaves the previous run's description beside the previous artifacts).
+        self.manifest.set_inputs({"data.source": self.config["data"]["source"],
+                                  "teacher.model": self.config["teacher"]["model"],
+                                  **self.extra_inputs}, self.config.as_dict())
+        self.manifest.save()
         # Flash and RAM are the firmware step's (the ELF's figures, or the runtime's estimate when the
         # firmware cannot be compiled here): no model-only formula refuses a build here.
         budgets.check(budget, tflm["metric"], tflm["value"], str(self.build_dir))

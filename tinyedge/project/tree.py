@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import TinyedgeError
-from ..fileio import write_text_atomic
+from ..fileio import make_folder, write_error, write_text_atomic
 
 KEPT_FOLDERS = (".pio",)
 
@@ -27,8 +27,11 @@ def write_tree(files: dict[str, str], destination: str | os.PathLike) -> Path:
     destination = Path(destination)
     for path in files:
         _check_relative(path)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".new", dir=destination.parent))
+    make_folder(destination.parent)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".new", dir=destination.parent))
+    except OSError as exc:
+        raise write_error(destination, exc) from None
     retired = staging.with_suffix(".old")
     try:
         for path, text in files.items():
@@ -42,6 +45,9 @@ def write_tree(files: dict[str, str], destination: str | os.PathLike) -> Path:
                     os.replace(destination / name, staging / name)
             os.replace(destination, retired)
         os.replace(staging, destination)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise write_error(destination, exc) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..boards import Board
 from ..device import ports
 from ..errors import TinyedgeError
+from ..fileio import open_log
 from .buildinfo import BuildFolder
 
 PORT_RETURN_TIMEOUT_S = 10.0
@@ -59,13 +60,13 @@ def run_platformio(command: list[str], log_path: Path) -> tuple[int, list[str]]:
     group when interrupted."""
     environment = dict(os.environ, PLATFORMIO_SETTING_ENABLE_TELEMETRY="No",
                        PLATFORMIO_DISABLE_PROGRESSBAR="true", PLATFORMIO_NO_ANSI="true")
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []
+    log = open_log(log_path)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, text=True, errors="replace", env=environment,
                                start_new_session=True)
     try:
-        with log_path.open("w", encoding="utf-8") as log:
+        with log:
             for line in process.stdout:
                 log.write(line)
                 lines.append(line.rstrip("\n"))
