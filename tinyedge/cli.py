@@ -99,7 +99,8 @@ def inspect(**options):
 @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Inputs as .npy, shape (N, *input_shape[1:]) in the model's input dtype.")
 @click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the outputs (.npy, shape (N, *output_shape[1:])).")
+              help="Where to write the outputs (.npy, shape (N, *output_shape[1:])); for a model with "
+                   "several outputs an .npz holding output_0, output_1, ... in the model's output order.")
 def infer(**options):
     """Run a model on the host, with the native runtime or the TFLM interpreter."""
     _run("infer", **options)

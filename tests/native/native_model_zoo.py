@@ -242,3 +242,34 @@ def digits_model() -> tuple[Path, np.ndarray, np.ndarray]:
     scale, zero = float(quant.scale[0]), int(quant.zero_point[0])
     quantized = np.clip(np.round(images[test] / scale) + zero, -128, 127).astype(np.int8)
     return path, quantized, labels[test]
+
+
+def pertensor_dense_model() -> Path:
+    """Dense(12, relu) -> Dense(5) on 20 features, per-tensor quantized: the first weight tensor is
+    [12, 20] with one scale, the shape of issue 11's damaged FULLY_CONNECTED."""
+    spec = Spec("dense12_pertensor", (20,),
+                lambda k, L, tf, rng, x: L.Dense(5)(L.Dense(12, activation="relu")(x)),
+                per_channel=False, static_batch=True)
+    return _cached(spec.name, lambda: _convert(spec, 111))
+
+
+def two_output_model() -> Path:
+    """One shared Dense(12) and two heads: a Dense(4) and a Dense(3) with softmax."""
+    def build(k, L, tf, rng, x):
+        shared = L.Dense(12, activation="relu")(x)
+        return [L.Dense(4)(shared), L.Dense(3, activation="softmax")(shared)]
+    spec = Spec("two_outputs", (20,), build, static_batch=True)
+    return _cached(spec.name, lambda: _convert(spec, 112))
+
+
+def small_cnn_model() -> Path:
+    """Conv, depthwise conv, residual ADD, both poolings, RELU6, dense and softmax in one small
+    per-channel model (the fuzz test's template)."""
+    def build(k, L, tf, rng, x):
+        y = L.Conv2D(4, 3, padding="same", activation="relu")(x)
+        y = L.Add()([y, L.DepthwiseConv2D(3, padding="same")(y)])
+        y = L.MaxPool2D(2)(y)
+        y = L.AveragePooling2D(2)(L.Conv2D(6, 1, activation="relu6")(y))
+        return L.Dense(3, activation="softmax")(L.Flatten()(y))
+    spec = Spec("fuzz_small_cnn", (8, 8, 2), build, static_batch=True)
+    return _cached(spec.name, lambda: _convert(spec, 113))

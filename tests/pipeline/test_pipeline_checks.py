@@ -45,7 +45,7 @@ def converted() -> dict[str, bytes]:
 
 def message(flatbuffer: bytes) -> str:
     with pytest.raises(TinyedgeError) as caught:
-        checks.require_int8_tflm(parse(flatbuffer), "model.tflite")
+        checks.require_int8_tflm(parse(flatbuffer, source="model.tflite"), "model.tflite")
     return caught.value.one_line()
 
 

@@ -42,16 +42,37 @@ def _where(op: Operator, model: TFLiteModel) -> str:
     return f"operator {op.index} ({op.opcode}, output '{output}')"
 
 
+# Inputs that are not int8 data: weights are int8 too, biases int32; the rest are shapes, paddings, axes.
+_NON_DATA_INPUTS = {"CONV_2D": {2: ("int32",)}, "DEPTHWISE_CONV_2D": {2: ("int32",)},
+                    "FULLY_CONNECTED": {2: ("int32",)}, "PAD": {1: ("int32", "int64")},
+                    "PADV2": {1: ("int32", "int64")}, "MEAN": {1: ("int32", "int64")},
+                    "SPACE_TO_BATCH_ND": {1: ("int32",), 2: ("int32",)},
+                    "BATCH_TO_SPACE_ND": {1: ("int32",), 2: ("int32",)}}
+
+
 def _check_types(op: Operator, model: TFLiteModel) -> None:
     tensors = model.main.tensors
-    if op.opcode in FLOAT_BOUNDARY_OPS or op.opcode in ALIAS_OPS:
+    if op.opcode in ALIAS_OPS:
         return
     for index in [i for i in op.inputs if i >= 0] + op.outputs:
         tensor = tensors[index]
-        if tensor.dtype == "float32":
+        if tensor.dtype == "float32" and op.opcode not in FLOAT_BOUNDARY_OPS:
             raise TinyedgeError(
                 f"{_where(op, model)} computes in float32: the native runtime runs fully int8-quantized "
                 f"models only", "quantize the model to int8 (full-integer PTQ), or use --runtime tflm")
+    if op.opcode not in LOWERINGS:
+        return
+    allowed = _NON_DATA_INPUTS.get(op.opcode, {})
+    roles = [(f"input {position}", index, allowed.get(position, ("int8",)))
+             for position, index in enumerate(op.inputs) if index >= 0]
+    roles += [(f"output {position}", index, ("int8",)) for position, index in enumerate(op.outputs)]
+    for role, index, dtypes in roles:
+        dtype = tensors[index].dtype
+        if op.opcode in FLOAT_BOUNDARY_OPS and dtype == "float32":
+            continue
+        if dtype not in dtypes:
+            raise TinyedgeError(f"{_where(op, model)} {role} '{tensors[index].name}' is {dtype}; the native "
+                                f"runtime takes {' or '.join(dtypes)} there", "use --runtime tflm for this model")
 
 
 def _dilated(space: Operator, consumers: dict[int, list[Operator]], context: LoweringContext,

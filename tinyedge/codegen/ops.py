@@ -98,6 +98,12 @@ def _bias(op: Operator, ctx: LoweringContext) -> str:
 
 
 def _check_bias(op: Operator, ctx: LoweringContext) -> None:
+    for position in (1, 2):  # the kernels' weights and biases are generation-time constants
+        index = op.inputs[position] if len(op.inputs) > position else -1
+        if index >= 0 and not ctx.tensors[index].is_constant:
+            raise TinyedgeError(f"operator {op.index} ({op.opcode}) computes its "
+                                f"{'weights' if position == 1 else 'biases'} at run time; the native runtime "
+                                f"takes constant ones", "use --runtime tflm for this model")
     if len(op.inputs) > 2 and op.inputs[2] >= 0 and ctx.tensors[op.inputs[2]].dtype != "int32":
         raise TinyedgeError(f"operator {op.index} ({op.opcode}) has a "
                             f"{ctx.tensors[op.inputs[2]].dtype} bias; the native runtime takes int32",

@@ -78,7 +78,9 @@ def activation_range(activation: str, scale: float, zero_point: int) -> tuple[in
     if activation == "RELU_N1_TO_1":
         return (max(INT8_MIN, _quantize_float32(-1.0, scale, zero_point)),
                 min(INT8_MAX, _quantize_float32(1.0, scale, zero_point)))
-    raise ValueError(activation)
+    from ..errors import TinyedgeError
+    raise TinyedgeError(f"the native runtime has no fused {activation} activation for int8 kernels",
+                        "use --runtime tflm for this model")
 
 
 def input_radius(integer_bits: int, left_shift: int, total_signed_bits: int = 31) -> int:

@@ -47,15 +47,36 @@ def check_inputs(model: TFLiteModel, batch: np.ndarray) -> None:
                             "the first axis counts samples; reshape the rest to the model's input")
 
 
-def _save(path: Path, array: np.ndarray) -> None:
+def output_keys(model: TFLiteModel) -> list[str]:
+    """The names of the arrays in the .npz that `infer` writes for a model with several outputs."""
+    return [f"output_{position}" for position in range(len(model.main.outputs))]
+
+
+def check_output_path(model: TFLiteModel, path: Path) -> None:
+    """A .npy holds one array: a model with several outputs needs an .npz (checked before running)."""
+    count = len(model.main.outputs)
+    if count > 1 and path.suffix.lower() != ".npz":
+        keys = output_keys(model)
+        raise TinyedgeError(f"the model has {count} outputs and {path.name} would hold only one",
+                            f"pass --output OUT.npz to get all of them, as {', '.join(keys)} in the "
+                            f"model's output order")
+
+
+def _save(path: Path, model: TFLiteModel, outputs: list[np.ndarray]) -> None:
     buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
+    if path.suffix.lower() == ".npz":
+        np.savez(buffer, **dict(zip(output_keys(model), outputs)))
+    else:
+        np.save(buffer, outputs[0], allow_pickle=False)
     write_bytes_atomic(path, buffer.getvalue())
 
 
 def run(model: Path, runtime: str = "native", input_path: Path | None = None,
-        output_path: Path | None = None, **_ignored) -> np.ndarray:
+        output_path: Path | None = None, **_ignored) -> list[np.ndarray]:
+    """Runs the model on every sample; returns one array (N, *output_shape[1:]) per model output."""
     parsed = load(model)
+    output_path = Path(output_path)
+    check_output_path(parsed, output_path)
     batch = load_inputs(Path(input_path))
     check_inputs(parsed, batch)
     if runtime == "native":
@@ -67,14 +88,20 @@ def run(model: Path, runtime: str = "native", input_path: Path | None = None,
                  f"params ~{info.params_bytes} B{', ' + code if code else ''}; "
                  f"{len(info.ops)} kernel calls"
                  f"{' (compiled)' if not runner.executable.cached else ' (cached build)'}")
-        outputs = runner.run(batch)
+        outputs = runner.run_multi([batch])
     elif runtime == "tflm":
         from ..tflite.tflm import TflmRunner
         progress("tflm: sizing the arena and running the TFLite Micro interpreter")
-        outputs = TflmRunner(parsed.raw).run(batch)
+        outputs = TflmRunner(parsed.raw).run_all(batch)
     else:
         raise TinyedgeError(f"unknown runtime '{runtime}'", "use --runtime native or --runtime tflm")
-    _save(Path(output_path), outputs)
-    progress(f"wrote {output_path}: {outputs.shape[0]} outputs of shape {tuple(outputs.shape[1:])} "
-             f"{outputs.dtype}")
+    _save(output_path, parsed, outputs)
+    if output_path.suffix.lower() == ".npz":
+        names = [tensor.name for tensor in parsed.main.output_tensors()]
+        parts = [f"{key} = '{name}' {tuple(array.shape[1:])} {array.dtype}"
+                 for key, name, array in zip(output_keys(parsed), names, outputs)]
+        progress(f"wrote {output_path}: {batch.shape[0]} samples; {'; '.join(parts)}")
+    else:
+        progress(f"wrote {output_path}: {outputs[0].shape[0]} outputs of shape {tuple(outputs[0].shape[1:])} "
+                 f"{outputs[0].dtype}")
     return outputs

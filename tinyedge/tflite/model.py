@@ -88,6 +88,7 @@ class Operator:
     outputs: list[int]
     options: dict = field(default_factory=dict)  # builtin options, snake_case, enums by name
     custom: bool = False
+    options_kind: str = ""       # the options table's schema name ("Conv2DOptions"), "" when absent
 
 
 @dataclass
@@ -122,6 +123,9 @@ class TFLiteModel:
 
 
 _OPERATOR_NAMES: dict[int, str] = _enum_names(_schema.BuiltinOperator) if _schema else {}
+BUILTIN_NAMES = frozenset(_OPERATOR_NAMES.values())
+_CUSTOM_CODE = _schema.BuiltinOperator.CUSTOM if _schema else 32
+DTYPE_NAMES = frozenset(_DTYPES.values())
 _OPTION_ENUMS = {
     "padding": _enum_names(_schema.Padding) if _schema else {},
     "fused_activation_function": _enum_names(_schema.ActivationFunctionType) if _schema else {},
@@ -163,6 +167,10 @@ def _buffer_bytes(buffer, raw: bytes) -> bytes | None:
     return None
 
 
+def _text(name: bytes | None) -> str:
+    return name.decode("utf-8", "replace").split(";")[0] if name else ""
+
+
 def _tensor(index: int, t, buffers, raw: bytes) -> Tensor:
     shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
     dtype = _DTYPES.get(t.type, f"type{t.type}")
@@ -174,14 +182,17 @@ def _tensor(index: int, t, buffers, raw: bytes) -> Tensor:
                           dtype=np.int64)
         quant = Quantization(scale=scale, zero_point=zero, quantized_dimension=int(q.quantizedDimension))
     data = None
+    if any(d < 0 for d in shape):  # -1 marks a dynamic dimension in shape_signature only
+        raise TinyedgeError(f"tensor {index} '{_text(t.name) or index}' has a negative dimension in its "
+                            f"shape {list(shape)}", "the file is corrupt; export the model again")
     payload = _buffer_bytes(buffers[t.buffer] if 0 < t.buffer < len(buffers) else None, raw)
     if payload is not None and dtype not in ("string", "resource", "variant", "int4"):
         array = np.frombuffer(payload, dtype=np.dtype(dtype).newbyteorder("<"))
         expected = int(np.prod(shape)) if shape else 1
         if array.size != expected:
-            raise TinyedgeError(f"tensor '{t.name.decode(errors='replace') if t.name else index}' holds "
-                                f"{array.size} values but its shape {shape} needs {expected}",
-                                "the model file is corrupt; export it again")
+            raise TinyedgeError(f"tensor {index} '{_text(t.name) or index}' "
+                                f"holds {array.size} values but its shape {list(shape)} needs {expected}",
+                                "the file is corrupt; export the model again")
         data = array.reshape(shape).astype(np.dtype(dtype))
     elif payload is not None:
         data = np.frombuffer(payload, dtype=np.uint8)
@@ -215,27 +226,25 @@ def parse(raw: bytes, source: str = "model") -> TFLiteModel:
                     inputs=[int(x) for x in (op.inputs if op.inputs is not None else [])],
                     outputs=[int(x) for x in (op.outputs if op.outputs is not None else [])],
                     options=_options_dict(op.builtinOptions),
-                    custom=name not in _OPERATOR_NAMES.values()))
+                    custom=max(code.builtinCode, code.deprecatedBuiltinCode) == _CUSTOM_CODE,
+                    options_kind=type(op.builtinOptions).__name__[:-1] if op.builtinOptions else ""))
             sg_name = sg.name.decode("utf-8", "replace") if sg.name else "main"
             subgraphs.append(Subgraph(name=sg_name, tensors=tensors, operators=operators,
                                       inputs=[int(x) for x in (sg.inputs if sg.inputs is not None else [])],
                                       outputs=[int(x) for x in (sg.outputs if sg.outputs is not None else [])]))
-    except TinyedgeError:
-        raise
+    except TinyedgeError as exc:  # a constant tensor's size against its shape (_tensor)
+        raise TinyedgeError(f"{source} is a damaged TFLite model ({exc.message})", exc.hint) from None
     except Exception:  # the generated decoder fails in many ways on damaged bytes
         raise TinyedgeError(f"{source} is a damaged TFLite model (its flatbuffer does not decode)",
                             "the file is truncated or corrupt; export it again") from None
     if not subgraphs or not subgraphs[0].operators:
         raise TinyedgeError(f"{source} has no operators", "export the model again")
-    for sg in subgraphs:
-        for op in sg.operators:
-            for t in op.inputs + op.outputs:
-                if t >= len(sg.tensors) or t < -1:
-                    raise TinyedgeError(f"{source} is a damaged TFLite model (operator {op.index} "
-                                        f"refers to tensor {t})", "export the model again")
     description = model.description.decode("utf-8", "replace") if model.description else ""
-    return TFLiteModel(version=int(model.version), description=description, subgraphs=subgraphs,
-                       raw=bytes(raw))
+    parsed = TFLiteModel(version=int(model.version), description=description, subgraphs=subgraphs,
+                         raw=bytes(raw))
+    from .validate import check_model  # every model is checked before any verb uses it
+    check_model(parsed, source, buffer_count=len(buffers))
+    return parsed
 
 
 def load(path: str | Path) -> TFLiteModel:
