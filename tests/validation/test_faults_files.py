@@ -148,3 +148,22 @@ def test_a_failed_rebuild_leaves_the_manifest_and_artifacts_as_they_were(project
     assert _one_line_error(run) == ("error: broken.npz is not a readable .npz archive (not an .npz or .npy "
                                     "array file) (save the data with numpy.savez)")
     assert _fingerprint(build_dir) == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("verb", ["validate", "flash"])
+def test_validate_and_flash_wait_for_nobody_in_a_busy_build_folder(project_copy, verb):
+    """Two validate runs on one project: the second is refused at once, instead of failing on the
+    firmware folder the first one replaced."""
+    build_dir = project_copy / "build" / "emu-m4"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from tinyedge.locking import build_folder_lock\n"
+         "with build_folder_lock(sys.argv[1]):\n    print('held', flush=True); sys.stdin.read()",
+         str(build_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        run = run_tinyedge(verb, "--board", "emu-m4", "--dir", str(project_copy))
+    finally:
+        holder.communicate("", timeout=30)
+    assert _one_line_error(run) == (f"error: the build folder {build_dir} is in use by another tinyedge run "
+                                    f"(pid {holder.pid}) (wait for that run to finish, or stop it)")

@@ -10,10 +10,17 @@ import click
 
 
 def run(board: str | None = None, project_dir: Path = Path("."), port: str | None = None) -> None:
-    from ..validation.flashing import check_emulated_boot, flash_real_board
+    from ..locking import build_folder_lock
     from ..validation.prepare import resolve
 
     target = resolve(board, project_dir)
+    with build_folder_lock(target.build_dir):
+        _flash(target, port)
+
+
+def _flash(target, port: str | None) -> None:
+    from ..validation.flashing import check_emulated_boot, flash_real_board
+
     build = target.load()
     if target.board.emulated:
         result = check_emulated_boot(target.board, build)

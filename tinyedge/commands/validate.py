@@ -22,13 +22,17 @@ def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool =
     from ..validation.prepare import resolve, run_build
     from ..validation.runner import check_sample_count
 
+    from ..locking import build_folder_lock
+
     check_sample_count(samples)  # a bad --samples fails before the build
     target = resolve(board, project_dir)
-    folder = run_build(target)
-    emulated = target.board.emulated and port is None
-    elf = folder.require_elf() if emulated else folder.elf
-    with board_link(target.board, elf, port) as link:
-        result = validate(folder, link, samples, elf=elf)
+    # Held from the build to the last sample: no other run may replace the firmware meanwhile.
+    with build_folder_lock(target.build_dir):
+        folder = run_build(target)
+        emulated = target.board.emulated and port is None
+        elf = folder.require_elf() if emulated else folder.elf
+        with board_link(target.board, elf, port) as link:
+            result = validate(folder, link, samples, elf=elf)
     data = result.to_json()
     if as_json:
         click.echo(json.dumps({key: value for key, value in data.items() if key not in JSON_LEFT_OUT}))
