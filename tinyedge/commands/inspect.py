@@ -59,7 +59,12 @@ def _print(report: analysis.ModelReport, console: Console) -> None:
                       "every op and version supported by TFLite Micro")
     if report.fit:
         fit = report.fit
-        verdict = "[green]fits[/green]" if fit.fits else "[red]does not fit[/red]"
+        if fit.fits:
+            verdict = "[green]fits[/green]"
+        elif fit.flash_margin >= 0 and fit.ram_margin >= 0:  # the figures fit; TFLM cannot run it
+            verdict = f"[red]cannot run[/red]: TFLM allocates no arena for it ({report.arena_note})"
+        else:
+            verdict = "[red]does not fit[/red]"
         console.print(f"board {fit.board}, {fit.runtime} runtime: {verdict} (estimated before the compile; "
                       "after `tinyedge build` the ELF's figures are the ones that count)")
         console.print(f"  flash: needs about {_kb(fit.flash_needed)} of {_kb(fit.flash_available)}, "

@@ -124,7 +124,7 @@ def _arena(model: TFLiteModel) -> tuple[int | None, str]:
     try:
         return smallest_arena(model.raw), "smallest arena in which the real TFLM interpreter runs it"
     except TinyedgeError as exc:
-        return None, exc.one_line()
+        return None, exc.message  # the reason only: its hint would point back at inspect
     except RuntimeError as exc:
         return None, f"TFLM cannot run it: {str(exc).splitlines()[0]}"
 

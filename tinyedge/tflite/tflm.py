@@ -107,7 +107,8 @@ def smallest_arena(model_bytes: bytes) -> int:
         high *= 2
         if high > 512 * 1024 * 1024:
             raise TinyedgeError(f"TFLM cannot allocate this model in any arena up to 512 MB: {reason}",
-                                "check that every op is supported by TFLM ('tinyedge inspect')")
+                                "TFLM's own reason is given; export the model again, fully int8-quantized "
+                                "(tinyedge build does)")
     low = 0
     while high - low > ARENA_ALIGNMENT:
         middle = (low + high) // 2 // ARENA_ALIGNMENT * ARENA_ALIGNMENT
