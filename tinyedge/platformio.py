@@ -8,6 +8,7 @@ tinyedge keeps its own core folder (`emulated_core_dir`) so a user's PlatformIO 
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -21,7 +22,7 @@ from typing import Callable
 
 from .elfsize import read_elf_size
 from .errors import TinyedgeError
-from .fileio import open_log, write_text_atomic
+from .fileio import open_log, write_json_atomic, write_text_atomic
 from .resources import FIRMWARE_DIR
 
 EMULATED_PLATFORM_DIR = FIRMWARE_DIR / "platformio-emulated"
@@ -176,6 +177,27 @@ def platformio_environment(core_dir: Path) -> dict[str, str]:
     return env
 
 
+def _images(build_dir: Path) -> list[Path]:
+    return sorted(build_dir.glob("firmware.*"))
+
+
+def _image_hashes(build_dir: Path) -> dict[str, str]:
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in _images(build_dir)}
+
+
+def _drop_untrusted_images(build_dir: Path, stamp: Path) -> None:
+    """SCons relinks only when a source changed: a firmware image damaged (or left half-written) since
+    tinyedge's last successful build would be kept and run. Images whose hashes differ from the ones
+    recorded after that build are removed, so PlatformIO makes them again."""
+    try:
+        recorded = json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = {}
+    if _image_hashes(build_dir) != recorded:
+        for path in _images(build_dir):
+            path.unlink()
+
+
 def _show_progress(line: str) -> None:
     if line.startswith(("Compiling ", "Linking ", "Archiving ", "Indexing ")):
         print(f"  {line}", file=sys.stderr, flush=True)
@@ -200,6 +222,8 @@ def run_build(project_dir: str | os.PathLike, env_name: str, core_dir: str | os.
 
     build_dir = project_dir / ".pio" / "build" / env_name
     log_path = project_dir / ".pio" / f"tinyedge-build-{env_name}.log"
+    stamp = project_dir / ".pio" / f"tinyedge-build-{env_name}.sha256.json"
+    _drop_untrusted_images(build_dir, stamp)
     print(f"building {project_dir.name} [{env_name}] with PlatformIO (log: {log_path})",
           file=sys.stderr, flush=True)
     command = [*platformio, "run", "--project-dir", str(project_dir), "--environment", env_name]
@@ -232,6 +256,7 @@ def run_build(project_dir: str | os.PathLike, env_name: str, core_dir: str | os.
         raise TinyedgeError(f"the build of {project_dir.name} [{env_name}] produced no {elf.name}",
                             f"full log: {log_path}")
     size = read_elf_size(elf)
+    write_json_atomic(stamp, _image_hashes(build_dir))
     return BuildResult(elf=elf, flash_bytes=size.flash_bytes, ram_bytes=size.ram_bytes, log=log_path)
 
 

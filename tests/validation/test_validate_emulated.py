@@ -194,8 +194,10 @@ def test_an_interrupted_validation_stops_qemu_and_keeps_the_results_so_far(valid
 
     project = tmp_path / "digits"
     shutil.copytree(validated_digits.folder, project)
+    # A suite run as a background job hands its children an ignored SIGINT: give this one the default.
     process = subprocess.Popen([sys.executable, "-m", "tinyedge", "validate", "--board", "emu-m4", "--dir",
-                                str(project)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                str(project)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in process.stderr:
             if line.startswith("validate: 1/360 samples"):
