@@ -27,6 +27,10 @@ from .lock import PortLock
 # Signals that mean the host firmware crashed (as a HardFault does on a board), not that it was stopped.
 CRASH_SIGNALS = (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE)
 
+# Longer than any line of the protocol (m-results of a 640-value output is about 7 KB; te- hex dumps
+# of tensors stay below this): a device that sends more without a line end is flooding the link.
+MAX_LINE_BYTES = 1 << 20
+
 
 class Transport(ABC):
     """A byte link with a deadline on every read and write."""
@@ -71,6 +75,12 @@ class Transport(ABC):
         them); undecodable bytes become U+FFFD. TransportTimeout when no whole line arrives in time."""
         deadline = time.monotonic() + timeout
         while (end := self._buffer.find(b"\n")) < 0:
+            if len(self._buffer) > MAX_LINE_BYTES:  # a flood, not the protocol: stop before memory runs out
+                flood = len(self._buffer)
+                self._buffer.clear()
+                raise TransportClosed(f"{self.name} sent {flood:,} bytes without a line end (the protocol's "
+                                      f"lines are at most {MAX_LINE_BYTES:,} bytes)",
+                                      "check the baud rate and that the board runs tinyedge's firmware")
             self._fill(deadline, timeout, wanted="a line")
         raw = bytes(self._buffer[:end])
         del self._buffer[:end + 1]
