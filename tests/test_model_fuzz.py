@@ -242,3 +242,46 @@ def test_fuzz_mlperf_tiny_models(tmp_path):
     report("MLPerf Tiny models, total", total, time.monotonic() - start)
     assert total.failures == []
     assert total.clean == total.tried
+
+
+@pytest.mark.slow
+@pytest.mark.emulated
+def test_fuzz_bench_on_the_emulated_board(tmp_path):
+    """`tinyedge bench` on damaged copies of a small CNN: it builds and runs what the validator accepts
+    in QEMU and compares it with TFLM; every run ends cleanly, a refused model gets inspect's line, and
+    whatever bench runs is bit-exact with TFLM (bench's own check against the tflite_micro oracle)."""
+    import json
+    import shutil
+    if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("qemu-system-arm and arm-none-eabi-gcc are needed (the setup step installs them)")
+    raw = native_model_zoo.small_cnn_model().read_bytes()
+    rng = np.random.default_rng(7)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    tried = clean = ran = refused = 0
+    failures = []
+    for case in range(6):
+        damaged, _ = mutate(raw, rng)
+        path = tmp_path / f"bench-{case}.tflite"
+        path.write_bytes(damaged)
+        bench = run_cli(["bench", "--board", "emu-m4", "--model", str(path), "--json"], env)
+        inspect = run_cli(["inspect", str(path)], env)
+        tried += 1
+        lines = bench.stderr.strip().splitlines()
+        if bench.code not in (0, 1) or "Traceback" in bench.stderr or (bench.code == 1 and not (
+                lines and lines[-1].startswith("error: "))):
+            failures.append(f"case {case}: exit {bench.code}: {bench.stderr[-600:]}")
+            continue
+        if bench.code == 0:
+            if not json.loads(bench.stdout)["bit_exact"]:
+                failures.append(f"case {case}: bench ran it but the device output differs from TFLM")
+                continue
+            ran += 1
+        elif inspect.code == 1:
+            if lines[-1] != inspect.stderr.strip().splitlines()[-1]:
+                failures.append(f"case {case}: bench and inspect refuse it differently")
+                continue
+            refused += 1
+        clean += 1
+    print(f"\nfuzz bench: {tried} cases tried, {clean} handled cleanly ({refused} refused by the validator "
+          f"with inspect's line, {ran} run bit-exact in QEMU)")
+    assert failures == [] and clean == tried

@@ -79,9 +79,9 @@ def default_sample(model: TFLiteModel) -> np.ndarray:
 def check_bench_target(board: Board, runtime: str) -> None:
     """The one-line refusals, before anything is built."""
     if runtime == "tflm":
-        raise TinyedgeError("bench --runtime tflm cannot build here: this machine has no TFLM sources to "
-                            "compile for the board", "use --runtime native; the TFLM + CMSIS-NN figures "
-                            "are in ../shared/reference/tflm-emulated-m4.json")
+        raise TinyedgeError("bench --runtime tflm is not built yet: tinyedge cannot compile TFLM firmware "
+                            "for a bench run", "use --runtime native; docs/performance.md lists TFLM + "
+                            "CMSIS-NN's figures on the same boards")
     if runtime != "native":
         raise TinyedgeError(f"unknown runtime '{runtime}'", "use --runtime native")
     if not board.emulated:
