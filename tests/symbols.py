@@ -38,6 +38,7 @@ def defined_globals(objects: list[Path], nm: str) -> dict[str, Path]:
 
 def unprefixed(symbols: dict[str, Path]) -> list[str]:
     """The symbols outside the naming rule, with the object that defines each."""
+    # A namespaced C++ name (tflite::... instantiated by the TFLM glue) cannot collide with a C symbol.
     return sorted(f"{name} ({obj.name})" for name, obj in symbols.items()
                   if not name.startswith(PREFIXES) and name not in ABI_NAMES
-                  and not VECTOR_HANDLER.fullmatch(name))
+                  and not VECTOR_HANDLER.fullmatch(name) and "::" not in name)

@@ -66,9 +66,17 @@ def test_nano33_native_firmware_links_on_the_real_arduino_mbed_core(tmp_path, mo
 
 
 @pytest.mark.slow
-def test_nano33_tflm_firmware_links_on_the_real_arduino_mbed_core(tmp_path, model_case, nano33_core):
+def test_nano33_tflm_firmware_links_on_the_real_arduino_mbed_core(tmp_path, digits_case, nano33_core):
+    """The tree exactly as create_tflm_tree.py writes it (no manifest), with CMSIS-NN; digits only, as
+    the whole tree compiles (several minutes on 2 cores)."""
     tree = os.environ.get("TINYEDGE_TFLM_DIR")
     if not tree:
         pytest.skip("TINYEDGE_TFLM_DIR is not set (a TFLM tree from create_tflm_tree.py)")
-    result, _ = _build(tmp_path, model_case, "tflm", tflm_dir=Path(tree))
+    result, messages = _build(tmp_path, digits_case, "tflm", tflm_dir=Path(tree))
     assert result.compiled and 0 < result.flash_bytes <= BOARD.flash_bytes
+    assert 0 < result.ram_bytes < BOARD.ram_bytes
+    assert messages[-1].startswith("firmware: ") and f"flash {result.flash_bytes:,} B" in messages[-1]
+    symbols = defined_globals(sorted((result.project / ".pio" / "build" / BOARD.name).rglob("*.o")),
+                              "arm-none-eabi-nm")
+    assert any(name.startswith("arm_convolve") for name in symbols), "CMSIS-NN's kernels are not built"
+    assert unprefixed(defined_globals(_own_objects(result.project), "arm-none-eabi-nm")) == []

@@ -5,6 +5,7 @@ tests/golden/<kind>-<model>.txt)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -154,8 +155,13 @@ def test_a_local_tflm_tree_replaces_the_registry_library(model_bundle, tmp_path)
     files = render_project(model_bundle, board, plan)
     (tmp_path / "platformio.ini").write_text(files["platformio.ini"])
     config = ProjectConfig(str(tmp_path / "platformio.ini"))
-    assert config.get("env:nano33", "lib_deps") == [f"symlink://{tree}"]
+    assert config.get("env:nano33", "lib_deps") == ["tflm"]
     assert f"-I{tree}/third_party/flatbuffers/include" in config.get("env:nano33", "build_flags")
+    assert "-DCMSIS_NN" in config.get("env:nano33", "build_flags")
+    assert config.get("env:nano33", "build_src_flags") == ["-std=gnu++17"]
+    library = json.loads(files["lib/tflm/library.json"])
+    assert library["build"]["srcDir"] == str(tree) and library["name"] == "tflm"
+    assert "-<tensorflow/lite/micro/cortex_m_generic/micro_time.cc>" in library["build"]["srcFilter"]
     assert "Chirale" not in files["src/tinyedge_runtime.cpp"]
     cmake = render_project(model_bundle, board, plan_project(model_bundle, board, "cmake", "tflm", 0.1, 30000,
                                                            tflm_dir=tree))

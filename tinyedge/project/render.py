@@ -45,6 +45,44 @@ TFLM_NOTE = (
     "tree made by tflite-micro's create_tflm_tree.py.")
 
 
+# A TFLM tree as create_tflm_tree.py writes it has no library manifest, so PlatformIO will not take it
+# as a library: the project gets a small one (lib/tflm/library.json) whose sources are the tree.
+TFLM_TREE_LIBRARY = "tflm"
+TFLM_TREE_INCLUDES = ("", "third_party/flatbuffers/include", "third_party/gemmlowp", "third_party/kissfft",
+                      "third_party/ruy", "third_party/cmsis_nn", "third_party/cmsis_nn/Include")
+# TFLM is C++17; the Arduino cores build C++14 and must stay so (their headers break under C++17), so
+# only TFLM and the glue that includes it get the newer standard (the last -std wins).
+TFLM_CXX_STANDARD = "-std=gnu++17"
+# The generator's cortex_m_generic timer wants a device header the tree does not have; nothing tinyedge
+# links calls it (tinyedge times inferences with its own port layer).
+TFLM_TREE_EXCLUDED = ("tensorflow/lite/micro/cortex_m_generic/micro_time.cc",)
+
+
+def tflm_tree_flags(tree: Path) -> list[str]:
+    """What every translation unit that includes TFLM needs: its include folders and its defines
+    (CMSIS_NN selects the CMSIS-NN kernels the tree carries where it has them)."""
+    flags = [f"-I{tree}/{folder}".rstrip("/") for folder in TFLM_TREE_INCLUDES]
+    return flags + ["-DTF_LITE_STATIC_MEMORY", "-DCMSIS_NN"]
+
+
+def tflm_tree_library(tree: Path) -> dict[str, str]:
+    """lib/tflm/library.json: the tree's sources as a PlatformIO library, built as TFLM builds them."""
+    import json
+    manifest = {
+        "name": TFLM_TREE_LIBRARY,
+        "version": "0.0.0",
+        "description": f"TensorFlow Lite Micro from the local tree {tree} (create_tflm_tree.py)",
+        "build": {
+            "srcDir": str(tree),      # PlatformIO joins it to the library folder: an absolute path wins
+            "includeDir": str(tree),
+            "srcFilter": ["+<*>"] + [f"-<{path}>" for path in TFLM_TREE_EXCLUDED],
+            "flags": [TFLM_CXX_STANDARD, "-fno-exceptions", "-fno-rtti", "-fno-threadsafe-statics",
+                      *tflm_tree_flags(tree)],
+        },
+    }
+    return {f"lib/{TFLM_TREE_LIBRARY}/library.json": json.dumps(manifest, indent=2) + "\n"}
+
+
 @dataclass
 class TflmPlan:
     methods: list[str]            # MicroMutableOpResolver methods, one per op
@@ -196,22 +234,24 @@ def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: d
     arduino = _is_arduino(board)
     lib_deps: list[str] = []
     extra_flags: list[str] = []
+    src_flags: list[str] = []
+    tflm_library: dict[str, str] = {}
     if plan.runtime.kind == "tflm":
         if plan.tflm.tflm_dir is None:
             lib_deps.append(TFLM_LIB_DEP)
         else:
             tree = plan.tflm.tflm_dir
-            lib_deps.append(f"symlink://{tree}")
-            extra_flags += [f"-I{tree}/third_party/{name}" for name in
-                            ("flatbuffers/include", "gemmlowp", "kissfft", "ruy")]
-            extra_flags.append("-DTF_LITE_STATIC_MEMORY")
+            lib_deps.append(TFLM_TREE_LIBRARY)
+            extra_flags += tflm_tree_flags(tree)
+            src_flags.append(TFLM_CXX_STANDARD)   # the runtime glue includes TFLM's C++17 headers
+            tflm_library = tflm_tree_library(tree)
     if board.emulated:
         # The bare-metal start-up reserves 64 KB of stack and 64 KB of heap unless told otherwise. The
         # firmware never allocates (no malloc is linked) and its deepest call chain (protocol -> invoke ->
         # kernel) needs well under 8 KB, so the RAM figure shows what the model really costs.
         extra_flags += [f"-Wl,--defsym=__stack_size={EMULATED_STACK_BYTES:#x}", "-Wl,--defsym=__heap_size=0"]
     context = dict(context, platform=plan.platform_spec or board.platformio.platform,
-                   lib_deps=lib_deps, extra_build_flags=extra_flags)
+                   lib_deps=lib_deps, extra_build_flags=extra_flags, src_flags=src_flags)
     files = {"platformio.ini": _render("platformio/platformio.ini.j2", context),
              "README.md": _render("platformio/README.md.j2", context)}
     files.update(_model_files(context, plan, "src"))
@@ -222,6 +262,7 @@ def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: d
         files.update(_arduino_glue(context, "src"))
     files.update(_protocol_files("lib/tinyedge_protocol"))
     files.update(_native_files(plan, "lib/tinyedge_native"))
+    files.update(tflm_library)
     if board.emulated:
         from ..platformio import emulated_platform_files
         files.update(emulated_platform_files(board.platformio.board))
