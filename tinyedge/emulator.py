@@ -4,6 +4,7 @@
         link = serial.serial_for_url(qemu.url)   # "socket://127.0.0.1:PORT"
         ...
     qemu.exit_code   # the firmware's semihosting exit code, once QEMU has ended
+    qemu.ended()     # how QEMU ended on its own (killed, crashed, exited), for the run's message
 
 QEMU options (ARCHITECTURE.md §4): `-icount shift=0` makes SysTick count instructions
 deterministically; the serial port waits for the host's connection before the guest starts (no early
@@ -87,6 +88,27 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+@dataclass(frozen=True)
+class QemuEnd:
+    """How QEMU ended before tinyedge stopped it."""
+    emulator: str           # "the emulator (qemu-system-arm, mps2-an386)"
+    how: str                # "died with signal 9 (SIGKILL)", "exited with status 1"
+    fatal: str | None       # QEMU's own reason ("qemu: fatal: Lockup: ..."), when it gave one
+
+    def __str__(self) -> str:
+        return f"{self.emulator} {self.how}" + (f": qemu: fatal: {self.fatal}" if self.fatal else "")
+
+
+def _how_it_ended(code: int) -> str:
+    if code >= 0:
+        return f"exited with status {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        return f"died with signal {-code}"
+    return f"died with signal {-code} ({name})"
+
+
 @dataclass
 class QemuSession:
     """A running QEMU. `url` reaches the firmware's console UART through pyserial."""
@@ -97,6 +119,12 @@ class QemuSession:
     port: int = 0
     messages: list[str] = field(default_factory=list)  # QEMU's own lines on stderr
     semihosting_output: bytearray = field(default_factory=bytearray)  # the guest's semihosting console
+    readers: list[threading.Thread] = field(default_factory=list, repr=False)
+
+    @property
+    def name(self) -> str:
+        """'the emulator (qemu-system-arm, mps2-an386)', as messages name it."""
+        return f"the emulator ({QEMU_EXECUTABLE}, {self.board.qemu.machine})"
 
     @property
     def url(self) -> str:
@@ -115,6 +143,20 @@ class QemuSession:
             if found:
                 return found.group(1)
         return None
+
+    def ended(self, wait: float = 0.0) -> QemuEnd | None:
+        """How QEMU ended (signal or exit status, and its fatal message), waiting up to `wait` seconds
+        for it to end; None while it runs. A link that dropped as QEMU died can be noticed a moment
+        before QEMU's exit status is there, hence the wait."""
+        try:
+            code = self.process.wait(wait) if wait > 0 else self.process.poll()
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is None:
+            return None
+        for reader in self.readers:  # QEMU's last lines on stderr (its fatal message) are read in full
+            reader.join(timeout=2)
+        return QemuEnd(self.name, _how_it_ended(code), self.fatal_error)
 
     def wait(self, timeout: float) -> int:
         """Waits for the firmware to end QEMU; a TinyedgeError when it is still running after `timeout`."""
@@ -141,7 +183,8 @@ def run_qemu(board: Board, elf: str | os.PathLike) -> Iterator[QemuSession]:
                                preexec_fn=functools.partial(_die_with_parent, os.getpid()))
     session = QemuSession(board=board, elf=elf, process=process)
     port_found = threading.Event()
-    readers = [
+    readers = session.readers
+    readers += [
         threading.Thread(target=_read_messages, args=(session, port_found), daemon=True),
         threading.Thread(target=_read_semihosting, args=(session,), daemon=True),
     ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -103,3 +104,33 @@ def test_tinyedge_killed_mid_validation_takes_qemu_with_it_and_the_next_run_work
                          "--json")
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads(again.stdout)["agreement"] == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.emulated
+def test_qemu_killed_mid_validation_is_named_and_the_samples_so_far_are_kept(project_copy):
+    process = subprocess.Popen([sys.executable, "-m", "tinyedge", "validate", "--board", "emu-m4", "--dir",
+                                str(project_copy), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        for line in process.stderr:
+            if line.startswith("validate: 1/360 samples"):
+                break
+        qemu = _qemu_children(process.pid)
+        assert len(qemu) == 1
+        os.kill(qemu[0], signal.SIGKILL)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1
+    partial_path = project_copy / "build" / "emu-m4" / "validation-partial.json"
+    partial = json.loads(partial_path.read_text())
+    done = partial["samples"]
+    assert partial["complete"] is False and 1 <= done < 360 and partial["agreement"] == 1.0
+    assert err.strip().splitlines()[-1] == (
+        f"error: validation on emu-m4 stopped after {done} of 360 samples: the emulator (qemu-system-arm, "
+        f"mps2-an386) died with signal 9 (SIGKILL) (run tinyedge validate again; the {done} results so far "
+        f"are in {partial_path})")
+    printed = json.loads(out)
+    assert printed["complete"] is False and printed["samples"] == done

@@ -17,7 +17,7 @@ JSON_LEFT_OUT = ("per_sample", "build_stages")
 
 def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool = False,
         port: str | None = None, samples: int | None = None) -> None:
-    from ..validation import validate
+    from ..validation import ValidationFailed, validate
     from ..validation.links import board_link
     from ..validation.prepare import resolve, run_build
     from ..validation.runner import check_sample_count
@@ -32,10 +32,15 @@ def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool =
         emulated = target.board.emulated and port is None
         elf = folder.require_elf() if emulated else folder.elf
         with board_link(target.board, elf, port) as link:
-            result = validate(folder, link, samples, elf=elf)
+            try:
+                result = validate(folder, link, samples, elf=elf)
+            except ValidationFailed as failed:
+                if as_json:  # the samples measured before the fault, with "complete": false
+                    _echo_json(failed.result.to_json())
+                raise
     data = result.to_json()
     if as_json:
-        click.echo(json.dumps({key: value for key, value in data.items() if key not in JSON_LEFT_OUT}))
+        _echo_json(data)
     else:
         _print_summary(data)
     # validation.json and report.html are written: a missed budget now makes the exit status 1.
@@ -73,6 +78,10 @@ def check_budgets(budgets: dict, data: dict) -> None:
         raise TinyedgeError(f"validation budget not met: {missed[0]}{more}",
                             f"the measurements are in {data.get('json')} and {data.get('report')}")
     _check_latency_budget(budgets.get("max_latency", 0), data)
+
+
+def _echo_json(data: dict) -> None:
+    click.echo(json.dumps({key: value for key, value in data.items() if key not in JSON_LEFT_OUT}))
 
 
 def _check_latency_budget(limit: int, data: dict) -> None:

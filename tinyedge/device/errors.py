@@ -49,6 +49,11 @@ class DeviceError(DeviceFailure):
     """The device answered a command with an error line."""
 
 
+class InconsistentReply(DeviceFailure):
+    """A reply that contradicts the model or the sample's other replies: an output of the wrong length,
+    a result count that is not the model's, a tick count of 0 or one that cannot be."""
+
+
 class WrongModel(DeviceFailure):
     """The firmware carries a different model than the one being validated."""
 

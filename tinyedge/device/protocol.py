@@ -1,9 +1,10 @@
 """Host side of the validation protocol (docs/protocol.md): MLPerf Tiny base commands plus tinyedge's
 `te-` commands, over any Transport.
 
-`DeviceClient` speaks the protocol on one open link. `DeviceSession` adds what a validation run needs
-on top: it opens the link through a factory, checks the model identity, and reconnects once when the
-link drops. `run_samples` keeps every result gathered before a failure.
+`DeviceClient` speaks the protocol on one open link; `DeviceClient.check_sample` is the one place a
+sample's replies are checked against the model and against each other. `DeviceSession` adds what a
+validation run needs on top: it opens the link through a factory, checks the model identity, and
+reconnects once when the link drops. `run_samples` keeps every result gathered before a failure.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..errors import TinyedgeError
 from .errors import (DeviceCrashed, DeviceDisconnected, DeviceError, DeviceFailure, DeviceTimeout,
-                     TransportClosed, TransportTimeout, WrongModel)
+                     InconsistentReply, TransportClosed, TransportTimeout, WrongModel)
 from .transport import Transport
 
 MAX_COMMAND = 80          # the device keeps no more characters of a command
@@ -29,6 +30,20 @@ _IO = re.compile(r"m-te-io-\[(\d+),(\d+)\]$")
 _OUTPUT = re.compile(r"m-te-output-\[([0-9a-fA-F]*)\]$")
 _RESULTS = re.compile(r"m-results-\[([^\]]*)\]$")
 _LAP = re.compile(r"m-lap-us-(\d+)$")
+
+# What te_port_tick_unit() may say (firmware/port/port.h).
+TICK_UNITS = ("cycles", "us", "instructions")
+# The difference of two readings of a 64-bit counter that went backwards comes out at 2**63 or more.
+MAX_TICKS = 2 ** 63 - 1
+# A device's duration (on a timer with a rate) may exceed the host's wall-clock wait for the reply by
+# clock error only; beyond this factor and margin its timer or its rate is wrong.
+WALL_CLOCK_FACTOR = 2.0
+WALL_CLOCK_MARGIN_S = 1.0
+# Replies shown in a message are cut to this many characters.
+SHOWN_REPLY = 60
+OUTPUT_HINT = "flash the firmware built for this model ('tinyedge flash') and validate again"
+TIMER_HINT = ("check te_port_ticks() in the board's port, or flash the firmware tinyedge built "
+              "('tinyedge flash'), and validate again")
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,7 @@ class Inference:
     results: list[float]        # m-results: the dequantized output, three decimals
     lap_us: tuple[int, int]     # the two m-lap-us stamps around the N timed inferences
     count: int
+    waited: float | None = None  # seconds from sending `infer` to its m-ready, on the host's clock
 
     @property
     def microseconds(self) -> float:
@@ -77,10 +93,13 @@ class DeviceClient:
     """Commands and their replies on an open link. Every read has a deadline."""
 
     def __init__(self, transport: Transport, *, command_timeout: float = 5.0,
-                 infer_timeout: float = 60.0):
+                 infer_timeout: float = 60.0, output_bytes: int | None = None):
         self.transport = transport
         self.command_timeout = command_timeout
         self.infer_timeout = infer_timeout
+        # The model's output size, against which every sample's output is checked (None: unknown, so
+        # only the sample's own replies are compared with each other).
+        self.output_bytes = output_bytes
         self.boot_lines: list[str] = []
 
     # ---- connecting --------------------------------------------------------------------------
@@ -216,37 +235,118 @@ class DeviceClient:
 
     def infer(self, count: int = 1, warmups: int = 0) -> Inference:
         command = f"infer {count} {warmups}"
+        started = time.monotonic()
         lines = self.command(command, timeout=self.infer_timeout)
+        waited = time.monotonic() - started
         laps = [int(m.group(1)) for m in map(_LAP.search, lines) if m]
-        results = _search(_RESULTS, lines, command).group(1)
+        found = _search(_RESULTS, lines, command)
         if len(laps) != 2:
             raise DeviceError(f"{self.transport.name} answered '{command}' without two m-lap-us lines",
                               lines=lines)
-        values = [float(v) for v in results.split(",") if v.strip()]
-        return Inference(values, (laps[0], laps[1]), count)
+        values = []
+        for text in (v for v in found.group(1).split(",") if v.strip()):
+            try:
+                values.append(float(text))
+            except ValueError:
+                raise self._inconsistent(f"'{command}'", found.group(0), "numbers in m-results",
+                                         OUTPUT_HINT, lines) from None
+        return Inference(values, (laps[0], laps[1]), count, waited)
 
     def output(self) -> bytes:
-        return bytes.fromhex(_search(_OUTPUT, self.command("te-output"), "te-output").group(1))
+        lines = self.command("te-output")
+        found = _search(_OUTPUT, lines, "te-output")
+        if len(found.group(1)) % 2:
+            raise self._inconsistent("'te-output'", found.group(0), "two hex digits per output byte",
+                                     OUTPUT_HINT, lines)
+        return bytes.fromhex(found.group(1))
 
     def ticks(self) -> Ticks:
         lines = self.command("te-ticks")
-        fields = {}
+        fields: dict[str, str | None] = {}
         for key in ("ticks", "count", "unit", "instructions-per-tick", "ticks-per-second"):
             match = next((m for m in (re.search(rf"m-te-{key}-(\S+)$", line) for line in lines) if m), None)
-            fields[key] = match.group(1) if match else None
+            fields[key] = match.group(0) if match else None
         if fields["ticks"] is None or fields["count"] is None or fields["unit"] is None:
             raise DeviceError(f"{self.transport.name} answered 'te-ticks' without ticks, count and unit",
                               lines=lines)
-        return Ticks(int(fields["ticks"]), int(fields["count"]), fields["unit"],
-                     int(fields["instructions-per-tick"] or 1), int(fields["ticks-per-second"] or 0))
+
+        def number(key: str, default: int) -> int:
+            line = fields[key]
+            if line is None:
+                return default
+            digits = line[len(f"m-te-{key}-"):]
+            if not digits.isascii() or not digits.isdigit():
+                raise self._inconsistent("'te-ticks'", line, f"a whole number in m-te-{key}", TIMER_HINT, lines)
+            return int(digits)
+
+        return Ticks(number("ticks", 0), number("count", 0), fields["unit"][len("m-te-unit-"):],
+                     number("instructions-per-tick", 1), number("ticks-per-second", 0))
 
     def run_sample(self, data: bytes) -> SampleResult:
-        """One validation step: load the int8 input, one inference without warm-up, raw output, ticks."""
+        """One validation step: load the int8 input, one inference without warm-up, raw output, ticks;
+        the replies checked (check_sample)."""
         self.load(data)
         inference = self.infer(1, 0)
-        return SampleResult(self.output(), self.ticks(), inference)
+        result = SampleResult(self.output(), self.ticks(), inference)
+        self.check_sample(result)
+        return result
+
+    def check_sample(self, result: SampleResult) -> None:
+        """The one place a sample's replies are checked: the output against the model's output size
+        (or, when that is unknown, against the result count), the m-results count against the output,
+        and the ticks: the inference count asked for, more than 0 (on a timer that counts cycles or
+        instructions; a microsecond timer may see 0 for a sub-microsecond inference), no counter that
+        ran backwards, a known unit, and on a timer with a rate no more time than the host waited for
+        the reply. The first reply that does not fit raises InconsistentReply, naming what the device
+        sent and what was expected."""
+        output, ticks, inference = result.output, result.ticks, result.inference
+        infer = f"'infer {inference.count} 0'"
+        size = self.output_bytes
+        if size is not None and len(output) != size:
+            raise self._inconsistent("'te-output'", f"m-te-output-[{output.hex()}]",
+                                     f"the model's {size} output bytes", OUTPUT_HINT,
+                                     got=f"{len(output)} output bytes")
+        if len(inference.results) != len(output):
+            expected = (f"the model's {size} outputs" if size is not None else
+                        f"one per output byte of 'te-output' ({len(output)})")
+            raise self._inconsistent(infer, None, expected, OUTPUT_HINT,
+                                     got=f"{len(inference.results)} values in m-results")
+        if ticks.count != inference.count:
+            raise self._inconsistent("'te-ticks'", f"m-te-count-{ticks.count}",
+                                     f"m-te-count-{inference.count} (the inferences {infer} asked for)", TIMER_HINT)
+        if ticks.unit not in TICK_UNITS:
+            raise self._inconsistent("'te-ticks'", f"m-te-unit-{ticks.unit}", "cycles, us or instructions",
+                                     TIMER_HINT)
+        if ticks.ticks > MAX_TICKS:
+            raise self._inconsistent("'te-ticks'", f"m-te-ticks-{ticks.ticks}",
+                                     "fewer than 2**63 ticks (more is a counter that ran backwards)", TIMER_HINT)
+        if ticks.ticks == 0 and ticks.unit != "us":
+            raise self._inconsistent("'te-ticks'", "m-te-ticks-0",
+                                     f"more than 0 {ticks.unit} for {_inferences(inference.count)}", TIMER_HINT)
+        if ticks.unit == "instructions" and ticks.instructions_per_tick < 1:
+            raise self._inconsistent("'te-ticks'", f"m-te-instructions-per-tick-{ticks.instructions_per_tick}",
+                                     "1 or more instructions per tick", TIMER_HINT)
+        if ticks.unit != "instructions":
+            if ticks.ticks_per_second < 1:
+                raise self._inconsistent("'te-ticks'", f"m-te-ticks-per-second-{ticks.ticks_per_second}",
+                                         "the timer's rate (1 or more ticks per second)", TIMER_HINT)
+            seconds = ticks.ticks / ticks.ticks_per_second
+            if inference.waited is not None and \
+                    seconds > WALL_CLOCK_FACTOR * inference.waited + WALL_CLOCK_MARGIN_S:
+                raise self._inconsistent(
+                    "'te-ticks'", f"m-te-ticks-{ticks.ticks}",
+                    f"at most the {inference.waited:.3g} s the host waited for {infer} (at "
+                    f"{ticks.ticks_per_second:,} ticks per second these are {seconds:.3g} s)", TIMER_HINT)
 
     # ---- failures ----------------------------------------------------------------------------
+
+    def _inconsistent(self, command: str, sent: str | None, expected: str, hint: str,
+                      lines: list[str] | None = None, *, got: str | None = None) -> InconsistentReply:
+        """'<device> answered <command> with <got> (<the line>), expected <expected>'."""
+        shown = None if sent is None else (sent if len(sent) <= SHOWN_REPLY else sent[:SHOWN_REPLY - 3] + "...")
+        what = f"{got} ({shown})" if got and shown else (got or shown)
+        return InconsistentReply(f"{self.transport.name} answered {command} with {what}, expected {expected}",
+                                 hint, lines=lines if lines is not None else ([sent] if sent else []))
 
     def _check_fault(self, line: str, when: str, lines: list[str]) -> None:
         marker = line.find(FAULT_MARKER)
@@ -263,6 +363,10 @@ class DeviceClient:
         if closed.crashed:
             return DeviceCrashed(f"the firmware crashed {when}: {closed.message}", lines=lines)
         return DeviceDisconnected(f"{closed.message} {when}", closed.hint, lines=lines)
+
+
+def _inferences(count: int) -> str:
+    return "1 inference" if count == 1 else f"{count} inferences"
 
 
 def _search(pattern: re.Pattern, lines: list[str], command: str) -> re.Match:
@@ -305,6 +409,9 @@ class DeviceSession:
         except BaseException:
             transport.close()
             raise
+        # Outputs are checked against the model's size when the host knows it, else the device's own.
+        known = self.expected.output_bytes if self.expected is not None else None
+        client.output_bytes = known if known is not None else self.identity.output_bytes
         self.client = client
         return client
 

@@ -19,10 +19,10 @@ class Link:
     description: str            # "emu-m4 in QEMU", "/dev/ttyACM0"
     qemu: object | None = None  # the QemuSession of an emulated board
 
-    def failure_detail(self) -> str | None:
-        """QEMU's own reason when it stopped the guest (a lockup), else None."""
-        fatal = getattr(self.qemu, "fatal_error", None)
-        return f"QEMU stopped the firmware: {fatal}" if fatal else None
+    def emulator_end(self, wait: float = 0.0):
+        """How the emulator ended on its own (a QemuEnd: signal or exit status, and QEMU's fatal
+        message), waiting up to `wait` seconds for it; None for a real board or a running emulator."""
+        return self.qemu.ended(wait) if self.qemu is not None else None
 
 
 @contextmanager

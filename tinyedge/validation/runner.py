@@ -25,6 +25,8 @@ from .reference import HostReference, host_reference
 FIRST_INFER_TIMEOUT_S = 60.0
 MIN_INFER_TIMEOUT_S = 5.0
 TIMEOUT_FACTOR = 20.0
+# How long a link that dropped may wait for the emulator's exit status to show why.
+EMULATOR_END_WAIT_S = 2.0
 
 
 class ValidationFailed(TinyedgeError):
@@ -201,10 +203,13 @@ def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
             report.write_outputs(result, partial=False)
         return result
 
-    detail = link.failure_detail()
     reason = "interrupted" if interrupted else error.message
-    if detail:
-        reason = f"{reason}; {detail}"
+    hint = error.hint if error is not None else None
+    # The emulator's own death (killed, crashed, a QEMU fatal error) is the reason, not the link it
+    # took down; a firmware that ended QEMU itself (semihosting exit after a fault) keeps its own.
+    end = link.emulator_end(wait=EMULATOR_END_WAIT_S) if error is not None else None
+    if end is not None and (end.fatal or end.how.startswith("died")):
+        reason, hint = str(end), "run tinyedge validate again"
     result.error = reason
     where = None
     if write and results:
@@ -217,7 +222,7 @@ def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
         raise KeyboardInterrupt
     done = f"after {len(results)} of {count} samples" if results else "before any sample ran"
     kept = f"the {len(results)} results so far are in {where}" if where else "no result was gathered"
-    hint = f"{error.hint}; {kept}" if error.hint else kept
+    hint = f"{hint}; {kept}" if hint else kept
     raise ValidationFailed(f"validation on {build.board.name} stopped {done}: {reason}", hint, result)
 
 
