@@ -69,6 +69,21 @@ def _qemu_children(pid: int) -> list[int]:
     return found
 
 
+def _validation_at_its_first_sample(project: Path, *args: str) -> tuple[subprocess.Popen, list[int]]:
+    """`tinyedge validate` started and read until its first sample is done; returns it and its QEMU."""
+    process = subprocess.Popen([sys.executable, "-m", "tinyedge", "validate", "--board", "emu-m4", "--dir",
+                                str(project), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    for line in process.stderr:
+        if line.startswith("validate: 1/360 samples"):
+            break
+    qemu = _qemu_children(process.pid)
+    if len(qemu) != 1:
+        process.kill()
+    assert len(qemu) == 1
+    return process, qemu
+
+
 def _gone(pid: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -85,15 +100,8 @@ def _gone(pid: int, seconds: float) -> bool:
 @pytest.mark.slow
 @pytest.mark.emulated
 def test_tinyedge_killed_mid_validation_takes_qemu_with_it_and_the_next_run_works(project_copy):
-    process = subprocess.Popen([sys.executable, "-m", "tinyedge", "validate", "--board", "emu-m4", "--dir",
-                                str(project_copy)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process, qemu = _validation_at_its_first_sample(project_copy)
     try:
-        for line in process.stderr:
-            if line.startswith("validate: 1/360 samples"):
-                break
-        qemu = _qemu_children(process.pid)
-        assert len(qemu) == 1
         process.kill()
         process.wait(30)
     finally:
@@ -109,15 +117,8 @@ def test_tinyedge_killed_mid_validation_takes_qemu_with_it_and_the_next_run_work
 @pytest.mark.slow
 @pytest.mark.emulated
 def test_qemu_killed_mid_validation_is_named_and_the_samples_so_far_are_kept(project_copy):
-    process = subprocess.Popen([sys.executable, "-m", "tinyedge", "validate", "--board", "emu-m4", "--dir",
-                                str(project_copy), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process, qemu = _validation_at_its_first_sample(project_copy, "--json")
     try:
-        for line in process.stderr:
-            if line.startswith("validate: 1/360 samples"):
-                break
-        qemu = _qemu_children(process.pid)
-        assert len(qemu) == 1
         os.kill(qemu[0], signal.SIGKILL)
         out, err = process.communicate(timeout=60)
     finally:

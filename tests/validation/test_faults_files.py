@@ -107,21 +107,27 @@ def test_infer_into_an_immutable_folder(project_copy, tmp_path):
     assert list(out.iterdir()) == []
 
 
-@pytest.mark.slow
-def test_a_second_run_in_a_busy_build_folder_names_the_holder(project_copy):
-    build_dir = project_copy / "build" / "emu-m4"
-    before = _fingerprint(build_dir)
+def _run_while_another_process_holds(build_dir: Path, *args: str) -> tuple[subprocess.CompletedProcess, int]:
+    """`tinyedge ARGS` while another process holds the build folder's lock; returns the run and its pid."""
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys; from tinyedge.locking import build_folder_lock\n"
          "with build_folder_lock(sys.argv[1]):\n    print('held', flush=True); sys.stdin.read()",
          str(build_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        run = run_tinyedge("build", "--board", "emu-m4", "--dir", str(project_copy))
+        return run_tinyedge(*args), holder.pid
     finally:
         holder.communicate("", timeout=30)
+
+
+@pytest.mark.slow
+def test_a_second_run_in_a_busy_build_folder_names_the_holder(project_copy):
+    build_dir = project_copy / "build" / "emu-m4"
+    before = _fingerprint(build_dir)
+    run, holder = _run_while_another_process_holds(build_dir, "build", "--board", "emu-m4", "--dir",
+                                                   str(project_copy))
     assert _one_line_error(run) == (f"error: the build folder {build_dir} is in use by another tinyedge run "
-                                    f"(pid {holder.pid}) (wait for that run to finish, or stop it)")
+                                    f"(pid {holder}) (wait for that run to finish, or stop it)")
     assert _fingerprint(build_dir) == before
 
 
@@ -156,14 +162,7 @@ def test_validate_and_flash_wait_for_nobody_in_a_busy_build_folder(project_copy,
     """Two validate runs on one project: the second is refused at once, instead of failing on the
     firmware folder the first one replaced."""
     build_dir = project_copy / "build" / "emu-m4"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from tinyedge.locking import build_folder_lock\n"
-         "with build_folder_lock(sys.argv[1]):\n    print('held', flush=True); sys.stdin.read()",
-         str(build_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        run = run_tinyedge(verb, "--board", "emu-m4", "--dir", str(project_copy))
-    finally:
-        holder.communicate("", timeout=30)
+    run, holder = _run_while_another_process_holds(build_dir, verb, "--board", "emu-m4", "--dir",
+                                                   str(project_copy))
     assert _one_line_error(run) == (f"error: the build folder {build_dir} is in use by another tinyedge run "
-                                    f"(pid {holder.pid}) (wait for that run to finish, or stop it)")
+                                    f"(pid {holder}) (wait for that run to finish, or stop it)")
