@@ -1,7 +1,7 @@
 """One real run of the README's path for the CI check: `tinyedge validate --board emu-m4 --json` in a
 copy of the built-in example with no build yet (so validate builds, starts QEMU, validates and writes
 the report), shared by every test here; and firmware variants of that build that misbehave on purpose
-(hang, HardFault, garbage before the boot banner)."""
+(hang, HardFault, an output one byte short, a clock that stands still, garbage before the boot banner)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from support import REPO, run_tinyedge
 
 FAULT_INJECTION = Path(__file__).resolve().parent / "c" / "fault_injection.c"
 BOOT_NOISE = Path(__file__).resolve().parent / "c" / "boot_noise.c"
-HANG, HARDFAULT = 1, 3
+HANG, HARDFAULT, SHORT_OUTPUT, ZERO_TICKS = 1, 3, 4, 5
+# The functions each kind wraps besides the model's run function (c/fault_injection.c).
+FAULT_WRAPS = {SHORT_OUTPUT: ["te_format_hex"], ZERO_TICKS: ["te_port_ticks"]}
 
 
 @dataclass
@@ -73,14 +75,16 @@ def _firmware_variant(validated_digits: ValidatedProject, folder: Path, source: 
 @pytest.fixture(scope="session")
 def fault_firmware(validated_digits, tmp_path_factory):
     """fault_firmware(kind, at) -> the ELF of the digits firmware that hangs (HANG) or HardFaults
-    (HARDFAULT) at its `at`-th inference; built once per variant with the same PlatformIO project."""
+    (HARDFAULT) at its `at`-th inference, or from that inference on prints one output byte too few
+    (SHORT_OUTPUT) or 0 ticks (ZERO_TICKS); built once per variant with the same PlatformIO project."""
     built: dict[tuple[int, int], Path] = {}
 
     def make(kind: int, at: int) -> Path:
         if (kind, at) not in built:
+            wraps = ["tinyedge_model_run", *FAULT_WRAPS.get(kind, [])]
             built[(kind, at)] = _firmware_variant(
                 validated_digits, tmp_path_factory.mktemp(f"fault-{kind}-{at}"), FAULT_INJECTION,
-                [f"-DTE_FAULT_AT={at}", f"-DTE_FAULT_KIND={kind}", "-Wl,--wrap=tinyedge_model_run"])
+                [f"-DTE_FAULT_AT={at}", f"-DTE_FAULT_KIND={kind}", *(f"-Wl,--wrap={name}" for name in wraps)])
         return built[(kind, at)]
 
     return make
