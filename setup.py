@@ -12,7 +12,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-SHARED_FOLDERS = ("boards", "templates", "firmware")   # tinyedge.resources.SHARED_FOLDERS
+SHARED_FOLDERS = ("boards", "templates", "firmware")   # tinyedge.resources finds them in _share/
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pio")
 
 

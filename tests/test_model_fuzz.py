@@ -137,6 +137,13 @@ class Tally:
     failures: list[str] = field(default_factory=list)
     declined: list[str] = field(default_factory=list)   # what the runtimes said in the `other` cases
 
+    def add(self, other: "Tally") -> None:
+        """Counts `other`'s cases into this one (a total over several models)."""
+        for key in ("tried", "clean", "refused", "both_ran", "other"):
+            setattr(self, key, getattr(self, key) + getattr(other, key))
+        self.failures += other.failures
+        self.declined += other.declined
+
 
 def fuzz(name: str, raw: bytes, cases: int, seed: int, folder: Path) -> Tally:
     from tinyedge.tflite.model import parse
@@ -216,10 +223,7 @@ def test_fuzz_small_models(tmp_path):
         began = time.monotonic()
         tally = fuzz(name, build().read_bytes(), cases, seed, tmp_path)
         report(name, tally, time.monotonic() - began)
-        for key in ("tried", "clean", "refused", "both_ran", "other"):
-            setattr(total, key, getattr(total, key) + getattr(tally, key))
-        total.failures += tally.failures
-        total.declined += tally.declined
+        total.add(tally)
     report("small models, total", total, time.monotonic() - start)
     assert total.failures == []
     assert total.clean == total.tried
@@ -235,10 +239,7 @@ def test_fuzz_mlperf_tiny_models(tmp_path):
         began = time.monotonic()
         tally = fuzz(Path(name).stem, raw, 4, seed, tmp_path)
         report(name, tally, time.monotonic() - began)
-        for key in ("tried", "clean", "refused", "both_ran", "other"):
-            setattr(total, key, getattr(total, key) + getattr(tally, key))
-        total.failures += tally.failures
-        total.declined += tally.declined
+        total.add(tally)
     report("MLPerf Tiny models, total", total, time.monotonic() - start)
     assert total.failures == []
     assert total.clean == total.tried

@@ -67,7 +67,7 @@ class BuildFolderBusy(TinyedgeError):
     """Another tinyedge run works in the build folder."""
 
 
-_held_build_folders: dict[Path, int] = {}   # this process's build-folder locks, with their depth
+_held_build_folders: set[Path] = set()   # the build folders whose lock this process holds
 
 
 @contextlib.contextmanager
@@ -75,12 +75,8 @@ def build_folder_lock(build_dir: str | os.PathLike) -> Iterator[None]:
     """Hold <build_dir>/.tinyedge.lock for the block. Re-entrant within one process (validate runs
     build), exclusive between processes."""
     folder = Path(build_dir).resolve()
-    if folder in _held_build_folders:
-        _held_build_folders[folder] += 1
-        try:
-            yield
-        finally:
-            _held_build_folders[folder] -= 1
+    if folder in _held_build_folders:  # an outer block of this process holds it and releases it
+        yield
         return
 
     def busy(pid: str) -> TinyedgeError:
@@ -88,8 +84,8 @@ def build_folder_lock(build_dir: str | os.PathLike) -> Iterator[None]:
                                "wait for that run to finish, or stop it")
 
     with FileLock(folder / BUILD_FOLDER_LOCK, busy):
-        _held_build_folders[folder] = 1
+        _held_build_folders.add(folder)
         try:
             yield
         finally:
-            del _held_build_folders[folder]
+            _held_build_folders.discard(folder)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SHARE_FOLDER = "_share"
-SHARED_FOLDERS = ("boards", "templates", "firmware")
 
 _INSTALLED = PACKAGE_DIR / SHARE_FOLDER
 DATA_ROOT = _INSTALLED if (_INSTALLED / "boards").is_dir() else PACKAGE_DIR.parent
