@@ -19,7 +19,6 @@ from tinyedge.errors import TinyedgeError
 from tinyedge.validation.buildinfo import BuildFolder
 from tinyedge.validation.flashing import flash_real_board, upload_failure
 from tinyedge.validation.metrics import compute_metrics, summarise_latency
-from tinyedge.validation.reference import quantize_inputs
 
 NANO = Catalogue.load().get("nano33")
 
@@ -55,14 +54,6 @@ def test_no_sample_gives_empty_figures_not_an_error():
     metrics = compute_metrics(np.zeros((0, 4), np.int8), np.zeros((0, 4), np.int8), np.zeros(0), "accuracy",
                               _identity, [], "instructions")
     assert metrics.samples == 0 and metrics.device_accuracy is None and metrics.latency is None
-
-
-def test_inputs_are_rounded_offset_and_saturated():
-    x = np.array([[0.25, 0.75, 100.0, -100.0, 0.0]], dtype=np.float32)
-    # x / 0.5 = 0.5 and 1.5 round half to even (0 and 2), as numpy and the build's TFLM stage do.
-    assert quantize_inputs(x, 0.5, -1).tolist() == [[-1, 1, 127, -128, -1]]
-    with pytest.raises(TinyedgeError, match=r"^the model's input scale is 0.0, not a positive number"):
-        quantize_inputs(x, 0.0, 0)
 
 
 # ---- real-board flash: FAKE USB port list and FAKE PlatformIO runner --------------------------------

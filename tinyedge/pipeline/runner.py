@@ -369,9 +369,9 @@ class Pipeline:
             arena = smallest_arena(flatbuffer)
             runner = TflmRunner(flatbuffer, arena_size=arena)
             scale, zero = runner.input.scale, runner.input.zero_point
-            quantized = np.clip(np.round(dataset.x_test / scale) + zero, -128, 127).astype(np.int8)
-            outputs = runner.run(quantized)
-            values = (outputs.astype(np.float32) - runner.output.zero_point) * runner.output.scale
+            from ..int8_io import dequantize, quantize   # the firmware's rounding, as validate sends
+            outputs = runner.run(quantize(dataset.x_test, scale, zero))
+            values = dequantize(outputs, runner.output.scale, runner.output.zero_point)
             from .training import score
             value = score(dataset.task, values, dataset.y_test)
             buffer = __import__("io").BytesIO()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import TinyedgeError
+from ..int8_io import quantize
 from ..tflite.model import TFLiteModel, parse
 from .sanitize import model_names
 
@@ -67,7 +68,7 @@ def _tensor_spec(model: TFLiteModel, index: int) -> TensorSpec:
 
 def quantize_sample(sample: np.ndarray, spec: TensorSpec) -> bytes:
     """The sample as the model's int8 input bytes (float samples are quantized with the input's
-    scale and zero point, as the firmware's helper does)."""
+    scale and zero point by tinyedge.int8_io, the firmware's arithmetic)."""
     array = np.asarray(sample)
     if array.size != spec.elements:
         raise TinyedgeError(f"the test sample has {array.size} values but the model's input "
@@ -77,8 +78,7 @@ def quantize_sample(sample: np.ndarray, spec: TensorSpec) -> bytes:
     if spec.scale == 0.0:
         raise TinyedgeError("the model's input has no quantization scale",
                             "use a fully int8-quantized model (tinyedge build makes one)")
-    quantized = np.round(array.astype(np.float64) / spec.scale) + spec.zero_point
-    return np.clip(quantized, -128, 127).astype(np.int8).tobytes()
+    return quantize(array, spec.scale, spec.zero_point).tobytes()
 
 
 def make_bundle(model_bytes: bytes, name: str, labels: list[str] | None = None,

@@ -1,5 +1,6 @@
 """The host side of the comparison: the test inputs quantized to int8 exactly as the build's host
-evaluation quantizes them, and the real TFLM interpreter's int8 outputs for them."""
+evaluation and the firmware quantize them (tinyedge.int8_io), and the real TFLM interpreter's int8
+outputs for them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import TinyedgeError
+from ..int8_io import dequantize, quantize
 
 
 @dataclass(frozen=True)
@@ -20,16 +22,7 @@ class HostReference:
     output_zero_point: int
 
     def dequantize(self, outputs: np.ndarray) -> np.ndarray:
-        return (outputs.astype(np.float32) - self.output_zero_point) * self.output_scale
-
-
-def quantize_inputs(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """round(x / scale) + zero point, saturated to int8: the formula of the build's TFLM stage (a test
-    checks the host accuracy here equals the build's int8 accuracy)."""
-    if scale <= 0:
-        raise TinyedgeError(f"the model's input scale is {scale}, not a positive number",
-                            "quantize the model with int8 input ('tinyedge build' does)")
-    return np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
+        return dequantize(outputs, self.output_scale, self.output_zero_point)
 
 
 def host_reference(model_bytes: bytes, x: np.ndarray) -> HostReference:
@@ -43,7 +36,7 @@ def host_reference(model_bytes: bytes, x: np.ndarray) -> HostReference:
     if tuple(x.shape[1:]) != expected:
         raise TinyedgeError(f"the test data has inputs of shape {tuple(x.shape[1:])}, the model takes "
                             f"{expected}", "rebuild: 'tinyedge build' writes both from the same data")
-    inputs = quantize_inputs(x, runner.input.scale, runner.input.zero_point)
+    inputs = quantize(x, runner.input.scale, runner.input.zero_point)
     outputs = runner.run(inputs).reshape(len(inputs), -1)
     return HostReference(inputs, outputs, runner.input.scale, runner.input.zero_point,
                          runner.output.scale, runner.output.zero_point)
