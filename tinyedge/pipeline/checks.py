@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..errors import TinyedgeError
 from ..tflite.model import Operator, Subgraph, TFLiteModel
-from .tflm_ops import support
+from ..tflite.tflm_ops import support
 
 # Ops whose outputs are indices or shapes: int32 results are their nature, not a float leftover.
 INDEX_OUTPUT_OPS = {"ARG_MAX", "ARG_MIN", "SHAPE", "BROADCAST_ARGS"}

@@ -131,7 +131,7 @@ def _arena(model: TFLiteModel) -> tuple[int | None, str]:
 
 def analyse(model: TFLiteModel, source: str, with_arena: bool = True) -> ModelReport:
     from ..pipeline.checks import find_problems, layer_name
-    from ..pipeline.tflm_ops import support
+    from .tflm_ops import support
 
     subgraph = model.main
     layers, seen_params = [], set()

@@ -16,7 +16,7 @@ reason. What is checked:
   (absent optional input), output indices in range; every tensor an operator reads is a constant, a
   graph input, a variable or written by an earlier operator;
 - operators: a builtin code the schema knows, a version from 1 to the highest that TFLite Micro
-  supports (pipeline/tflm_ops.py); for the ops tinyedge computes on (those inspect counts MACs for and
+  supports (tflite/tflm_ops.py); for the ops tinyedge computes on (those inspect counts MACs for and
   those the native runtime runs): the number of inputs and outputs, required inputs present, the
   options table of the op's own kind with known enum values and positive strides, dilations and
   filter sizes, ranks, output shapes consistent with the input shapes (what TFLM's Prepare
@@ -177,16 +177,16 @@ def _check_tensor(tensor, buffer_count: int | None) -> None:
 
 
 def _check_operator(op, tensors) -> None:
-    from ..pipeline.tflm_ops import TFLM_MAX_VERSIONS
+    from .tflm_ops import max_version, support
     from .model import BUILTIN_NAMES
     what = f"operator {op.index} ({op.opcode})"
     if not op.custom and op.opcode not in BUILTIN_NAMES:
         raise _Damaged(f"operator {op.index} has the unknown builtin code {op.opcode.split('_')[-1]}")
     if op.version < 1:
         raise _Damaged(f"{what} has version {op.version}")
-    limit = TFLM_MAX_VERSIONS.get(op.opcode)
-    if not op.custom and limit is not None and op.version > limit:
-        raise _Newer(f"op {op.opcode} version {op.version} is newer than TFLite Micro supports (up to {limit})")
+    limit = None if op.custom else max_version(op.opcode)
+    if limit is not None and op.version > limit:
+        raise _Newer(support(op.opcode, op.version, custom=False))
     for index in op.inputs:
         if not -1 <= index < len(tensors):
             raise _Damaged(f"{what} reads tensor {index}, but there are {len(tensors)} tensors")
