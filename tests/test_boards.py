@@ -14,7 +14,7 @@ from tinyedge.boards import BOARDS_DIR, Catalogue
 from support import run_tinyedge
 
 REQUIRED_BOARDS = {"nano33", "pico", "esp32s3", "nucleo-l4r5zi", "nucleo-f746zg", "portenta-h7",
-                   "teensy41", "emu-m4", "emu-m7", "emu-m3", "emu-m55"}
+                   "teensy41", "emu-m4", "emu-m7", "emu-m3", "emu-m55", "host"}
 EMU_MACHINES = {"emu-m4": "mps2-an386", "emu-m7": "mps2-an500", "emu-m3": "mps2-an385",
                 "emu-m55": "mps3-an547"}
 
@@ -45,7 +45,9 @@ def test_every_required_board_is_in_the_catalogue():
     assert catalogue.get("nano33ble").name == "nano33"
     for name, machine in EMU_MACHINES.items():
         board = catalogue.get(name)
-        assert board.emulated and board.qemu.machine == machine
+        assert board.kind == "emulated" and board.qemu.machine == machine
+    host = catalogue.get("host")
+    assert host.kind == "host" and host.qemu is None and host.gcc_flags() == []
 
 
 def test_boards_json_lists_every_board_with_every_field():
@@ -56,15 +58,17 @@ def test_boards_json_lists_every_board_with_every_field():
     assert sorted(b["name"] for b in boards) == files
     for board in boards:
         for key in ("name", "aliases", "title", "mcu", "core", "fpu", "dsp", "clock_hz", "flash_bytes",
-                    "ram_bytes", "timer", "timer_unit", "emulated", "platformio", "serial", "qemu"):
+                    "ram_bytes", "timer", "timer_unit", "kind", "platformio", "serial", "qemu"):
             assert key in board, (board["name"], key)
         for key in ("platform", "board", "framework", "upload_protocol"):
             assert key in board["platformio"], (board["name"], key)
         for key in ("baud", "usb_ids", "reset"):
             assert key in board["serial"], (board["name"], key)
         assert board["flash_bytes"] > 0 and board["ram_bytes"] > 0 and board["clock_hz"] > 0
-        assert (board["qemu"] is not None) == board["emulated"]
-        if not board["emulated"]:
+        assert (board["qemu"] is not None) == (board["kind"] == "emulated")
+        assert board["timer_unit"] == {"emulated": "instructions", "host": "us"}.get(
+            board["kind"], {"dwt": "cycles", "micros": "us"}.get(board["timer"]))
+        if board["kind"] == "platformio":
             assert board["serial"]["usb_ids"], board["name"]
             assert board["platformio"]["framework"], board["name"]
 
@@ -105,8 +109,12 @@ def test_nano33_uses_the_1200_baud_touch_and_arduino_ids():
      "error: custom.toml: key 'serial.usb_ids' has '2341-805A'; write 'vvvv:pppp' in lower-case hex"),
     ("baud = 115200", "baud = -9600",
      "error: custom.toml: key 'serial.baud' is -9600; it must be greater than 0"),
-    ("emulated = true", "emulated = false",
+    ('kind = "emulated"', 'kind = "platformio"',
      "error: custom.toml: key 'qemu' is only for emulated boards"),
+    ('kind = "emulated"', 'kind = "fpga"',
+     "error: custom.toml: key 'kind' is 'fpga'; expected one of platformio, emulated, host"),
+    ('kind = "emulated"', 'kind = "emulated"\nemulated = false',
+     "error: custom.toml: key 'emulated' is false but kind is 'emulated'; keep only kind"),
     ("dsp = true", "dsp = yes", "error: custom.toml is not valid TOML"),
     ('upload_protocol = "qemu"', 'upload_protocol = "qemu"\nspeed = 1',
      "error: custom.toml: key 'platformio.speed' is not a board setting"),
@@ -126,7 +134,7 @@ def test_dsp_on_a_core_without_it(tmp_path):
 def test_real_board_needs_usb_ids_and_framework(tmp_path):
     text = VALID.replace('name = "emu-m4"', 'name = "custom"').replace('aliases = ["mps2-an386"]',
                                                                       "aliases = []")
-    text = text.replace("emulated = true", "emulated = false").split("[qemu]")[0]
+    text = text.replace('kind = "emulated"', 'kind = "platformio"').split("[qemu]")[0]
     (tmp_path / "custom.toml").write_text(text)
     assert _boards_error(tmp_path).startswith(
         "error: custom.toml: key 'platformio.framework' is missing; a real board needs its framework")
@@ -134,6 +142,12 @@ def test_real_board_needs_usb_ids_and_framework(tmp_path):
                                                        'board = "mps2-an386"\nframework = "arduino"'))
     assert _boards_error(tmp_path).startswith(
         "error: custom.toml: key 'serial.usb_ids' is empty; a real board needs the USB ids of its port")
+
+
+def test_older_board_files_with_emulated_true_still_read_as_emulated(tmp_path):
+    _bad_board(tmp_path, 'kind = "emulated"', "emulated = true")
+    board = Catalogue.load([tmp_path]).get("custom")
+    assert board.kind == "emulated" and board.qemu.machine == "mps2-an386"
 
 
 def test_name_must_match_file(tmp_path):

@@ -34,7 +34,7 @@ needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
 
 
 def emulated_boards():
-    return [board for board in Catalogue.load().boards if board.emulated]
+    return [board for board in Catalogue.load().boards if board.kind == "emulated"]
 
 
 # --- the local PlatformIO platform -------------------------------------------------------------------

@@ -17,7 +17,6 @@ and output buffers, which is what TFLM's arena holds (its tensors include the in
 from __future__ import annotations
 
 import hashlib
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .boards import Board
+from .console import say
 from .errors import TinyedgeError
 from .tflite.model import TFLiteModel, parse
 
@@ -60,7 +60,7 @@ class BenchResult:
 
 
 def _say(console: Callable[[str], None] | None, text: str) -> None:
-    (console or (lambda line: print(line, file=sys.stderr, flush=True)))(text)
+    (console or say)(text)
 
 
 def model_macs(model: TFLiteModel) -> int:
@@ -78,48 +78,34 @@ def default_sample(model: TFLiteModel) -> np.ndarray:
 
 def check_bench_target(board: Board, runtime: str) -> None:
     """The one-line refusals, before anything is built."""
-    if runtime == "tflm":
-        raise TinyedgeError("bench --runtime tflm is not built yet: tinyedge cannot compile TFLM firmware "
-                            "for a bench run", "use --runtime native; docs/performance.md lists TFLM + "
-                            "CMSIS-NN's figures on the same boards")
     if runtime != "native":
-        raise TinyedgeError(f"unknown runtime '{runtime}'", "use --runtime native")
-    if not board.emulated:
-        from .platformio import platform_installed, user_core_dir
-        platform, core_dir = board.platformio.platform, user_core_dir()
-        if not platform_installed(platform, core_dir):
-            raise TinyedgeError(f"PlatformIO's {platform} platform is not installed in {core_dir}, so bench "
-                                f"cannot build the firmware for {board.name}",
-                                f"on a machine with the network: pio pkg install -g -p platformio/{platform} "
-                                "(once), then run tinyedge bench again")
+        raise TinyedgeError(f"bench runs the native runtime, not '{runtime}'", "use --runtime native (the "
+                            "default); docs/performance.md lists TFLM + CMSIS-NN's figures on the same boards")
+    from .targets import for_board
+    missing = for_board(board).missing_toolchain()
+    if missing:
+        raise TinyedgeError(f"{missing}, so bench cannot build the firmware for {board.name}",
+                            f"{for_board(board).install_hint()}, then run tinyedge bench again")
 
 
 @contextmanager
 def _device_transport(board: Board, built, port: str | None, console) -> Iterator:
-    """QEMU's serial socket for an emulated board; for a real one, upload and open its serial port."""
-    from .device.transport import SerialTransport
+    """The target's link to the firmware just built: started here (QEMU, a host process) or, for a
+    real board, uploaded first and reached on its serial port."""
+    from .targets import for_board
 
-    if board.emulated:
-        from .emulator import run_qemu
-        _say(console, f"bench: running one inference in QEMU ({board.qemu.machine})")
-        with run_qemu(board, built.elf) as qemu:
-            transport = SerialTransport(qemu.url)
-            try:
-                yield transport
-            finally:
-                transport.close()
-        return
     if not built.compiled:
         raise TinyedgeError(f"the firmware for {board.name} was generated but not compiled",
                             built.next_step)
-    from .validation.flashing import upload_project
-    device = upload_project(board, built.project, port)
-    _say(console, f"bench: running one inference on {board.name} ({device})")
-    transport = SerialTransport(device, board.serial.baud)
-    try:
-        yield transport
-    finally:
-        transport.close()
+    target = for_board(board)
+    port = target.install(built.project, port)
+    with target.link(built.elf, port) as link:
+        _say(console, f"bench: running one inference on {link.description}")
+        transport = link.open()
+        try:
+            yield transport
+        finally:
+            transport.close()
 
 
 def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: np.ndarray | None = None,

@@ -17,7 +17,7 @@ from .resources import BOARDS_DIR
 from .suggest import did_you_mean
 
 CORES = ("cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7", "cortex-m33",
-         "cortex-m55", "xtensa-lx7")
+         "cortex-m55", "xtensa-lx7", "host")
 FPUS = ("none", "fpv4-sp-d16", "fpv5-sp-d16", "fpv5-d16", "xtensa-sp")
 # Which FPUs each core can carry; "none" is always possible except where the core name implies one.
 CORE_FPUS = {
@@ -29,14 +29,34 @@ CORE_FPUS = {
     "cortex-m33": ("none", "fpv5-sp-d16"),
     "cortex-m55": ("none", "fpv5-d16"),
     "xtensa-lx7": ("none", "xtensa-sp"),
+    "host": ("none",),     # the machine tinyedge runs on: its C compiler decides
 }
 # Cores that can never have the Arm DSP extension (SMLAD and friends).
-CORES_WITHOUT_DSP = ("cortex-m0plus", "cortex-m3", "xtensa-lx7")
+CORES_WITHOUT_DSP = ("cortex-m0plus", "cortex-m3", "xtensa-lx7", "host")
 BOARDS_PATH_VARIABLE = "TINYEDGE_BOARDS_PATH"
-TIMERS = ("dwt", "micros", "systick")
+TIMERS = ("dwt", "micros", "systick", "monotonic")
 RESETS = ("none", "1200bps-touch")
 USB_ID = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{4}$")
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+# How a board is driven (tinyedge.targets has one Target per kind), and what its file must then say.
+# `emulated = true` in older files reads as kind = "emulated".
+KINDS = ("platformio", "emulated", "host")
+
+
+@dataclass(frozen=True)
+class KindRules:
+    qemu: bool            # a [qemu] table is required (True) or refused (False)
+    framework: bool       # platformio.framework is required
+    usb_ids: bool         # serial.usb_ids may not be empty (the port is found by them)
+    what: str             # "a real board", for the messages
+
+
+KIND_RULES = {
+    "platformio": KindRules(qemu=False, framework=True, usb_ids=True, what="a real board"),
+    "emulated": KindRules(qemu=True, framework=False, usb_ids=False, what="an emulated board"),
+    "host": KindRules(qemu=False, framework=False, usb_ids=False, what="the host"),
+}
 
 # key -> (type, required). Nested tables are described by their own dicts.
 TOP_KEYS = {
@@ -53,6 +73,7 @@ TOP_KEYS = {
     "flash_bytes": (int, True),
     "ram_bytes": (int, True),
     "timer": (str, True),
+    "kind": (str, False),
     "emulated": (bool, False),
     "sources": (list, True),
     "notes": (str, False),
@@ -116,17 +137,10 @@ class Board:
     serial: SerialLink
     aliases: tuple[str, ...] = ()
     helium: bool = False
-    emulated: bool = False
+    kind: str = "platformio"           # KINDS: which tinyedge.targets Target drives it
     notes: str = ""
     qemu: Qemu | None = None
     path: Path | None = field(default=None, compare=False)
-
-    @property
-    def timer_unit(self) -> str:
-        """The unit of one latency count on this board (emulated boards count instructions)."""
-        if self.emulated:
-            return "instructions"
-        return {"dwt": "cycles", "micros": "us", "systick": "cycles"}[self.timer]
 
     @property
     def is_arm(self) -> bool:
@@ -149,7 +163,8 @@ class Board:
     def to_json(self) -> dict:
         data = asdict(self)
         data.pop("path")
-        data["timer_unit"] = self.timer_unit
+        from .targets import for_board  # the unit is the target's (an emulator counts instructions)
+        data["timer_unit"] = for_board(self).timer_unit
         return data
 
 
@@ -230,15 +245,16 @@ def parse_board(path: Path) -> Board:
             raise _fail(path, "serial.usb_ids", f"has {usb_id!r}; write 'vvvv:pppp' in lower-case hex")
     _check_choice(path, "serial.reset", serial.get("reset", "none"), RESETS)
 
-    emulated = raw.get("emulated", False)
-    if emulated and "qemu" not in raw:
-        raise _fail(path, "qemu", "is missing; an emulated board needs its QEMU machine")
-    if not emulated and "qemu" in raw:
-        raise _fail(path, "qemu", "is only for emulated boards (set emulated = true or remove it)")
-    if not emulated and not raw["platformio"].get("framework"):
-        raise _fail(path, "platformio.framework", "is missing; a real board needs its framework")
-    if not emulated and not serial["usb_ids"]:
-        raise _fail(path, "serial.usb_ids", "is empty; a real board needs the USB ids of its port")
+    kind = _kind(path, raw)
+    rules = KIND_RULES[kind]
+    if rules.qemu and "qemu" not in raw:
+        raise _fail(path, "qemu", f"is missing; {rules.what} needs its QEMU machine")
+    if not rules.qemu and "qemu" in raw:
+        raise _fail(path, "qemu", 'is only for emulated boards (set kind = "emulated" or remove it)')
+    if rules.framework and not raw["platformio"].get("framework"):
+        raise _fail(path, "platformio.framework", f"is missing; {rules.what} needs its framework")
+    if rules.usb_ids and not serial["usb_ids"]:
+        raise _fail(path, "serial.usb_ids", f"is empty; {rules.what} needs the USB ids of its port")
 
     return Board(
         name=name,
@@ -254,7 +270,7 @@ def parse_board(path: Path) -> Board:
         flash_bytes=raw["flash_bytes"],
         ram_bytes=raw["ram_bytes"],
         timer=raw["timer"],
-        emulated=emulated,
+        kind=kind,
         sources=tuple(raw["sources"]),
         notes=raw.get("notes", ""),
         platformio=PlatformIO(**raw["platformio"]),
@@ -265,11 +281,21 @@ def parse_board(path: Path) -> Board:
     )
 
 
+def _kind(path: Path, raw: dict) -> str:
+    """kind = "platformio" | "emulated" | "host"; the older `emulated = true` means "emulated"."""
+    legacy = raw.get("emulated")
+    kind = raw.get("kind", "emulated" if legacy else "platformio")
+    _check_choice(path, "kind", kind, KINDS)
+    if legacy is not None and legacy != (kind == "emulated"):
+        raise _fail(path, "emulated", f"is {str(legacy).lower()} but kind is '{kind}'; keep only kind")
+    return kind
+
+
 class Catalogue:
     """All boards of a folder, looked up by name or alias."""
 
     def __init__(self, boards: list[Board]):
-        self.boards = sorted(boards, key=lambda b: (b.emulated, b.name))
+        self.boards = sorted(boards, key=lambda b: (KINDS.index(b.kind), b.name))
         self._by_name: dict[str, Board] = {}
         for board in self.boards:
             for key in (board.name, *board.aliases):

@@ -129,12 +129,11 @@ def validate(**options):
 @cli.command(context_settings=CONTEXT)
 @board_option
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), help="The .tflite model.")
-@click.option("--runtime", type=click.Choice(["native", "tflm"]), default="native", show_default=True)
 @click.option("--port", metavar="PORT", help="Serial port of a real board (default: found by its USB ids).")
 @json_option
 def bench(**options):
-    """Measure a model on a board: instructions (emulated) or cycles and microseconds (real boards) per
-    inference, arena, flash, RAM, and whether the output is bit-exact with TFLM."""
+    """Measure a model with the native runtime on a board: instructions (emulated), cycles or microseconds
+    per inference, arena, flash, RAM, and whether the output is bit-exact with TFLM."""
     _run("bench", **options)
 
 

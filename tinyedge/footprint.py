@@ -153,14 +153,11 @@ def kernel_calls(generated: "GeneratedRuntime") -> list[str]:
 
 
 def _firmware_figures(board: Board) -> tuple[int, int, int, str]:
-    """(flash, RAM statics, stack reservation, what they count) of tinyedge's firmware on the board."""
-    if board.emulated:
-        from .project.render import EMULATED_STACK_BYTES
-        flash = FIRMWARE_FLASH_BYTES.get(board.name, max(FIRMWARE_FLASH_BYTES.values()))
-        ram = FIRMWARE_RAM_BYTES.get(board.name, max(FIRMWARE_RAM_BYTES.values()))
-        return flash, ram, EMULATED_STACK_BYTES, f"tinyedge's protocol, port, start-up and stack as on {board.name}"
-    return (PROTOCOL_FLASH_BYTES, PROTOCOL_RAM_BYTES, 0,
-            f"tinyedge's protocol; {board.name}'s framework (core, serial port, stack) comes on top")
+    """(flash, RAM statics, stack reservation, what they count) of tinyedge's firmware on the board: its
+    target's (an emulated board's are measured whole; a real board's framework comes on top)."""
+    from .targets import for_board
+    figures = for_board(board).firmware_figures()
+    return figures.flash_bytes, figures.ram_bytes, figures.stack_bytes, figures.what
 
 
 def native_estimate(generated: "GeneratedRuntime", board: Board, input_bytes: int,

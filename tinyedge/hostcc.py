@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +117,41 @@ def compile_program(sources: dict[str, str], flags: tuple[str, ...] = DEFAULT_FL
             shutil.rmtree(work, ignore_errors=True)
 
 
+FIRMWARE_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra")
+
+
+def compile_folders(project: Path, folders: tuple[str, ...], output: Path,
+                    flags: tuple[str, ...] = FIRMWARE_FLAGS) -> bool:
+    """Compiles every .c file of `folders` (relative to `project`, each also an include folder) into the
+    executable `output`. Returns False when `output` was already made from the same sources, flags and
+    compiler (and is unchanged since), True when it was compiled now. A compiler error is one line."""
+    compiler = find_compiler()
+    sources = sorted(path for folder in folders for path in (project / folder).glob("*.c"))
+    headers = sorted(path for folder in folders for path in (project / folder).glob("*.h"))
+    digest = hashlib.sha256()
+    for part in (_compiler_identity(compiler), *flags):
+        digest.update(part.encode() + b"\0")
+    for path in (*sources, *headers):
+        digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
+    stamp = output.with_name(output.name + ".sha256")
+    wanted = digest.hexdigest()
+    if output.is_file() and stamp.is_file() and stamp.read_text().split() == \
+            [wanted, hashlib.sha256(output.read_bytes()).hexdigest()]:
+        return False
+    output.parent.mkdir(parents=True, exist_ok=True)
+    stamp.unlink(missing_ok=True)
+    command = [compiler, *flags, *(f"-I{project / folder}" for folder in folders),
+               *(str(path) for path in sources), "-lm", "-o", str(output)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=project)
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines()
+        first = next((line for line in lines if "error" in line), lines[0] if lines else "")
+        raise TinyedgeError(f"the host compiler failed on {project.name}: {first.strip()}",
+                            f"command: {' '.join(command)}")
+    stamp.write_text(f"{wanted} {hashlib.sha256(output.read_bytes()).hexdigest()}\n")
+    return True
+
+
 def run_program(executable: Path, stdin: bytes, timeout: float = 600.0) -> bytes:
     """Runs the compiled program with `stdin`; returns its stdout. A crash, a non-zero exit or a
     timeout is a TinyedgeError."""
@@ -138,4 +172,5 @@ def run_program(executable: Path, stdin: bytes, timeout: float = 600.0) -> bytes
 
 
 def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    from .console import say
+    say(message)

@@ -102,9 +102,6 @@ def test_random_models_on_emu_m4_are_bit_exact(perf_zoo, emulator, tmp_path, nam
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--board", "emu-m4", "--model", "m.tflite", "--runtime", "tflm"],
-     "error: bench --runtime tflm is not built yet: tinyedge cannot compile TFLM firmware for a bench run "
-     "(use --runtime native; docs/performance.md lists TFLM + CMSIS-NN's figures on the same boards)"),
     (["--board", "emu-m4", "--model", "missing.tflite"], "error: missing.tflite does not exist"),
     (["--model", "m.tflite"], "error: bench needs a board"),
 ])

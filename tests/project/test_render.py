@@ -18,7 +18,7 @@ from tinyedge.project.runtime import choose_runtime, tflm_arena_bytes
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 CATALOGUE = Catalogue.load()
-REAL_BOARDS = [board.name for board in CATALOGUE.boards if not board.emulated]
+REAL_BOARDS = [board.name for board in CATALOGUE.boards if board.kind == "platformio"]
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from tinyedge.boards import Catalogue
 from tinyedge.project import build_firmware
 
 CATALOGUE = Catalogue.load()
-EMULATED = [board.name for board in CATALOGUE.boards if board.emulated]
+EMULATED = [board.name for board in CATALOGUE.boards if board.kind == "emulated"]
 
 
 def test_the_rule_catches_an_unprefixed_symbol(tmp_path):

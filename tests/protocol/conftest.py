@@ -1,7 +1,8 @@
 """Builds the protocol firmware for the host once per test session and hands out ways to run it.
 
-The firmware is firmware/protocol/ compiled with the host gcc against a host port and the small test
-model in c/test_model.c (a real computation the tests repeat in Python: reference_model below).
+The firmware is firmware/protocol/ compiled with the host gcc against the host port the host target
+builds (firmware/port/host/port_host.c) and the small test model in c/test_model.c (a real computation
+the tests repeat in Python: reference_model below).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 PROTOCOL = REPO / "firmware" / "protocol"
 PORT_HEADER_DIR = REPO / "firmware" / "port"
 TEST_C = Path(__file__).resolve().parent / "c"
-# The tests' own host port: stdin/stdout, and the Cortex-M fault marker on a segmentation fault.
-HOST_PORT = TEST_C / "host_port.c"
+# The one host port (stdin/stdout, the Cortex-M fault marker on a segmentation fault), as --board host.
+HOST_PORT = PORT_HEADER_DIR / "host" / "port_host.c"
 CFLAGS = ["-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wconversion", "-Wshadow"]
 
 MODEL_NAME = "protocol-test"

@@ -13,57 +13,11 @@ from ..hostcc import HARNESS_NAME, Executable, compile_program, run_program
 from ..tflite.model import TFLiteModel
 from . import GeneratedRuntime, generate
 
-_HARNESS = r"""/* Host harness: u32 sample count, then each sample's inputs in order on stdin; the outputs of
- * each sample in order on stdout. */
-#include <stdio.h>
-#include <stdlib.h>
-
-#include "@P@_model.h"
-
-static int read_exact(void *buffer, size_t size) {
-    return fread(buffer, 1, size, stdin) == size;
-}
-
-int main(void) {
-    unsigned char count_bytes[4];
-    unsigned long count, sample;
-    void *inputs[@U@_NUM_INPUTS];
-    void *outputs[@U@_NUM_OUTPUTS];
-    int i;
-    if (!read_exact(count_bytes, 4)) {
-        fprintf(stderr, "missing sample count\n");
-        return 2;
-    }
-    count = (unsigned long)count_bytes[0] | ((unsigned long)count_bytes[1] << 8) |
-            ((unsigned long)count_bytes[2] << 16) | ((unsigned long)count_bytes[3] << 24);
-    for (i = 0; i < @U@_NUM_INPUTS; ++i) {
-        inputs[i] = malloc(@P@_input_bytes[i] + 16);
-    }
-    for (i = 0; i < @U@_NUM_OUTPUTS; ++i) {
-        outputs[i] = malloc(@P@_output_bytes[i] + 16);
-    }
-    for (sample = 0; sample < count; ++sample) {
-        for (i = 0; i < @U@_NUM_INPUTS; ++i) {
-            if (!read_exact(inputs[i], @P@_input_bytes[i])) {
-                fprintf(stderr, "input ended after %lu samples\n", sample);
-                return 2;
-            }
-        }
-        if (@P@_invoke_multi((const void *const *)inputs, outputs) != 0) {
-            fprintf(stderr, "invoke failed on sample %lu\n", sample);
-            return 3;
-        }
-        for (i = 0; i < @U@_NUM_OUTPUTS; ++i) {
-            fwrite(outputs[i], 1, @P@_output_bytes[i], stdout);
-        }
-    }
-    return fflush(stdout) == 0 ? 0 : 4;
-}
-"""
-
 
 def harness_source(prefix: str) -> str:
-    return _HARNESS.replace("@P@", prefix).replace("@U@", prefix.upper())
+    """The batch harness around the generated model `prefix` (templates/host/native_harness.c.j2)."""
+    from ..project.render import render_template
+    return render_template("host/native_harness.c.j2", {"prefix": prefix})
 
 
 def program_sources(runtime: GeneratedRuntime) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""`tinyedge bench --board B --model M.tflite [--runtime native|tflm] [--json]`."""
+"""`tinyedge bench --board B --model M.tflite [--port P] [--json]`: the native runtime, measured on the
+board's target (TFLM firmware for bench is issue 13, so it is not offered)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ..boards import Catalogue
 from ..errors import TinyedgeError
 
 
-def run(board: str | None = None, model: Path | None = None, runtime: str = "native", as_json: bool = False,
+def run(board: str | None = None, model: Path | None = None, as_json: bool = False,
         port: str | None = None) -> None:
     if not board:
         raise TinyedgeError("bench needs a board", "pass --board (e.g. --board emu-m4; 'tinyedge boards' "
@@ -20,8 +21,8 @@ def run(board: str | None = None, model: Path | None = None, runtime: str = "nat
     if model is None:
         raise TinyedgeError("bench needs a model", "pass --model path/to/model.tflite")
     target = Catalogue.load().get(board)
-    check_bench_target(target, runtime)
-    result = run_bench(target, Path(model), runtime, port=port)
+    check_bench_target(target, "native")
+    result = run_bench(target, Path(model), "native", port=port)
     if as_json:
         click.echo(json.dumps(result.to_json()))
     else:

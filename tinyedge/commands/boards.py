@@ -5,6 +5,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..boards import Board, Catalogue
+from ..targets import for_board
 
 
 def _size(n: int) -> str:
@@ -15,14 +16,14 @@ def _size(n: int) -> str:
 
 def _table(boards: list[Board]) -> Table:
     table = Table(title="tinyedge boards", title_justify="left")
-    for column in ("board", "aliases", "title", "core", "FPU", "DSP", "clock", "flash", "RAM",
+    for column in ("board", "aliases", "kind", "title", "core", "FPU", "DSP", "clock", "flash", "RAM",
                    "timer", "PlatformIO platform / board / framework", "upload"):
         table.add_column(column, overflow="fold")
     for b in boards:
         pio = b.platformio
-        table.add_row(b.name, ", ".join(b.aliases), b.title, b.core, b.fpu,
+        table.add_row(b.name, ", ".join(b.aliases), b.kind, b.title, b.core, b.fpu,
                       "yes" if b.dsp else "no", f"{b.clock_hz / 1e6:g} MHz", _size(b.flash_bytes),
-                      _size(b.ram_bytes), b.timer,
+                      _size(b.ram_bytes), f"{b.timer} ({for_board(b).timer_unit})",
                       " / ".join(x for x in (pio.platform, pio.board, pio.framework) if x),
                       pio.upload_protocol)
     return table

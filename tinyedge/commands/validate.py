@@ -1,5 +1,5 @@
-"""`tinyedge validate`: build (cached stages are reused), start the emulated board or open the real
-board's port, check the model identity, run the test split on the device, compare with host TFLM, and
+"""`tinyedge validate`: build (cached stages are reused), open the board through its target (QEMU or the
+host program started here, or the real board's port), check the model identity, run the test split on the device, compare with host TFLM, and
 write validation.json and report.html into the build folder. With --json, one object on stdout."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ JSON_LEFT_OUT = ("per_sample", "build_stages")
 def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool = False,
         port: str | None = None, samples: int | None = None) -> None:
     from ..validation import ValidationFailed, validate
-    from ..validation.links import board_link
+    from ..targets import for_board
     from ..validation.prepare import resolve, run_build
     from ..validation.runner import check_sample_count
 
@@ -29,11 +29,9 @@ def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool =
     # Held from the build to the last sample: no other run may replace the firmware meanwhile.
     with build_folder_lock(target.build_dir):
         folder = run_build(target)
-        emulated = target.board.emulated and port is None
-        elf = folder.require_elf() if emulated else folder.elf
-        with board_link(target.board, elf, port) as link:
+        with for_board(target.board).link(folder.elf, port) as link:
             try:
-                result = validate(folder, link, samples, elf=elf)
+                result = validate(folder, link, samples, elf=folder.elf)
             except ValidationFailed as failed:
                 if as_json:  # the samples measured before the fault, with "complete": false
                     _echo_json(failed.result.to_json())

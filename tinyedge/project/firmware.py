@@ -1,12 +1,13 @@
 """From a model file to a firmware: runtime choice, code generation, the project, the fit checks and,
-where the board's PlatformIO platform is available (always for emulated boards), the compile.
+where the board's target can compile it here (tinyedge.targets: always for emulated boards and the host,
+for a real board when its PlatformIO platform is installed), the compile.
 
-`build_firmware` is what `tinyedge build` calls after the model pipeline.
+`build_firmware` is what `tinyedge build` calls after the model pipeline; `plan_project` is the plan it
+renders (both public: tinyedge.api and the tests call them).
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -15,6 +16,7 @@ import numpy as np
 
 from .. import footprint
 from ..boards import Board
+from ..console import say
 from ..errors import TinyedgeError
 from ..tflite.model import parse
 from .bundle import ModelBundle, make_bundle
@@ -48,10 +50,7 @@ class FirmwareResult:
 
 
 def _say(console: Callable[[str], None] | None, text: str) -> None:
-    if console is not None:
-        console(text)
-    else:
-        print(text, file=sys.stderr, flush=True)
+    (console or say)(text)
 
 
 def _check_tree_path(tflm_dir: Path) -> Path:
@@ -70,16 +69,15 @@ def _check_tree_path(tflm_dir: Path) -> Path:
 def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", runtime: str = "auto",
                  arena_margin: float = 0.1, tested_arena: int | None = None,
                  tflm_dir: Path | None = None) -> ProjectPlan:
-    """Chooses the runtime and generates what it needs (native C, or the TFLM resolver and arena)."""
-    from ..platformio import PROJECT_CORE_FOLDER, PROJECT_PLATFORM_SPEC
+    """Chooses the runtime and generates what it needs (native C, or the TFLM resolver and arena); the
+    board's target adds what its kind of project needs (or refuses a runtime it cannot run)."""
+    from ..targets import for_board
 
     if kind not in KINDS:
         raise TinyedgeError(f"unknown project kind '{kind}'", f"choose one of {', '.join(KINDS)}")
     choice = choose_runtime(bundle.model, runtime)
     plan = ProjectPlan(kind=kind, runtime=choice)
-    if board.emulated:
-        plan.platform_spec = PROJECT_PLATFORM_SPEC
-        plan.core_dir = PROJECT_CORE_FOLDER
+    for_board(board).plan(plan)
     if choice.kind == "native":
         from ..codegen import generate
         plan.native = generate(bundle.model, prefix="tinyedge")
@@ -91,12 +89,6 @@ def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", ru
                              arena_bytes=tflm_arena_bytes(tested_arena, arena_margin), margin=arena_margin,
                              tflm_dir=_check_tree_path(tflm_dir) if tflm_dir is not None else None)
     return plan
-
-
-def _real_board_step(board: Board, project: Path) -> str:
-    return (f"on a machine with the network: pio pkg install -g -p platformio/{board.platformio.platform} "
-            f"(once), then tinyedge build --board {board.name} compiles it (or pio run -d {project}), and "
-            f"tinyedge flash --board {board.name} uploads it")
 
 
 def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: str = "auto",
@@ -144,25 +136,25 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
     if kind == "cmake":
         result.next_step = f"add_subdirectory({project}) in your firmware's CMakeLists.txt and link 'tinyedge'"
         return not_compiled()
-    from ..platformio import platform_installed, run_build, user_core_dir
-    core_dir = None if board.emulated else user_core_dir()
-    if core_dir is not None and not platform_installed(board.platformio.platform, core_dir):
-        result.next_step = _real_board_step(board, project)
-        _say(console, f"{board.name}: PlatformIO's {board.platformio.platform} platform is not installed "
-                      f"in {core_dir}, so the project is generated but not compiled. Next, {result.next_step}")
+    from ..targets import for_board
+    target = for_board(board)
+    missing = target.missing_toolchain()
+    if missing:
+        result.next_step = target.toolchain_step(project)
+        _say(console, f"{board.name}: {missing}, so the project is generated but not compiled. "
+                      f"Next, {result.next_step}")
         return not_compiled()
     if not compile:
         result.next_step = f"pio run -d {project}"
         return not_compiled()
 
     # The firmware is compiled: its ELF is the truth, and the estimate refuses nothing.
-    built = run_build(project, board.name, core_dir)
+    built = target.compile(project)
     result.elf, result.flash_bytes, result.ram_bytes = built.elf, built.flash_bytes, built.ram_bytes
     result.compiled = True
     _say(console, f"firmware: {built.elf} — flash {built.flash_bytes:,} B of {board.flash_bytes:,} B, "
                   f"RAM {built.ram_bytes:,} B of {board.ram_bytes:,} B")
     footprint.check(footprint.measured(plan.runtime.kind, built.flash_bytes, built.ram_bytes), board,
                     max_flash, max_ram, kept=project)
-    result.next_step = (f"tinyedge validate --board {board.name}" if board.emulated else
-                        f"tinyedge flash --board {board.name}, then tinyedge validate --board {board.name}")
+    result.next_step = target.next_step()
     return result

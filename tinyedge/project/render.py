@@ -23,10 +23,13 @@ from .runtime import RuntimeChoice
 from .sanitize import arduino_name, c_string, one_line
 
 KINDS = ("platformio", "arduino-library", "cmake")
+# A target may lay its project out its own way: the host's is the protocol firmware as a host program.
+LAYOUTS = (*KINDS, "host")
 
 PROTOCOL_DIR = FIRMWARE_DIR / "protocol"
 PROTOCOL_SOURCES = ("te_format.c", "te_format.h", "te_model.h", "te_protocol.c", "te_protocol.h")
 PORT_HEADER = FIRMWARE_DIR / "port" / "port.h"
+HOST_PORT = FIRMWARE_DIR / "port" / "host" / "port_host.c"
 
 # The TFLM distribution a PlatformIO / Arduino user gets with the network (see TFLM_NOTE).
 TFLM_LIBRARY_OWNER = "spaziochirale"
@@ -102,9 +105,12 @@ class ProjectPlan:
     runtime: RuntimeChoice
     native: object | None = None          # codegen.GeneratedRuntime for the native runtime
     tflm: TflmPlan | None = None
+    # What the board's target adds (tinyedge.targets: `target.plan(plan)`); the defaults are a real board's.
     platform_spec: str = ""               # platformio.ini `platform =` (emulated boards: symlink://...)
     core_dir: str = ""                    # the project's offline PlatformIO folder (README of emulated boards)
-    extra: dict = field(default_factory=dict)
+    link_flags: list[str] = field(default_factory=list)       # extra build_flags (stack and heap sizes)
+    platform_files: dict[str, str] = field(default_factory=dict)  # a local platform the project carries
+    layout: str = ""                      # how the project is laid out, when not as `kind` says (LAYOUTS)
 
 
 def _c_float(value: float) -> str:
@@ -121,6 +127,12 @@ def _environment() -> jinja2.Environment:
                              autoescape=False)
     env.filters["c_float"] = _c_float
     return env
+
+
+def render_template(template: str, context: dict) -> str:
+    """One template under templates/ with `context`: the one way tinyedge writes C outside the kernel
+    emitter (StrictUndefined: a missing value is an error naming the template)."""
+    return _render(template, context)
 
 
 def _render(template: str, context: dict) -> str:
@@ -166,8 +178,9 @@ def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
         "tflm_library_version": TFLM_LIBRARY_VERSION,
         "tflm_dir": str(tflm.tflm_dir) if tflm is not None and tflm.tflm_dir is not None else "",
         "core_dir": plan.core_dir,
-        "timer_text": {"dwt": "the DWT cycle counter", "micros": "micros()",
-                       "systick": "SysTick"}[board.timer],
+        "local_platform": bool(plan.platform_files),
+        "timer_text": {"dwt": "the DWT cycle counter", "micros": "micros()", "systick": "SysTick",
+                       "monotonic": "the monotonic clock"}[board.timer],
         "tick_unit": "cycles" if board.timer == "dwt" else "us",
         "ticks_per_second": board.clock_hz if board.timer == "dwt" else 1000000,
     }
@@ -227,9 +240,6 @@ def _protocol_files(folder: str) -> dict[str, str]:
     return files
 
 
-EMULATED_STACK_BYTES = 8 * 1024
-
-
 def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: dict) -> dict[str, str]:
     arduino = _is_arduino(board)
     lib_deps: list[str] = []
@@ -245,11 +255,7 @@ def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: d
             extra_flags += tflm_tree_flags(tree)
             src_flags.append(TFLM_CXX_STANDARD)   # the runtime glue includes TFLM's C++17 headers
             tflm_library = tflm_tree_library(tree)
-    if board.emulated:
-        # The bare-metal start-up reserves 64 KB of stack and 64 KB of heap unless told otherwise. The
-        # firmware never allocates (no malloc is linked) and its deepest call chain (protocol -> invoke ->
-        # kernel) needs well under 8 KB, so the RAM figure shows what the model really costs.
-        extra_flags += [f"-Wl,--defsym=__stack_size={EMULATED_STACK_BYTES:#x}", "-Wl,--defsym=__heap_size=0"]
+    extra_flags += plan.link_flags
     context = dict(context, platform=plan.platform_spec or board.platformio.platform,
                    lib_deps=lib_deps, extra_build_flags=extra_flags, src_flags=src_flags)
     files = {"platformio.ini": _render("platformio/platformio.ini.j2", context),
@@ -263,9 +269,19 @@ def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: d
     files.update(_protocol_files("lib/tinyedge_protocol"))
     files.update(_native_files(plan, "lib/tinyedge_native"))
     files.update(tflm_library)
-    if board.emulated:
-        from ..platformio import emulated_platform_files
-        files.update(emulated_platform_files(board.platformio.board))
+    files.update(plan.platform_files)
+    return files
+
+
+def _host(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: dict) -> dict[str, str]:
+    """The same firmware sources with the host port: a program whose stdin/stdout is its serial link."""
+    files = {"README.md": _render("host/README.md.j2", context)}
+    files.update(_model_files(context, plan, "src"))
+    files.update(_device_sources(context, "src"))
+    files["src/te_main.c"] = _firmware_text(PROTOCOL_DIR / "te_main.c")
+    files.update(_protocol_files("protocol"))
+    files["port/port_host.c"] = _firmware_text(HOST_PORT)
+    files.update(_native_files(plan, "native"))
     return files
 
 
@@ -310,10 +326,12 @@ def render_project(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict
     """{relative path: text} of the whole project; deterministic for the same inputs."""
     if plan.kind not in KINDS:
         raise TinyedgeError(f"unknown project kind '{plan.kind}'", f"choose one of {', '.join(KINDS)}")
+    layout = plan.layout or plan.kind
     if plan.runtime.kind == "native" and plan.native is None:
         raise TinyedgeError("the native runtime was chosen but not generated", "this is a bug in tinyedge")
     if plan.runtime.kind == "tflm" and plan.tflm is None:
         raise TinyedgeError("the tflm runtime was chosen without its plan", "this is a bug in tinyedge")
     context = _context(bundle, board, plan)
-    render = {"platformio": _platformio, "arduino-library": _arduino_library, "cmake": _cmake}[plan.kind]
+    render = {"platformio": _platformio, "arduino-library": _arduino_library, "cmake": _cmake,
+              "host": _host}[layout]
     return dict(sorted(render(bundle, board, plan, context).items()))

@@ -1,6 +1,6 @@
-"""`tinyedge flash`: a real board gets the firmware through PlatformIO's upload (after the 1200-baud
-touch that starts the bootloader of boards such as the Nano 33 BLE); an emulated board has nothing to
-write, so "flashing" checks that the ELF boots in QEMU and carries the build's model."""
+"""PlatformIO's upload to a real board (after the 1200-baud touch that starts the bootloader of boards
+such as the Nano 33 BLE), and what `tinyedge flash` reports. The PlatformIO target
+(tinyedge.targets.platformio_board) flashes through these; other targets have their own `flash`."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..boards import Board
+from ..console import say
 from ..device import ports
 from ..errors import TinyedgeError
 from ..fileio import open_log
@@ -30,11 +30,13 @@ ERROR_LINE = re.compile(r"^(?:Error|[A-Za-z]+(?:Error|Exception)): ?(.*)$")
 class FlashResult:
     board: str
     elf: Path | None
-    port: str | None            # where the board is after the upload (None for emulated boards)
+    port: str | None            # where the board is after the upload (None where nothing was uploaded)
     flash_bytes: int | None
     ram_bytes: int | None
     model: str
     sha256: str
+    summary: str = ""           # what happened, one line ("firmware uploaded ...", "boots in QEMU ...")
+    next_step: str = ""
 
 
 def upload_command(project: Path, port: str) -> list[str]:
@@ -70,7 +72,7 @@ def run_platformio(command: list[str], log_path: Path) -> tuple[int, list[str]]:
             for line in process.stdout:
                 log.write(line)
                 lines.append(line.rstrip("\n"))
-                print(f"  {lines[-1]}", file=sys.stderr, flush=True)
+                say(f"  {lines[-1]}")
         return process.wait(), lines
     finally:
         if process.poll() is None:
@@ -82,8 +84,12 @@ def flash_real_board(board: Board, build: BuildFolder, port: str | None, *,
                      run: Callable[[list[str], Path], tuple[int, list[str]]] = run_platformio,
                      sleep: Callable[[float], None] = time.sleep) -> FlashResult:
     back = upload_project(board, build.firmware_project, port, run=run, sleep=sleep)
+    identity = build.identity
     return FlashResult(board.name, build.elf, back, build.firmware.get("flash_bytes"),
-                       build.firmware.get("ram_bytes"), build.identity.name, build.identity.sha256)
+                       build.firmware.get("ram_bytes"), identity.name, identity.sha256,
+                       summary=f"firmware uploaded (model '{identity.name}', sha256 {identity.sha256[:16]}); "
+                               f"the board is on {back}",
+                       next_step=f"tinyedge validate --board {board.name} --port {back}")
 
 
 def upload_project(board: Board, project: Path, port: str | None, *,
@@ -98,12 +104,11 @@ def upload_project(board: Board, project: Path, port: str | None, *,
     device = ports.find_port(board.title, board.serial.usb_ids, port)
     upload_port = device
     if board.serial.reset == "1200bps-touch":
-        print(f"flash: resetting {board.name} on {device} into its bootloader (1200-baud touch)",
-              file=sys.stderr, flush=True)
+        say(f"flash: resetting {board.name} on {device} into its bootloader (1200-baud touch)")
         upload_port = ports.touch_1200_baud(device, board.serial.usb_ids, sleep=sleep)
     command = upload_command(project, upload_port)
     log_path = project / ".pio" / "tinyedge-upload.log"
-    print(f"flash: {' '.join(command)} (log: {log_path})", file=sys.stderr, flush=True)
+    say(f"flash: {' '.join(command)} (log: {log_path})")
     returncode, lines = run(command, log_path)
     if returncode != 0:
         raise TinyedgeError(f"the upload to {board.name} on {upload_port} failed: "
@@ -114,15 +119,13 @@ def upload_project(board: Board, project: Path, port: str | None, *,
 def require_platform(board: Board) -> None:
     """PlatformIO would try to download a missing platform for a minute before failing without the
     network; say what to install instead (as `tinyedge build` does)."""
-    from ..platformio import platform_installed, user_core_dir
+    from ..targets.platformio_board import PlatformIOTarget
 
-    platform = board.platformio.platform
-    core_dir = user_core_dir()
-    if not platform_installed(platform, core_dir):
-        raise TinyedgeError(f"PlatformIO's {platform} platform is not installed in {core_dir}, so the firmware "
-                            f"cannot be uploaded to {board.name}",
-                            f"on a machine with the network: pio pkg install -g -p platformio/{platform} "
-                            f"(once), then tinyedge flash --board {board.name}")
+    target = PlatformIOTarget(board)
+    missing = target.missing_toolchain()
+    if missing:
+        raise TinyedgeError(f"{missing}, so the firmware cannot be uploaded to {board.name}",
+                            f"{target.install_hint()}, then tinyedge flash --board {board.name}")
 
 
 def wait_for_port(board: Board, previous: str, *, timeout: float = PORT_RETURN_TIMEOUT_S,
@@ -141,17 +144,3 @@ def wait_for_port(board: Board, previous: str, *, timeout: float = PORT_RETURN_T
                                 f"'tinyedge validate --board {board.name} --port PORT'")
         sleep(poll_interval)
         waited += poll_interval
-
-
-def check_emulated_boot(board: Board, build: BuildFolder) -> FlashResult:
-    """Starts the ELF in QEMU, waits for the banner and `m-ready`, checks the model, stops QEMU."""
-    from ..device.protocol import DeviceSession
-    from .links import emulated_link
-
-    elf = build.require_elf()
-    with emulated_link(board, elf) as link:
-        with DeviceSession(link.open, expected=build.identity) as session:
-            identity = session.identity
-    from ..elfsize import read_elf_size
-    size = read_elf_size(elf)
-    return FlashResult(board.name, elf, None, size.flash_bytes, size.ram_bytes, identity.name, identity.sha256)

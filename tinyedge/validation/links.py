@@ -1,56 +1,30 @@
-"""How validation reaches a device: QEMU's serial socket for an emulated board (QEMU started here and
-always stopped), a serial port for a real one (given, or found by the board's USB ids)."""
+"""How validation reaches a device: a Link opens (and after a drop, reopens) the transport to it, and
+says, when the far end ended on its own, why (the target that made the link knows: QEMU's death, a
+host process's exit). Links are made by the board's target (tinyedge.targets: `target.link(elf, port)`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..boards import Board
-from ..device.transport import SerialTransport, Transport
+from ..device.transport import Transport
 
 
 @dataclass
 class Link:
     """Opens (and after a drop, reopens) the transport to one device."""
     open: Callable[[], Transport]
-    description: str            # "emu-m4 in QEMU", "/dev/ttyACM0"
-    qemu: object | None = None  # the QemuSession of an emulated board
+    description: str                                        # "emu-m4 in QEMU", "/dev/ttyACM0"
+    ended: Callable[[float], str | None] | None = None      # the far end's own end, if the target knows it
 
-    def emulator_end(self, wait: float = 0.0):
-        """How the emulator ended on its own (a QemuEnd: signal or exit status, and QEMU's fatal
-        message), waiting up to `wait` seconds for it; None for a real board or a running emulator."""
-        return self.qemu.ended(wait) if self.qemu is not None else None
-
-
-@contextmanager
-def emulated_link(board: Board, elf: Path) -> Iterator[Link]:
-    from ..emulator import run_qemu
-
-    with run_qemu(board, elf) as qemu:
-        def open_socket() -> Transport:
-            transport = SerialTransport(qemu.url, board.serial.baud)
-            transport.name = f"{board.name} (QEMU on {qemu.url})"
-            return transport
-        yield Link(open_socket, f"{board.name} in QEMU", qemu)
+    def end_reason(self, wait: float = 0.0) -> str | None:
+        """Why the device's side ended on its own (e.g. "the emulator (...) died with signal 9"),
+        waiting up to `wait` seconds to learn it; None while it runs or when the link cannot tell."""
+        return self.ended(wait) if self.ended is not None else None
 
 
-@contextmanager
-def serial_link(board: Board, port: str | None) -> Iterator[Link]:
-    from ..device.ports import find_port
-
-    device = find_port(board.title, board.serial.usb_ids, port)
-    yield Link(lambda: SerialTransport(device, board.serial.baud), device)
-
-
-@contextmanager
-def board_link(board: Board, elf: Path | None, port: str | None) -> Iterator[Link]:
-    """The link `tinyedge validate` uses: QEMU for an emulated board unless a port is given."""
-    if board.emulated and port is None:
-        with emulated_link(board, elf) as link:
-            yield link
-    else:
-        with serial_link(board, port) as link:
-            yield link
+def board_link(board, elf, port: str | None):
+    """The link `tinyedge validate` uses: the board's target decides (QEMU started with `elf` for an
+    emulated board unless a port is given, the host program, or the real board's serial port)."""
+    from ..targets import for_board
+    return for_board(board).link(elf, port)

@@ -59,8 +59,8 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def latency_axis_label(unit: str, emulated: bool) -> str:
-    if unit == "instructions":
+def latency_axis_label(unit: str) -> str:
+    if unit == "instructions":  # only an emulator counts instructions (-icount)
         return "instructions per inference (emulated: counted by QEMU, not time)"
     return {"cycles": "CPU cycles per inference", "us": "microseconds per inference"}.get(
         unit, f"{unit} per inference")
@@ -77,7 +77,7 @@ def latency_png(result) -> bytes | None:
     for value, style, name in ((latency.mean, "-", "mean"), (latency.median, "--", "median"),
                                (latency.p99, ":", "p99")):
         axes.axvline(value, color="#c44e52", linestyle=style, label=f"{name} {value:,.0f}")
-    axes.set_xlabel(latency_axis_label(result.latency_unit, result.build.board.emulated))
+    axes.set_xlabel(latency_axis_label(result.latency_unit))
     axes.set_ylabel("samples")
     axes.set_title(f"latency on {result.build.board.name} ({len(values)} inferences)")
     axes.ticklabel_format(axis="x", style="plain", useOffset=False)
@@ -192,7 +192,7 @@ def summary_rows(data: dict) -> list[tuple[str, str]]:
         if latency.get("microseconds"):
             us = latency["microseconds"]
             text += f" (mean {us['mean']:,.1f} µs, median {us['median']:,.1f} µs, p99 {us['p99']:,.1f} µs)"
-        if data.get("emulated") and unit == "instructions":
+        if unit == "instructions":
             text += " — emulated: instructions, not time"
         rows.append(("latency", text))
     rows.append(("firmware", f"flash {_number(data['flash_bytes'], 'B')}, RAM {_number(data['ram_bytes'], 'B')}"

@@ -5,7 +5,6 @@ and its report) and says where they are; a complete run writes validation.json a
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +12,12 @@ from typing import Callable
 
 import numpy as np
 
+from ..console import Progress, say
 from ..device.errors import DeviceDisconnected, DeviceFailure
 from ..device.protocol import DeviceSession, SampleResult, run_samples
 from ..errors import TinyedgeError
 from .buildinfo import BuildFolder
+from ..targets import for_board
 from .links import Link
 from .metrics import ValidationMetrics, compute_metrics
 from .reference import HostReference, host_reference
@@ -26,8 +27,8 @@ from .reference import HostReference, host_reference
 FIRST_INFER_TIMEOUT_S = 60.0
 MIN_INFER_TIMEOUT_S = 5.0
 TIMEOUT_FACTOR = 20.0
-# How long a link that dropped may wait for the emulator's exit status to show why.
-EMULATOR_END_WAIT_S = 2.0
+# How long a link that dropped may wait for the far end's exit status (e.g. QEMU's) to show why.
+END_WAIT_S = 2.0
 
 
 class ValidationFailed(TinyedgeError):
@@ -72,7 +73,7 @@ class ValidationResult:
         metrics = self.metrics
         return {
             "board": self.build.board.name,
-            "emulated": self.build.board.emulated,
+            "board_kind": self.build.board.kind,
             "link": self.link,
             "model": {"name": self.build.identity.name, "sha256": self.build.identity.sha256,
                       "file": str(self.build.model_path)},
@@ -112,27 +113,6 @@ def _plain(value):
     return value if isinstance(value, (int, float, str)) else str(value)
 
 
-class Progress:
-    """samples done/total and the rate, on stderr: one updated line on a terminal, else a line per 10%."""
-
-    def __init__(self, total: int, stream=None):
-        self.total = total
-        self.stream = stream or sys.stderr
-        self.started = time.monotonic()
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._next_line = 0
-
-    def __call__(self, done: int) -> None:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        text = f"validate: {done}/{self.total} samples, {done / elapsed:.1f} samples/s"
-        if self.tty:
-            self.stream.write("\r" + text + ("\n" if done == self.total else ""))
-            self.stream.flush()
-        elif done >= self._next_line or done == self.total:
-            print(text, file=self.stream, flush=True)
-            self._next_line = done + max(1, self.total // 10)
-
-
 def check_sample_count(requested: int | None) -> None:
     if requested is not None and requested <= 0:
         raise TinyedgeError(f"--samples {requested} is not a positive number of samples",
@@ -144,8 +124,7 @@ def select_samples(total: int, requested: int | None) -> int:
     if requested is None:
         return total
     if requested > total:
-        print(f"validate: --samples {requested} is more than the {total} test samples; sending all {total}",
-              file=sys.stderr, flush=True)
+        say(f"validate: --samples {requested} is more than the {total} test samples; sending all {total}")
         return total
     return requested
 
@@ -188,7 +167,7 @@ def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
 
     try:
         session.open()
-        progress = progress or Progress(count)  # the rate counts from the first sample sent
+        progress = progress or Progress("validate", count)  # the rate counts from the first sample sent
         started = time.monotonic()
         outcome = run_samples(session, (reference.inputs[i].tobytes() for i in range(count)), on_result)
         error = outcome.error
@@ -198,6 +177,8 @@ def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
         interrupted = True
     finally:
         session.close()
+        if hasattr(progress, "close"):  # a progress bar ends before the run's last lines
+            progress.close()
     seconds = (timing["last"] - started) if results else 0.0
 
     result = _result(build, link, reference, y[:count], count, len(x), results, flash_bytes, ram_bytes,
@@ -209,14 +190,13 @@ def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
 
     reason = "interrupted" if interrupted else error.message
     hint = error.hint if error is not None else None
-    # The emulator's own death (killed, crashed, a QEMU fatal error) is the reason, not the link it
-    # took down; a firmware that ended QEMU itself (semihosting exit after a fault) keeps its own.
-    # Only a dropped link waits for the exit status; a device that answered wrongly or not at all
-    # leaves a running emulator, which a poll sees.
-    wait = EMULATOR_END_WAIT_S if isinstance(error, DeviceDisconnected) else 0.0
-    end = link.emulator_end(wait=wait) if error is not None else None
-    if end is not None and (end.fatal or end.how.startswith("died")):
-        reason, hint = str(end), "run tinyedge validate again"
+    # The far end's own death (an emulator killed or stopped by a fatal error) is the reason, not the
+    # link it took down; the target that made the link decides what counts. Only a dropped link waits
+    # for the exit status; a device that answered wrongly or not at all leaves a running one.
+    wait = END_WAIT_S if isinstance(error, DeviceDisconnected) else 0.0
+    end = link.end_reason(wait=wait) if error is not None else None
+    if end is not None:
+        reason, hint = end, "run tinyedge validate again"
     result.error = reason
     where = None
     if write and results:
@@ -224,8 +204,7 @@ def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
         where = result.files.get("json")
     if interrupted:
         kept = f"the results so far are in {where}" if where else "no result was gathered"
-        print(f"validate: interrupted after {len(results)} of {count} samples; {kept}", file=sys.stderr,
-              flush=True)
+        say(f"validate: interrupted after {len(results)} of {count} samples; {kept}")
         raise KeyboardInterrupt
     done = f"after {len(results)} of {count} samples" if results else "before any sample ran"
     kept = f"the {len(results)} results so far are in {where}" if where else "no result was gathered"
@@ -241,7 +220,7 @@ def _result(build: BuildFolder, link: Link, reference: HostReference, labels: np
     # Every output has the model's width: the device client checked each one (check_sample).
     device = np.array([np.frombuffer(r.output, dtype=np.int8) for r in results], dtype=np.int8) \
         if done else np.zeros((0, width), dtype=np.int8)
-    unit = results[0].ticks.unit if done else ("instructions" if build.board.emulated else build.board.timer_unit)
+    unit = results[0].ticks.unit if done else for_board(build.board).timer_unit
     ticks_per_second = results[0].ticks.ticks_per_second if done else None
     latencies = [float(r.ticks.per_inference) for r in results]
     metrics = compute_metrics(device, reference.outputs[:done], labels[:done], build.metric,
