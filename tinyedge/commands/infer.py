@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import TinyedgeError
 from ..fileio import write_bytes_atomic
-from ..hostcc import progress
+from ..console import say
 from ..tflite.model import TFLiteModel, load
 
 
@@ -84,14 +84,14 @@ def run(model: Path, runtime: str = "native", input_path: Path | None = None,
         runner = NativeRunner.build(parsed)
         info = runner.runtime
         code = f"{runner.executable.text_bytes} B code (host .text)" if runner.executable.text_bytes else ""
-        progress(f"native runtime: arena {info.arena_bytes} B, weights {info.weights_bytes} B, "
+        say(f"native runtime: arena {info.arena_bytes} B, weights {info.weights_bytes} B, "
                  f"params ~{info.params_bytes} B{', ' + code if code else ''}; "
                  f"{len(info.ops)} kernel calls"
                  f"{' (compiled)' if not runner.executable.cached else ' (cached build)'}")
         outputs = runner.run_multi([batch])
     elif runtime == "tflm":
         from ..tflite.tflm import TflmRunner
-        progress("tflm: sizing the arena and running the TFLite Micro interpreter")
+        say("tflm: sizing the arena and running the TFLite Micro interpreter")
         outputs = TflmRunner(parsed.raw).run_all(batch)
     else:
         raise TinyedgeError(f"unknown runtime '{runtime}'", "use --runtime native or --runtime tflm")
@@ -100,8 +100,8 @@ def run(model: Path, runtime: str = "native", input_path: Path | None = None,
         names = [tensor.name for tensor in parsed.main.output_tensors()]
         parts = [f"{key} = '{name}' {tuple(array.shape[1:])} {array.dtype}"
                  for key, name, array in zip(output_keys(parsed), names, outputs)]
-        progress(f"wrote {output_path}: {batch.shape[0]} samples; {'; '.join(parts)}")
+        say(f"wrote {output_path}: {batch.shape[0]} samples; {'; '.join(parts)}")
     else:
-        progress(f"wrote {output_path}: {outputs[0].shape[0]} outputs of shape {tuple(outputs[0].shape[1:])} "
+        say(f"wrote {output_path}: {outputs[0].shape[0]} outputs of shape {tuple(outputs[0].shape[1:])} "
                  f"{outputs[0].dtype}")
     return outputs

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..buildfiles import MANIFEST
 from ..fileio import write_json_atomic
-
-MANIFEST = "manifest.json"
 
 
 def file_hash(path: Path) -> str:
@@ -34,6 +33,18 @@ def path_hash(path: Path) -> str:
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
         digest.update(str(file.relative_to(path)).encode())
         digest.update(file_hash(file).encode())
+    return digest.hexdigest()
+
+
+def sources_hash(root: Path, relative: tuple[str, ...] | list[str]) -> str:
+    """One hash of the files and folders `relative` under `root` (those that exist): what a stage
+    made by tinyedge's own templates and sources depends on besides its settings."""
+    digest = hashlib.sha256()
+    for name in relative:
+        path = Path(root) / name
+        if path.exists():
+            digest.update(name.encode())
+            digest.update(path_hash(path).encode())
     return digest.hexdigest()
 
 

@@ -1,5 +1,6 @@
 """The stage table: one row per stage (teacher float, student float, each compression step, int8 on
-TFLM) with accuracy, parameters, model bytes and MACs; printed, written to report.json and plotted."""
+TFLM) with accuracy, parameters, model bytes and MACs; printed, plotted, and written to report.json
+(this module is report.json's one writer, `write_build_report`, and its one reader, `read_build_report`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from ..fileio import write_bytes_atomic
+from .. import __version__
+from ..fileio import write_bytes_atomic, write_json_atomic
 
 METRIC_NAMES = {"accuracy": "accuracy", "mse": "MSE"}
 METRIC_DESCRIPTIONS = {
@@ -87,3 +89,24 @@ def rows_hash(rows: list[StageRow], title: str) -> str:
 
 def write_plot(path: Path, rows: list[StageRow], title: str) -> None:
     write_bytes_atomic(path, plot_png(rows, title))
+
+
+def write_build_report(path: Path, title: str, result: dict, rows: list[StageRow],
+                       firmware: dict | None) -> dict:
+    """report.json: the build's figures, its stage rows and (once the firmware stage ran) the firmware's
+    project, ELF, flash and RAM. Returns what was written."""
+    data = {"tinyedge_version": __version__, "title": title, **result,
+            "stages": [row.to_json() for row in rows]}
+    if firmware is not None:
+        data["firmware"] = firmware
+    write_json_atomic(path, data)
+    return data
+
+
+def read_build_report(path: Path) -> dict:
+    """A build's report.json, or {} when it is missing or unreadable (it is made again by the next build)."""
+    try:
+        loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}

@@ -1,37 +1,46 @@
-"""The model half of `tinyedge build`: data -> teacher -> distilled student -> compression steps ->
-int8 flatbuffer (checked) -> evaluation on the real TFLM interpreter -> stage table, report, budgets.
+"""`tinyedge build` as one pipeline of stages: data -> teacher -> distilled student -> compression
+steps -> int8 flatbuffer (checked) -> evaluation on the real TFLM interpreter -> firmware (code
+generation, project, compile) -> stage table, report.json, budgets.
 
 Each stage reads files and writes files in the build folder and is recorded in manifest.json; a stage
-whose key (settings + upstream keys + input file hashes) is unchanged is skipped. TensorFlow is
-imported only by a stage that actually runs, so a fully cached build takes about a second.
+whose key (settings + upstream keys + input file hashes) is unchanged, and whose outputs are still
+what it wrote, is skipped. TensorFlow is imported only by a stage that actually runs, and the firmware
+is neither regenerated nor compiled when its inputs are unchanged, so a fully cached build takes
+about a second. Every artifact has one writer: its stage here (report.json: `write_report`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from .. import __version__
+from .. import buildfiles
 from ..boards import Board
 from ..config import Config
+from ..console import say
 from ..errors import TinyedgeError
-from ..fileio import make_folder, write_bytes_atomic, write_json_atomic
+from ..fileio import make_folder, write_bytes_atomic
 from ..tflite import inspect as analysis
 from . import budgets, data as data_module, report
-from .manifest import Manifest, path_hash, stage_key
+from .manifest import Manifest, file_hash, path_hash, sources_hash, stage_key
 
-DATA_FILE = "data.npz"
-TEACHER_MODEL = "teacher.keras"
-TEACHER_OUTPUTS = "teacher_outputs.npz"
-STUDENT_MODEL = "student.keras"
-TFLITE = "model.tflite"
-TEST_DATA = "test_data.npz"
-REPORT = "report.json"
-PLOT = "stages.png"
+if TYPE_CHECKING:  # the firmware's modules load only when a build reaches its firmware stage
+    from ..project.firmware import FirmwareResult
+
+DATA_FILE = buildfiles.DATA
+TEACHER_MODEL = buildfiles.TEACHER_MODEL
+TEACHER_OUTPUTS = buildfiles.TEACHER_OUTPUTS
+STUDENT_MODEL = buildfiles.STUDENT_MODEL
+TFLITE = buildfiles.MODEL
+TEST_DATA = buildfiles.TEST_DATA
+REPORT = buildfiles.REPORT
+PLOT = buildfiles.PLOT
 STEP_LABELS = {"low_rank": "low-rank", "prune": "pruned", "cluster": "clustered", "qat": "QAT"}
 
 
@@ -77,15 +86,77 @@ class PipelineResult:
         return asdict(self)
 
 
-class _Console:
-    """Progress on stderr: stage start and end with seconds, one line per epoch."""
+@dataclass
+class BuildResult:
+    """One build: the model's figures, the firmware (None when the pipeline stopped before it), what
+    each stage did ("ran" or "cached") and what report.json says. What `tinyedge.api.build` returns."""
+    board: Board
+    model: PipelineResult
+    firmware: FirmwareResult | None
+    stage_status: dict[str, str]
+    report: dict
+    seconds: float
 
-    def __init__(self, console):
-        self.console = console
+    @property
+    def build_dir(self) -> Path:
+        return Path(self.model.build_dir)
 
-    def __call__(self, message: str) -> None:
-        if self.console is not None:
-            self.console.print(message, highlight=False, markup=False)
+    def to_json(self) -> dict:
+        """What `tinyedge build --json` prints."""
+        summary = self.model.to_json() | (self.firmware.to_json() if self.firmware else {})
+        summary["seconds"] = self.seconds
+        summary["stages_seconds"] = self.model.seconds
+        summary["stage_status"] = dict(self.stage_status)
+        return summary
+
+    def table(self):
+        """The stage table (rich) that `tinyedge build` prints."""
+        rows = [report.StageRow(**row) for row in self.model.stages]
+        return report.table(rows, f"stages ({self.report.get('title', self.board.name)})")
+
+    def summary_lines(self) -> list[str]:
+        """What `tinyedge build` prints after the stage table."""
+        model, firmware, board = self.model, self.firmware, self.board
+        lines = [f"int8 model: {model.tflite} ({model.model_bytes:,} bytes, TFLM arena "
+                 f"{model.arena_bytes:,} bytes); test data: {model.test_data}"]
+        if firmware is None:
+            return lines + [f"finished in {self.seconds:.1f} s"]
+        lines.append(f"runtime: {firmware.runtime} ({firmware.runtime_reason}); project: {firmware.project}")
+        if firmware.compiled:
+            lines.append(f"firmware: {firmware.elf}; {board.name}: flash {firmware.flash_bytes:,} of "
+                         f"{board.flash_bytes:,} bytes, RAM {firmware.ram_bytes:,} of {board.ram_bytes:,} "
+                         "bytes (measured in the ELF)")
+        else:
+            lines.append(f"{board.name}: flash about {firmware.estimated_flash_bytes:,} of "
+                         f"{board.flash_bytes:,} bytes, RAM about {firmware.estimated_ram_bytes:,} of "
+                         f"{board.ram_bytes:,} bytes (estimated for the {firmware.runtime} runtime before "
+                         "the compile; not compiled here)")
+        lines.append(f"next: {firmware.next_step}")
+        lines.append(f"finished in {self.seconds:.1f} s")
+        return lines
+
+
+# What the firmware's code generation and project depend on besides the model and the settings: the
+# templates, the firmware sources every project carries, and the Python that renders and compiles.
+GENERATOR_SOURCES = ("templates", "firmware", "tinyedge/codegen", "tinyedge/project", "tinyedge/targets",
+                     "tinyedge/footprint.py", "tinyedge/platformio.py")
+
+
+def _firmware_record(firmware: FirmwareResult, build_dir: Path) -> dict:
+    """The firmware stage's metrics, paths relative to the build folder (a copied project stays valid)."""
+    data = firmware.to_json()
+    data["project"] = os.path.relpath(firmware.project, build_dir)
+    data["elf"] = os.path.relpath(firmware.elf, build_dir) if firmware.elf else None
+    return data
+
+
+def _firmware_from_record(metrics: dict, build_dir: Path) -> FirmwareResult:
+    from ..project.firmware import FirmwareResult
+    names = {item.name for item in dataclasses.fields(FirmwareResult)}
+    values = {key: value for key, value in metrics.items() if key in names}
+    values["project"] = build_dir / metrics["project"]
+    values["elf"] = build_dir / metrics["elf"] if metrics.get("elf") else None
+    return FirmwareResult(**values)
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -94,15 +165,16 @@ def _resolve(base: Path, value: str) -> Path:
 
 
 class Pipeline:
-    def __init__(self, config: Config, board: Board, project_dir: Path, console=None,
-                 extra_inputs: dict | None = None):
+    def __init__(self, config: Config, board: Board, project_dir: Path,
+                 log: Callable[[str], None] | None = None, tflm_dir: Path | None = None):
         self.config = config
         self.board = board
         self.project_dir = Path(project_dir)
-        self.build_dir = self.project_dir / config["project"]["build_dir"] / board.name
-        self.log = _Console(console)
+        self.build_dir = buildfiles.build_dir(self.project_dir, config["project"]["build_dir"], board.name)
+        self.log = log if log is not None else say
         self.manifest = Manifest(self.build_dir)
-        self.extra_inputs = extra_inputs or {}
+        self.tflm_dir = Path(tflm_dir).expanduser().resolve() if tflm_dir is not None else None
+        self.status: dict[str, str] = {}   # stage name -> "ran" or "cached", in the order they came
         self.rows: list[report.StageRow] = []
         self._dataset: data_module.Dataset | None = None
         self._teacher_outputs: dict[str, np.ndarray] | None = None
@@ -110,19 +182,25 @@ class Pipeline:
 
     # -- helpers -------------------------------------------------------------------------------------
 
-    def _stage(self, name: str, settings: dict, upstream: list[str], outputs: list[str],
+    def _stage(self, name: str, settings: dict, upstream: list[str],
+               outputs: list[str] | Callable[[], list[str]],
                work: Callable[[], dict]) -> tuple[str, dict, bool]:
+        """Runs `work` unless the stage's key and outputs are unchanged; `outputs` may be a function
+        of what `work` wrote (the firmware's files)."""
         key = stage_key(name, settings, upstream)
         record = self.manifest.cached(name, key)
         if record is not None:
             self.log(f"{name}: cached")
+            self.status[name] = "cached"
             return key, record, True
         self.manifest.forget(name)
         self.log(f"{name}: started")
         started = time.perf_counter()
         metrics = work()
         seconds = time.perf_counter() - started
-        record = self.manifest.record(name, key, outputs, metrics, seconds)
+        written = outputs() if callable(outputs) else outputs
+        record = self.manifest.record(name, key, written, metrics, seconds)
+        self.status[name] = "ran"
         self.log(f"{name}: done in {seconds:.1f} s")
         return key, record, False
 
@@ -301,8 +379,7 @@ class Pipeline:
         settings = {"epochs": options["epochs"], **{k: v for k, v in options.items()
                                                     if k.startswith(step)},
                     "distillation": self.config["distillation"]}
-        # QAT models reload only from HDF5 (tfmot's quantizer variables break the .keras format).
-        output = "qat.h5" if step == "qat" else f"{step}.keras"
+        output = buildfiles.compression_output(step)
 
         def work() -> dict:
             from . import compress, training
@@ -388,11 +465,72 @@ class Pipeline:
                     "output_scale": runner.output.scale,
                     "output_zero_point": runner.output.zero_point}
 
-        _, record, cached = self._stage("tflm", {}, [int8_key, data_key], [TEST_DATA], work)
+        key, record, cached = self._stage("tflm", {}, [int8_key, data_key], [TEST_DATA], work)
         self._row("int8 (TFLM)", "int8", record, cached)
-        return record["metrics"]
+        return key, record["metrics"]
 
-    def write_report(self, result: PipelineResult) -> None:
+    def stage_firmware(self, tflm_key: str, tflm: dict, labels: list[str]) -> FirmwareResult:
+        """Code generation, the firmware project and, where the board's toolchain is here, the compile.
+
+        Its key holds everything the project is made of (the model's bytes, the runtime settings, the
+        board, the templates and firmware sources, tinyedge's version) and whether the board's
+        PlatformIO platform is installed; its outputs are the project's files and the ELF, so a
+        missing or damaged ELF is made again. Budgets are not in the key: they are checked against the
+        recorded figures after the stage, so changing one compiles nothing."""
+        from ..platformio import platform_installed, user_core_dir
+        from ..resources import PACKAGE_DIR
+        runtime = self.config["runtime"]
+        model = self.build_dir / TFLITE
+        settings = {"model": file_hash(model), "runtime": runtime["kind"], "kind": runtime["project"],
+                    "arena_margin": runtime["arena_margin"], "name": self.config["project"]["name"],
+                    "labels": labels, "tflm_dir": str(self.tflm_dir) if self.tflm_dir else None,
+                    "board": {key: value for key, value in dataclasses.asdict(self.board).items()
+                              if key != "path"},
+                    "platform_installed": platform_installed(self.board.platformio.platform,
+                                                             user_core_dir()),
+                    "sources": sources_hash(PACKAGE_DIR.parent, GENERATOR_SOURCES)}
+        project = self.build_dir / buildfiles.FIRMWARE
+
+        def work() -> dict:
+            from ..project import build_firmware
+            with np.load(self.build_dir / TEST_DATA, allow_pickle=False) as stored:
+                first_sample = stored["x"][0]
+            built = build_firmware(self.board, model, self.build_dir, runtime=runtime["kind"],
+                                   kind=runtime["project"], name=self.config["project"]["name"],
+                                   labels=labels, test_sample=first_sample, tflm_dir=self.tflm_dir,
+                                   arena_bytes=tflm["arena_bytes"], arena_margin=runtime["arena_margin"],
+                                   console=self.log)
+            self._firmware_elf = built.elf
+            return _firmware_record(built, self.build_dir)
+
+        def outputs() -> list[str]:
+            files = [path for path in project.rglob("*")
+                     if path.is_file() and ".pio" not in path.relative_to(project).parts]
+            if self._firmware_elf is not None:
+                files.append(Path(self._firmware_elf))
+            return sorted(str(path.relative_to(self.build_dir)) for path in files)
+
+        self._firmware_elf = None
+        _, record, _ = self._stage("firmware", settings, [tflm_key], outputs, work)
+        return _firmware_from_record(record["metrics"], self.build_dir)
+
+    def check_footprint(self, firmware: FirmwareResult) -> None:
+        """Flash and RAM against the board and the budgets: the ELF's figures when compiled, else the
+        runtime's estimate (a CMake library goes into the user's own firmware, whose size tinyedge
+        cannot know: nothing to check)."""
+        from .. import footprint
+        if firmware.compiled:
+            figures = footprint.measured(firmware.runtime, firmware.flash_bytes, firmware.ram_bytes)
+        elif firmware.kind == "cmake":
+            return
+        else:
+            figures = footprint.Footprint(firmware.runtime, firmware.estimated_flash_bytes,
+                                          firmware.estimated_ram_bytes, False, firmware.estimate_basis)
+        budget = self.config["budgets"]
+        footprint.check(figures, self.board, budget["max_flash"], budget["max_ram"], kept=firmware.project)
+
+    def write_report(self, result: PipelineResult, firmware: FirmwareResult | None) -> dict:
+        """stages.png (when its rows changed) and report.json: the one writer of both."""
         title = f"{self.config['project']['name']} on {self.board.name}"
         digest = report.rows_hash(self.rows, title)
         plot = self.build_dir / PLOT
@@ -400,13 +538,16 @@ class Pipeline:
         if previous.get("key") != digest or not plot.exists():
             report.write_plot(plot, self.rows, title)
             self.manifest.record("plot", digest, [PLOT], {}, 0.0)
-        write_json_atomic(self.build_dir / REPORT, {
-            "tinyedge_version": __version__, "title": title, **result.to_json(),
-            "stages": [row.to_json() for row in self.rows]})
+            self.status["plot"] = "ran"
+        else:
+            self.status["plot"] = "cached"
+        return report.write_build_report(self.build_dir / REPORT, title, result.to_json(), self.rows,
+                                         firmware.to_json() if firmware else None)
 
     # -- the whole run -------------------------------------------------------------------------------
 
-    def run(self) -> PipelineResult:
+    def model_stages(self) -> tuple[PipelineResult, str, dict]:
+        """Every model stage; returns the model's figures and the TFLM evaluation's key and metrics."""
         started = time.perf_counter()
         make_folder(self.build_dir)
         data_key = self.stage_data()
@@ -422,9 +563,8 @@ class Pipeline:
                                                         student["metrics"]["params"])
                 last_stage = step
         int8_key = self.stage_int8(key, last_file, last_stage)
-        tflm = self.stage_tflm(int8_key, data_key)
+        tflm_key, tflm = self.stage_tflm(int8_key, data_key)
 
-        budget = self.config["budgets"]
         float_stage = [row for row in self.rows if row.kind == "float"][-1]
         task = self.dataset().task
         accuracy = task == "classification"
@@ -447,17 +587,34 @@ class Pipeline:
             manifest=str(self.manifest.path), report=str(self.build_dir / REPORT),
             plot=str(self.build_dir / PLOT), labels=list(self.dataset().labels))
         result.seconds = round(time.perf_counter() - started, 2)
-        self.write_report(result)
-        # Only now, with every artifact written, does the manifest name this run's inputs and settings
-        # (an interrupted run leaves the previous run's description beside the previous artifacts).
-        self.manifest.set_inputs({"data.source": self.config["data"]["source"],
-                                  "teacher.model": self.config["teacher"]["model"],
-                                  **self.extra_inputs}, self.config.as_dict())
-        self.manifest.save()
-        # Flash and RAM are the firmware step's (the ELF's figures, or the runtime's estimate when the
-        # firmware cannot be compiled here): no model-only formula refuses a build here.
-        budgets.check(budget, tflm["metric"], tflm["value"], str(self.build_dir))
-        return result
+        return result, tflm_key, tflm
+
+    def run(self, firmware: bool = True) -> BuildResult:
+        """The model stages, then (unless `firmware` is False) the firmware stage; report.json and the
+        manifest's description are written once whatever finished, and budgets are checked last."""
+        started = time.perf_counter()
+        result, tflm_key, tflm = self.model_stages()
+        built: FirmwareResult | None = None
+        try:
+            # A model that misses its accuracy budget gets no firmware.
+            budgets.check(self.config["budgets"], tflm["metric"], tflm["value"], str(self.build_dir))
+            if firmware:
+                labels = self.config["data"]["labels"] or result.labels
+                built = self.stage_firmware(tflm_key, tflm, list(labels))
+        finally:
+            written = self.write_report(result, built)
+            # Only now, with every artifact written, does the manifest name this run's inputs and
+            # settings (an interrupted run leaves the previous run's description beside the previous
+            # artifacts).
+            self.manifest.set_inputs({"data.source": self.config["data"]["source"],
+                                      "teacher.model": self.config["teacher"]["model"],
+                                      "tflm_dir": str(self.tflm_dir) if self.tflm_dir else None},
+                                     self.config.as_dict())
+            self.manifest.save()
+        if built is not None:
+            self.check_footprint(built)
+        return BuildResult(self.board, result, built, dict(self.status), written,
+                           round(time.perf_counter() - started, 2))
 
 
 def _load_user_student(path: Path, dataset: data_module.Dataset):
@@ -488,9 +645,15 @@ def _load_user_student(path: Path, dataset: data_module.Dataset):
     return model
 
 
-def run(config: Config, board: Board, project_dir: Path, console=None,
-        extra_inputs: dict[str, Any] | None = None) -> PipelineResult:
-    """Run (or reuse from the cache) every model stage of a build for one board."""
+def build(config: Config, board: Board, project_dir: Path, tflm_dir: Path | None = None,
+          log: Callable[[str], None] | None = None, firmware: bool = True) -> BuildResult:
+    """Run (or reuse from the cache) every stage of a build for one board."""
     from .nativelog import filtered_stderr
     with filtered_stderr():
-        return Pipeline(config, board, project_dir, console, extra_inputs).run()
+        return Pipeline(config, board, project_dir, log, tflm_dir).run(firmware)
+
+
+def run(config: Config, board: Board, project_dir: Path, log: Callable[[str], None] | None = None,
+        tflm_dir: Path | None = None) -> PipelineResult:
+    """The model stages only (no firmware): what the model tests need."""
+    return build(config, board, project_dir, tflm_dir, log, firmware=False).model

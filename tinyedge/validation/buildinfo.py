@@ -1,25 +1,28 @@
 """What validation and flashing read from a build folder (<project>/<build_dir>/<board>/): the int8
-model and its identity, the test split, the stage report and the firmware (project and ELF)."""
+model and its identity, the test split, the stage report and the firmware (project and ELF).
+
+A validation that builds first gets its BuildFolder from the build itself (tinyedge.api.folder_of);
+`load_build_folder` is for verbs that use an earlier build (flash) and reads report.json through its
+owner, tinyedge.pipeline.report."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .. import buildfiles
 from ..boards import Board
 from ..project.sanitize import model_names
 from ..device.protocol import ModelIdentity
 from ..errors import TinyedgeError
 
-MODEL_FILE = "model.tflite"
-TEST_DATA_FILE = "test_data.npz"
-DATA_FILE = "data.npz"
-REPORT_FILE = "report.json"
-FIRMWARE_FOLDER = "firmware"
+MODEL_FILE = buildfiles.MODEL
+TEST_DATA_FILE = buildfiles.TEST_DATA
+DATA_FILE = buildfiles.DATA
+FIRMWARE_FOLDER = buildfiles.FIRMWARE
 
 
 @dataclass(frozen=True)
@@ -105,13 +108,6 @@ def load_build_folder(board: Board, path: Path, model_name: str) -> BuildFolder:
     if not model.is_file():
         raise TinyedgeError(f"no build for {board.name} in {path.parent.parent} (no {path / MODEL_FILE})",
                             f"run 'tinyedge build --board {board.name}' first")
-    report: dict = {}
-    report_path = path / REPORT_FILE
-    if report_path.is_file():
-        try:
-            loaded = json.loads(report_path.read_text(encoding="utf-8"))
-            report = loaded if isinstance(loaded, dict) else {}
-        except (OSError, ValueError):
-            report = {}
+    from ..pipeline.report import read_build_report
     return BuildFolder(board=board, path=path, model_name=model_name, model_bytes=model.read_bytes(),
-                       report=report)
+                       report=read_build_report(path / buildfiles.REPORT))

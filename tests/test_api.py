@@ -1,0 +1,183 @@
+"""tinyedge.api as a library: builds of a small project in one process, each stage rerun only when one
+of its inputs changed (checked by the manifest's stage status and the ELF's bytes and mtime, never by
+timing), and the library's layering (validation does not go through the CLI's commands)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tinyedge import api, buildfiles
+from tinyedge.errors import TinyedgeError
+
+pytestmark = pytest.mark.slow
+
+MODEL_STAGES = ["data", "teacher", "student", "int8", "tflm"]
+SMALL_PROJECT = """\
+[project]
+name = "tiny"
+board = "emu-m4"
+
+[data]
+augment = false
+
+[teacher]
+epochs = 1
+
+[distillation]
+epochs = 1
+
+[quantization]
+representative_samples = 20
+"""
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _elf(result) -> Path:
+    assert result.firmware is not None and result.firmware.compiled, result.firmware
+    return Path(result.firmware.elf)
+
+
+def _figures(result) -> dict:
+    """What a build reports, without what differs between two runs of it (time, cached or not)."""
+    summary = result.to_json()
+    for key in ("seconds", "stages_seconds", "stage_status", "stages"):
+        summary.pop(key)
+    summary["stages"] = [{k: v for k, v in row.items() if k not in ("seconds", "cached")}
+                         for row in result.model.stages]
+    return summary
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A small project (one epoch each) built twice in this process for the emulated Cortex-M4."""
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc is not installed (the setup step installs it)")
+    folder = tmp_path_factory.mktemp("api")
+    (folder / "tinyedge.toml").write_text(SMALL_PROJECT)
+    project = api.open_project(folder)
+    first = api.build(project)
+    elf = _elf(first)
+    stamp = (_sha(elf), elf.stat().st_mtime_ns)
+    second = api.build(project)
+    return folder, project, first, second, stamp
+
+
+def test_the_first_build_runs_every_stage_and_compiles(built):
+    _, project, first, _, _ = built
+    assert first.stage_status == {name: "ran" for name in [*MODEL_STAGES, "firmware", "plot"]}
+    assert _elf(first) == project.build_dir / "firmware" / ".pio" / "build" / "emu-m4" / "firmware.elf"
+    manifest = json.loads((project.build_dir / buildfiles.MANIFEST).read_text())
+    outputs = manifest["stages"]["firmware"]["outputs"]
+    assert outputs["firmware/.pio/build/emu-m4/firmware.elf"] == _sha(_elf(first))
+    assert outputs["firmware/platformio.ini"] == _sha(project.build_dir / "firmware" / "platformio.ini")
+
+
+def test_a_second_build_in_the_same_process_is_the_same_and_recompiles_nothing(built):
+    _, _, first, second, (sha, mtime) = built
+    assert second.stage_status == {name: "cached" for name in [*MODEL_STAGES, "firmware", "plot"]}
+    assert _figures(second) == _figures(first)
+    elf = _elf(second)
+    assert (_sha(elf), elf.stat().st_mtime_ns) == (sha, mtime)
+
+
+def test_report_json_holds_what_the_build_returned(built):
+    _, project, _, second, _ = built
+    stored = json.loads((project.build_dir / buildfiles.REPORT).read_text())
+    assert stored == second.report
+    assert stored["firmware"]["elf"] == str(_elf(second))
+    assert stored["int8_accuracy"] == second.model.int8_accuracy
+
+
+def _copy(built, tmp_path, settings: str = "") -> api.Project:
+    folder = tmp_path / "project"
+    shutil.copytree(built[0], folder)
+    (folder / "tinyedge.toml").write_text(SMALL_PROJECT + settings)
+    return api.open_project(folder)
+
+
+def test_a_copied_project_reuses_its_firmware_at_its_new_place(built, tmp_path):
+    project = _copy(built, tmp_path)
+    result = api.build(project)
+    assert set(result.stage_status.values()) == {"cached"}
+    assert _elf(result) == project.build_dir / "firmware" / ".pio" / "build" / "emu-m4" / "firmware.elf"
+    assert result.firmware.project == project.build_dir / "firmware"
+
+
+def test_another_project_kind_reruns_only_the_firmware_stage(built, tmp_path):
+    project = _copy(built, tmp_path, '\n[runtime]\nproject = "cmake"\n')
+    result = api.build(project)
+    assert result.stage_status == {**{name: "cached" for name in MODEL_STAGES}, "firmware": "ran",
+                                   "plot": "cached"}
+    assert result.firmware.kind == "cmake" and not result.firmware.compiled
+    assert (project.build_dir / "firmware" / "CMakeLists.txt").is_file()
+
+
+def test_more_distillation_reruns_the_student_and_everything_after_it(built, tmp_path):
+    project = _copy(built, tmp_path, "")
+    (project.directory / "tinyedge.toml").write_text(SMALL_PROJECT.replace(
+        "[distillation]\nepochs = 1", "[distillation]\nepochs = 2"))
+    result = api.build(api.open_project(project.directory))
+    assert result.stage_status == {"data": "cached", "teacher": "cached", "student": "ran", "int8": "ran",
+                                   "tflm": "ran", "firmware": "ran", "plot": "ran"}
+
+
+def test_a_changed_generator_source_reruns_only_the_firmware_stage(built, tmp_path, monkeypatch):
+    """A byte of what renders the project (here one more source file in the stage's list) is an input:
+    the firmware is generated and compiled again, the model stages stay."""
+    from tinyedge.pipeline import runner
+    extra = tmp_path / "template.j2"
+    extra.write_text("{{ a }}\n")
+    monkeypatch.setattr(runner, "GENERATOR_SOURCES", (*runner.GENERATOR_SOURCES, str(extra)))
+    project = _copy(built, tmp_path)
+    assert api.build(project).stage_status["firmware"] == "ran"
+    assert api.build(project).stage_status["firmware"] == "cached"
+    extra.write_text("{{ b }}\n")
+    again = api.build(project)
+    assert again.stage_status == {**{name: "cached" for name in MODEL_STAGES}, "firmware": "ran",
+                                  "plot": "cached"}
+
+
+def test_a_missing_elf_is_compiled_again_and_nothing_else_reruns(built, tmp_path):
+    project = _copy(built, tmp_path)
+    elf = project.build_dir / "firmware" / ".pio" / "build" / "emu-m4" / "firmware.elf"
+    original = _sha(elf)
+    elf.unlink()
+    result = api.build(project)
+    assert result.stage_status["firmware"] == "ran"
+    assert [result.stage_status[name] for name in MODEL_STAGES] == ["cached"] * len(MODEL_STAGES)
+    assert _sha(elf) == original
+
+
+def test_a_flash_budget_is_checked_against_the_recorded_elf_without_a_rebuild(built, tmp_path):
+    flash = built[2].firmware.flash_bytes
+    project = _copy(built, tmp_path, f"\n[budgets]\nmax_flash = {flash - 1}\n")
+    elf = project.build_dir / "firmware" / ".pio" / "build" / "emu-m4" / "firmware.elf"
+    mtime = elf.stat().st_mtime_ns
+    with pytest.raises(TinyedgeError) as missed:
+        api.build(project)
+    assert missed.value.one_line().startswith(
+        f"budget not met: flash {flash:,} B (measured in the ELF) exceeds budgets.max_flash {flash - 1:,} B (")
+    assert elf.stat().st_mtime_ns == mtime
+    stored = json.loads((project.build_dir / "manifest.json").read_text())
+    assert stored["stages"]["firmware"]["metrics"]["flash_bytes"] == flash
+
+
+def test_validation_prepares_its_build_without_the_cli_commands():
+    """The import graph: tinyedge.validation.prepare (and the library) load no tinyedge.commands module."""
+    code = ("import sys, tinyedge.validation.prepare, tinyedge.api\n"
+            "print(sorted(m for m in sys.modules if m.startswith('tinyedge.commands')))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ), timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"

@@ -1,0 +1,105 @@
+"""tinyedge as a library: open a project, build it for a board, validate it on the board, measure a
+model. These are what the CLI verbs call, and what a search that builds and measures many candidates
+in one process calls. Nothing here prints to stdout: progress goes through tinyedge.console (stderr),
+results come back as typed objects, faults as TinyedgeError.
+
+    project = api.open_project("examples/digits", board="emu-m4")
+    built = api.build(project)            # every stage cached when nothing changed
+    result = api.validate(project, samples=50)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from . import buildfiles
+from .boards import Board, Catalogue
+from .config import Config, find_and_load
+
+if TYPE_CHECKING:
+    from .bench import BenchResult
+    from .pipeline.runner import BuildResult
+    from .validation.buildinfo import BuildFolder
+    from .validation.runner import ValidationResult
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project folder (tinyedge.toml, data) with its settings resolved for one board."""
+    config: Config
+    board: Board
+    directory: Path
+
+    @property
+    def build_dir(self) -> Path:
+        return buildfiles.build_dir(self.directory, self.config.get("project.build_dir"), self.board.name)
+
+    @property
+    def model_name(self) -> str:
+        return str(self.config.get("project.name"))
+
+    def load(self) -> BuildFolder:
+        """What an earlier build left in the build folder (a TinyedgeError naming `tinyedge build`
+        when there is none)."""
+        from .validation.buildinfo import load_build_folder
+        return load_build_folder(self.board, self.build_dir, self.model_name)
+
+
+def open_project(directory: str | Path = ".", board: str | None = None,
+                 settings: dict[str, Any] | None = None) -> Project:
+    """The project in `directory`, for `board` (default: the project's), with `settings` ({"runtime.kind":
+    "native", ...}; None values leave the project's own) over its tinyedge.toml."""
+    directory = Path(directory).resolve()
+    config = find_and_load(directory).with_overrides({"project.board": board, **(settings or {})})
+    return Project(config, Catalogue.load().get(config.get("project.board")), directory)
+
+
+def build(project: Project, *, tflm_dir: Path | None = None,
+          log: Callable[[str], None] | None = None) -> BuildResult:
+    """Every stage of the build (data ... int8, TFLM on the host, firmware), each reused when its inputs
+    are unchanged; holds the build folder's lock while it runs. Budgets missed: TinyedgeError, after
+    report.json is written."""
+    from .locking import build_folder_lock
+    from .pipeline.runner import build as run_pipeline
+    with build_folder_lock(project.build_dir):
+        return run_pipeline(project.config, project.board, project.directory, tflm_dir, log)
+
+
+def folder_of(result: BuildResult, project: Project) -> BuildFolder:
+    """The build folder as validation reads it, from the build just made (nothing read back but the
+    model's bytes, which the firmware must carry)."""
+    from .validation.buildinfo import BuildFolder
+    model = result.build_dir / buildfiles.MODEL
+    return BuildFolder(board=project.board, path=result.build_dir, model_name=project.model_name,
+                       model_bytes=model.read_bytes(), report=result.report)
+
+
+def validate(project: Project, *, port: str | None = None, samples: int | None = None,
+             build_first: bool = True) -> ValidationResult:
+    """Build (cached stages reused), open the board (the emulator for an emulated board, else its serial
+    port), run `samples` test samples (default all) and compare with the host TFLM reference;
+    validation.json and report.html are written. The build folder stays locked from the build to the
+    last sample. A device fault: ValidationFailed (a TinyedgeError) carrying the samples so far."""
+    from .locking import build_folder_lock
+    from .validation import validate as run_validation
+    from .targets import for_board
+    from .validation.runner import check_sample_count
+
+    check_sample_count(samples)  # a bad sample count fails before the build
+    with build_folder_lock(project.build_dir):
+        folder = folder_of(build(project), project) if build_first else project.load()
+        # The board's target opens the link (QEMU or the host program started here, or the port).
+        with for_board(project.board).link(folder.elf, port) as link:
+            return run_validation(folder, link, samples, elf=folder.elf)
+
+
+def measure(board: str | Board, model: str | Path, *, runtime: str = "native",
+            port: str | None = None) -> BenchResult:
+    """Build `model` alone into the benchmark firmware for `board`, run it there and return its latency,
+    arena, flash, RAM and whether its output is bit-exact with TFLM."""
+    from .bench import check_bench_target, run_bench
+    target = board if isinstance(board, Board) else Catalogue.load().get(board)
+    check_bench_target(target, runtime)
+    return run_bench(target, Path(model), runtime, port=port)
