@@ -51,6 +51,13 @@ def _tflm_refuses(model: Path) -> str:
     return result.stderr
 
 
+def _name(model: Path, tensor: int) -> str:
+    """A tensor's name as the TFLite schema reads it (Keras's names depend on how many models the
+    process built before: model/dense_1/MatMul or model_3/dense_7/MatMul)."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+    return schema.Model.GetRootAs(model.read_bytes(), 0).Subgraphs(0).Tensors(tensor).Name().decode()
+
+
 def _inputs(tmp_path: Path, shape: tuple[int, ...]) -> Path:
     path = tmp_path / "inputs.npy"
     np.save(path, native_model_zoo.random_inputs(shape, "int8", 3, seed=0))
@@ -68,7 +75,7 @@ def test_scale_vector_longer_than_its_channels_is_refused_by_every_verb(tmp_path
     damaged.write_bytes(_edited(native_model_zoo.pertensor_dense_model().read_bytes(), edit))
     assert "per_channel_quantization_size" in _tflm_refuses(damaged)
     runs = _every_verb(damaged, _inputs(tmp_path, (20,)), tmp_path)
-    expected = (f"error: {damaged} is a damaged TFLite model (tensor 4 'model/dense_1/MatMul' of shape "
+    expected = (f"error: {damaged} is a damaged TFLite model (tensor 4 '{_name(damaged, 4)}' of shape "
                 f"[12, 20] has 257 quantization scales for the 12 channels of its dimension 0) {HINT}\n")
     for verb, result in runs.items():
         assert (verb, result.returncode, result.stderr) == (verb, 1, expected)
@@ -106,7 +113,7 @@ def test_weight_tensor_of_the_wrong_rank_is_one_line_in_inspect_too(tmp_path):
     damaged.write_bytes(_edited(native_model_zoo.pertensor_dense_model().read_bytes(), edit))
     runs = _every_verb(damaged, _inputs(tmp_path, (20,)), tmp_path)
     expected = (f"error: {damaged} is a damaged TFLite model (operator 0 (FULLY_CONNECTED) input 1 tensor 4 "
-                f"'model/dense_1/MatMul' has shape [12, 20, 1], it needs 2-D) {HINT}\n")
+                f"'{_name(damaged, 4)}' has shape [12, 20, 1], it needs 2-D) {HINT}\n")
     for verb, result in runs.items():
         assert (verb, result.returncode, result.stderr) == (verb, 1, expected)
 

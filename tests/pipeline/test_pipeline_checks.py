@@ -19,13 +19,15 @@ FLOAT_HINT = ("(quantize the model fully to int8 with a representative dataset "
 
 @pytest.fixture(scope="module")
 def converted() -> dict[str, bytes]:
-    """Tiny Keras models through the real TFLite converter in four ways."""
+    """Tiny Keras models through the real TFLite converter in four ways. Each model is named: Keras
+    numbers unnamed ones (model, model_1, ...) by how many the process has built, and the layer names
+    in the messages start with the model's."""
     import tensorflow as tf
     import tf_keras
     tf_keras.utils.set_random_seed(0)
     features = tf_keras.Input((32,), name="features")
     hidden = tf_keras.layers.Dense(64, activation="relu", name="hidden")(features)
-    dense = tf_keras.Model(features, tf_keras.layers.Dense(2, name="scores")(hidden))
+    dense = tf_keras.Model(features, tf_keras.layers.Dense(2, name="scores")(hidden), name="dense_net")
     calibration = np.random.default_rng(0).random((20, 32)).astype(np.float32)
 
     def plain(model, optimize: bool) -> bytes:
@@ -37,7 +39,7 @@ def converted() -> dict[str, bytes]:
     features = tf_keras.Input((4,), name="features")
     x = tf_keras.layers.Dense(4, name="hidden")(features)
     x = tf_keras.layers.Lambda(lambda t: tf.tile(t, [1, 2]), name="repeat")(x)
-    tiled = tf_keras.Model(features, tf_keras.layers.Dense(2, name="scores")(x))
+    tiled = tf_keras.Model(features, tf_keras.layers.Dense(2, name="scores")(x), name="tiled_net")
     return {"float": plain(dense, False), "hybrid": plain(dense, True),
             "int8": quantize.convert_int8(dense, calibration),
             "tile": quantize.convert_int8(tiled, calibration[:, :4])}
@@ -58,21 +60,21 @@ def test_full_int8_model_passes(converted):
 def test_float_model_names_the_op_and_the_layer(converted):
     assert message(converted["float"]) == (
         "model.tflite: float operator FULLY_CONNECTED left (float32 tensor "
-        "'serving_default_features:0') at layer 'model/hidden/MatMul'; 3 more problem(s) "
+        "'serving_default_features:0') at layer 'dense_net/hidden/MatMul'; 3 more problem(s) "
         + FLOAT_HINT)
 
 
 def test_weight_only_quantized_model_is_called_hybrid(converted):
     assert message(converted["hybrid"]) == (
         "model.tflite: FULLY_CONNECTED is weight-only (dynamic-range) quantized: int8 weights with "
-        "float32 activations at layer 'model/hidden/MatMul'; 3 more problem(s) (this model was "
+        "float32 activations at layer 'dense_net/hidden/MatMul'; 3 more problem(s) (this model was "
         "quantized without a representative dataset; convert it with full-integer quantization "
         "(int8 activations, int8 input and output), as 'tinyedge build' does)")
 
 
 def test_op_tflm_lacks_names_the_op_and_the_layer(converted):
     assert message(converted["tile"]) == (
-        "model.tflite: op TILE is not implemented by TFLite Micro at layer 'model_1/repeat/Tile' "
+        "model.tflite: op TILE is not implemented by TFLite Micro at layer 'tiled_net/repeat/Tile' "
         "(replace that layer with one TFLite Micro implements ('tinyedge inspect' lists the ops))")
     from tflite_micro import runtime  # the second opinion: the real interpreter refuses it too
     with pytest.raises(RuntimeError):

@@ -6,7 +6,6 @@ stands in for the board (cat of /dev/zero, or `yes` without line ends)."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -18,7 +17,6 @@ from tinyedge.errors import TinyedgeError
 @pytest.mark.parametrize("flood", ["cat /dev/zero", "yes m-ready | tr -d '\\n'"])
 def test_a_flood_without_line_ends_is_one_line(flood):
     transport = ProcessTransport(["sh", "-c", f"exec sh -c \"{flood}\""], name="flooding device")
-    started = time.monotonic()
     try:
         with pytest.raises(TinyedgeError) as error:
             DeviceClient(transport, command_timeout=20).connect(boot_timeout=20, quiet=0.2)
@@ -28,4 +26,3 @@ def test_a_flood_without_line_ends_is_one_line(flood):
     assert re.fullmatch(rf"flooding device sent [\d,]+ bytes without a line end \(the protocol's lines are "
                         rf"at most {MAX_LINE_BYTES:,} bytes\) while booting \(check the baud rate and that "
                         r"the board runs tinyedge's firmware\)", error.value.one_line()), error.value.one_line()
-    assert time.monotonic() - started < 15
