@@ -69,21 +69,31 @@ static inline int32_t te_clamp(int32_t x, int32_t low, int32_t high) {
 
 /* ---- convolutions (te_conv.c) ------------------------------------------------------------------ */
 
+/* te_params: te_conv_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
     int32_t batches;
-    int32_t input_height, input_width, input_depth;
-    int32_t output_height, output_width, output_depth;
-    int32_t filter_height, filter_width;
-    int32_t filter_input_depth;   /* CONV_2D: input_depth / groups; unused by depthwise */
-    int32_t depth_multiplier;     /* DEPTHWISE_CONV_2D only */
-    int32_t stride_height, stride_width;
-    int32_t dilation_height, dilation_width;
-    int32_t pad_height, pad_width; /* leading padding; trailing padding is implied by the shapes */
-    int32_t input_offset;          /* -input zero point */
-    int32_t output_offset;         /* output zero point */
-    int32_t activation_min, activation_max;
-    const int32_t *multipliers;    /* one per output channel */
-    const int32_t *shifts;         /* one per output channel */
+    int32_t input_height;
+    int32_t input_width;
+    int32_t input_depth;
+    int32_t output_height;
+    int32_t output_width;
+    int32_t output_depth;
+    int32_t filter_height;
+    int32_t filter_width;
+    int32_t filter_input_depth;        /* CONV_2D: input_depth / groups; unused by depthwise */
+    int32_t depth_multiplier;          /* DEPTHWISE_CONV_2D only */
+    int32_t stride_height;
+    int32_t stride_width;
+    int32_t dilation_height;
+    int32_t dilation_width;
+    int32_t pad_height;                /* leading padding; trailing padding is implied by the shapes */
+    int32_t pad_width;
+    int32_t input_offset;              /* -input zero point */
+    int32_t output_offset;             /* output zero point */
+    int32_t activation_min;
+    int32_t activation_max;
+    const int32_t *multipliers;        /* one per output channel */
+    const int32_t *shifts;             /* one per output channel */
 } te_conv_params;
 
 /* Filter layout OHWI; input and output NHWC. `bias` may be NULL. */
@@ -95,6 +105,7 @@ void te_depthwise_conv2d_s8(const te_conv_params *p, const int8_t *input, const 
 
 /* ---- fully connected (te_fully_connected.c) ---------------------------------------------------- */
 
+/* te_params: te_fully_connected_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
     int32_t batches;
     int32_t accum_depth;
@@ -102,8 +113,9 @@ typedef struct {
     int32_t input_offset;
     int32_t filter_offset;
     int32_t output_offset;
-    int32_t activation_min, activation_max;
-    const int32_t *multipliers;    /* one per output channel (per-tensor models repeat it) */
+    int32_t activation_min;
+    int32_t activation_max;
+    const int32_t *multipliers;        /* one per output channel (per-tensor models repeat it) */
     const int32_t *shifts;
 } te_fully_connected_params;
 
@@ -113,14 +125,22 @@ void te_fully_connected_s8(const te_fully_connected_params *p, const int8_t *inp
 
 /* ---- pooling (te_pooling.c) -------------------------------------------------------------------- */
 
+/* te_params: te_pool_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
     int32_t batches;
-    int32_t input_height, input_width, depth;
-    int32_t output_height, output_width;
-    int32_t filter_height, filter_width;
-    int32_t stride_height, stride_width;
-    int32_t pad_height, pad_width;
-    int32_t activation_min, activation_max;
+    int32_t input_height;
+    int32_t input_width;
+    int32_t depth;
+    int32_t output_height;
+    int32_t output_width;
+    int32_t filter_height;
+    int32_t filter_width;
+    int32_t stride_height;
+    int32_t stride_width;
+    int32_t pad_height;
+    int32_t pad_width;
+    int32_t activation_min;
+    int32_t activation_max;
 } te_pool_params;
 
 void te_average_pool_s8(const te_pool_params *p, const int8_t *input, int8_t *output);
@@ -128,18 +148,25 @@ void te_max_pool_s8(const te_pool_params *p, const int8_t *input, int8_t *output
 
 /* ---- element-wise binary ops with broadcasting (te_elementwise.c) ------------------------------ */
 
+/* te_params: te_binary_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
-    int32_t flat_size;                       /* output elements */
-    int32_t rank;                            /* dims used below, <= TE_MAX_DIMS; 0: same shapes */
+    int32_t flat_size;                 /* output elements */
+    int32_t rank;                      /* dims used below, <= TE_MAX_DIMS; 0: same shapes */
     int32_t output_dims[TE_MAX_DIMS];
-    int32_t input1_strides[TE_MAX_DIMS];     /* 0 along broadcast dimensions */
+    int32_t input1_strides[TE_MAX_DIMS]; /* 0 along broadcast dimensions */
     int32_t input2_strides[TE_MAX_DIMS];
-    int32_t input1_offset, input2_offset, output_offset;
-    int32_t left_shift;                      /* ADD only */
-    int32_t input1_multiplier, input1_shift; /* ADD only */
-    int32_t input2_multiplier, input2_shift; /* ADD only */
-    int32_t output_multiplier, output_shift;
-    int32_t activation_min, activation_max;
+    int32_t input1_offset;
+    int32_t input2_offset;
+    int32_t output_offset;
+    int32_t left_shift;                /* ADD only */
+    int32_t input1_multiplier;         /* ADD only */
+    int32_t input1_shift;              /* ADD only */
+    int32_t input2_multiplier;         /* ADD only */
+    int32_t input2_shift;              /* ADD only */
+    int32_t output_multiplier;
+    int32_t output_shift;
+    int32_t activation_min;
+    int32_t activation_max;
 } te_binary_params;
 
 /* One element of ADD (TFLM's int8 arithmetic): shared by te_add_s8 and the convolution that has an
@@ -157,13 +184,14 @@ static inline int8_t te_add_element(const te_binary_params *p, int32_t x, int32_
 void te_add_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 void te_mul_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 
+/* te_params: te_requant (generated from tinyedge/codegen/params.py; edit it there) */
 /* Per-channel requantization rearranged by the generator for the fast kernels (see te_requant_apply
  * in te_simd.h for the arithmetic and codegen/fast.py for the bounds that make it exact). */
 typedef struct te_requant_s {
     int32_t multiplier;
-    int32_t left_shift;   /* >= 1 */
-    int32_t addend;       /* 2^(right_shift - 1) + (output offset << right_shift) */
-    int32_t right_shift;  /* >= 1 */
+    int32_t left_shift;                /* >= 1 */
+    int32_t addend;                    /* 2^(right_shift - 1) + (output offset << right_shift) */
+    int32_t right_shift;               /* >= 1 */
 } te_requant;
 
 /* ---- fast paths (te_conv_fast.c, te_depthwise_fast.c, te_fully_connected_fast.c) ----------------
@@ -174,24 +202,35 @@ typedef struct te_requant_s {
  * four bytes, and it has proven that te_requant reproduces TFLM's requantization exactly. Built with
  * SMLAD/SXTB16 where __ARM_FEATURE_DSP is defined, portable C elsewhere: the same results either way. */
 
+/* te_params: te_fast_conv_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
-    int32_t input_height, input_width, input_depth;
-    int32_t output_height, output_width, output_depth;
-    int32_t filter_height, filter_width;
-    int32_t stride_height, stride_width;
-    int32_t pad_height, pad_width;
-    int32_t row_pairs;                /* filter_height * filter_width * input_depth / 2, rounded up to even */
-    int32_t chunked;                  /* input depth a multiple of 4: pairs (0, 2), (1, 3) per 4 values */
-    int32_t input_zero_point;         /* what the padding reads as */
-    int32_t activation_min, activation_max;
-    const int32_t *bias;              /* folded, one per output channel */
-    const te_requant *requant;        /* one per output channel */
-    /* A fused ADD (the step is given a residual): output = ADD(conv, residual) computed as
-     * add_requant(conv_table[conv + 128] + residual_table[residual + 128]) clamped to the ADD's range. */
+    int32_t input_height;
+    int32_t input_width;
+    int32_t input_depth;
+    int32_t output_height;
+    int32_t output_width;
+    int32_t output_depth;
+    int32_t filter_height;
+    int32_t filter_width;
+    int32_t stride_height;
+    int32_t stride_width;
+    int32_t pad_height;
+    int32_t pad_width;
+    int32_t row_pairs;                 /* filter_height * filter_width * input_depth / 2, rounded up to even */
+    int32_t chunked;                   /* input depth a multiple of 4: pairs (0, 2), (1, 3) per 4 values */
+    int32_t input_zero_point;          /* what the padding reads as */
+    int32_t activation_min;
+    int32_t activation_max;
+    const int32_t *bias;               /* folded, one per output channel */
+    const te_requant *requant;         /* one per output channel */
+    /* a fused ADD (the step is given a residual): output = ADD(conv, residual) computed as
+     * add_requant(conv_table[conv + 128] + residual_table[residual + 128]) clamped to the ADD's
+     * range; NULL without one */
     const int32_t *conv_table;
     const int32_t *residual_table;
     te_requant add_requant;
-    int32_t add_min, add_max;
+    int32_t add_min;
+    int32_t add_max;
 } te_fast_conv_params;
 
 /* CONV_2D (batch 1, no dilation), two output pixels at a time. `scratch` holds 10 * row_pairs bytes:
@@ -204,16 +243,23 @@ typedef struct {
 void te_conv_fast_s8(const te_fast_conv_params *p, const int8_t *input, const uint32_t *filter,
                      int8_t *scratch, const int8_t *residual, int8_t *output);
 
+/* te_params: te_depthwise3x3_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
-    int32_t input_height, input_width, depth;
-    int32_t output_height, output_width;
-    int32_t stride_height, stride_width;
-    int32_t pad_height, pad_width;
+    int32_t input_height;
+    int32_t input_width;
+    int32_t depth;
+    int32_t output_height;
+    int32_t output_width;
+    int32_t stride_height;
+    int32_t stride_width;
+    int32_t pad_height;
+    int32_t pad_width;
     int32_t input_zero_point;
-    int32_t activation_min, activation_max;
-    int32_t full_range;               /* the activation range is [-128, 127] */
-    const int32_t *bias;              /* folded */
-    const te_requant *requant;        /* one per channel */
+    int32_t activation_min;
+    int32_t activation_max;
+    int32_t full_range;                /* the activation range is [-128, 127] */
+    const int32_t *bias;               /* folded */
+    const te_requant *requant;         /* one per channel */
 } te_depthwise3x3_params;
 
 /* DEPTHWISE_CONV_2D 3x3, depth multiplier 1, depth a multiple of 4, batch 1. Filter: for each group
@@ -221,13 +267,15 @@ typedef struct {
 void te_depthwise3x3_fast_s8(const te_depthwise3x3_params *p, const int8_t *input,
                              const uint32_t *filter, int8_t *output);
 
+/* te_params: te_fast_fully_connected_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
     int32_t batches;
-    int32_t accum_depth;              /* a multiple of 4 */
+    int32_t accum_depth;               /* a multiple of 4 */
     int32_t output_depth;
-    int32_t activation_min, activation_max;
-    const int32_t *bias;              /* folded */
-    const te_requant *requant;        /* one per output channel */
+    int32_t activation_min;
+    int32_t activation_max;
+    const int32_t *bias;               /* folded */
+    const te_requant *requant;         /* one per output channel */
 } te_fast_fully_connected_params;
 
 /* FULLY_CONNECTED with a symmetric filter. Filter (uint32 words, int16 pairs): rows in groups of
@@ -238,12 +286,15 @@ void te_fully_connected_fast_s8(const te_fast_fully_connected_params *p, const i
 
 /* ---- activations (te_activations.c) ------------------------------------------------------------ */
 
+/* te_params: te_relu_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
     int32_t size;
-    int32_t input_offset;          /* input zero point */
-    int32_t output_offset;         /* output zero point */
-    int32_t multiplier, shift;
-    int32_t activation_min, activation_max;
+    int32_t input_offset;              /* input zero point */
+    int32_t output_offset;             /* output zero point */
+    int32_t multiplier;
+    int32_t shift;
+    int32_t activation_min;
+    int32_t activation_max;
 } te_relu_params;
 
 /* RELU with requantization (input and output scales may differ). */
@@ -251,6 +302,7 @@ void te_relu_s8(const te_relu_params *p, const int8_t *input, int8_t *output);
 /* RELU6 and other plain clamps: output = clamp(input, activation_min, activation_max). */
 void te_clamp_s8(const te_relu_params *p, const int8_t *input, int8_t *output);
 
+/* te_params: te_sigmoid_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
     int32_t size;
     int32_t input_zero_point;
@@ -262,6 +314,7 @@ typedef struct {
 void te_logistic_s8(const te_sigmoid_params *p, const int8_t *input, int8_t *output);
 void te_tanh_s8(const te_sigmoid_params *p, const int8_t *input, int8_t *output);
 
+/* te_params: te_softmax_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
     int32_t outer_size;
     int32_t depth;
@@ -274,23 +327,26 @@ void te_softmax_s8(const te_softmax_params *p, const int8_t *input, int8_t *outp
 
 /* ---- reductions (te_reduce.c) ------------------------------------------------------------------ */
 
+/* te_params: te_mean_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
-    int32_t kept_rank;                       /* dimensions that stay, outermost first */
+    int32_t kept_rank;                 /* dimensions that stay, outermost first */
     int32_t kept_dims[TE_MAX_DIMS];
-    int32_t kept_strides[TE_MAX_DIMS];       /* input strides of those dimensions */
+    int32_t kept_strides[TE_MAX_DIMS]; /* input strides of those dimensions */
     int32_t reduced_rank;
     int32_t reduced_dims[TE_MAX_DIMS];
     int32_t reduced_strides[TE_MAX_DIMS];
-    int32_t reduced_count;                   /* product of reduced_dims */
+    int32_t reduced_count;             /* product of reduced_dims */
     int32_t input_zero_point;
     int32_t output_zero_point;
-    int32_t multiplier, shift;               /* already divided by reduced_count */
+    int32_t multiplier;                /* already divided by reduced_count */
+    int32_t shift;
 } te_mean_params;
 
 void te_mean_s8(const te_mean_params *p, const int8_t *input, int8_t *output);
 
 /* ---- data movement (te_layout.c) --------------------------------------------------------------- */
 
+/* te_params: te_pad_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
     int32_t rank;
     int32_t input_dims[TE_MAX_DIMS];
@@ -301,20 +357,30 @@ typedef struct {
 
 void te_pad_s8(const te_pad_params *p, const int8_t *input, int8_t *output);
 
+/* te_params: te_concat_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
-    int32_t count;                 /* inputs */
-    int32_t outer_size;            /* product of the dims before the axis */
-    const int32_t *copy_sizes;     /* per input: its dim along the axis times the inner size (bytes) */
+    int32_t count;                     /* inputs */
+    int32_t outer_size;                /* product of the dims before the axis */
+    const int32_t *copy_sizes;         /* per input: its dim along the axis times the inner size (bytes) */
 } te_concat_params;
 
 void te_concatenation_s8(const te_concat_params *p, const int8_t *const *inputs, int8_t *output);
 
+/* te_params: te_space_batch_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
-    int32_t input_batch, input_height, input_width, depth;
-    int32_t output_batch, output_height, output_width;
-    int32_t block_height, block_width;
-    int32_t pad_top, pad_left;     /* SPACE_TO_BATCH_ND: leading padding */
-    int32_t crop_top, crop_left;   /* BATCH_TO_SPACE_ND: leading crops */
+    int32_t input_batch;
+    int32_t input_height;
+    int32_t input_width;
+    int32_t depth;
+    int32_t output_batch;
+    int32_t output_height;
+    int32_t output_width;
+    int32_t block_height;
+    int32_t block_width;
+    int32_t pad_top;                   /* SPACE_TO_BATCH_ND: leading padding */
+    int32_t pad_left;
+    int32_t crop_top;                  /* BATCH_TO_SPACE_ND: leading crops */
+    int32_t crop_left;
     int8_t pad_value;
 } te_space_batch_params;
 
@@ -325,12 +391,14 @@ void te_copy(const void *input, void *output, size_t bytes);
 
 /* ---- quantization (te_quantize.c) -------------------------------------------------------------- */
 
+/* te_params: te_quantize_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
     int32_t size;
     int32_t input_zero_point;
     int32_t output_zero_point;
-    int32_t multiplier, shift;     /* requantize only */
-    float scale;                   /* quantize: output scale; dequantize: input scale */
+    int32_t multiplier;                /* requantize only */
+    int32_t shift;                     /* requantize only */
+    float scale;                       /* quantize: output scale; dequantize: input scale */
 } te_quantize_params;
 
 void te_quantize_f32_s8(const te_quantize_params *p, const float *input, int8_t *output);

@@ -1,8 +1,10 @@
 """The native runtime: portable, interpreter-free C99 generated from a fully int8 TFLite model.
 
-`generate(model)` lowers every operator to one call of a kernel in firmware/native/ with parameters
-computed here (TFLM's arithmetic), plans all activations into one static arena, and emits the model
-C file and header. Nothing is allocated or parsed at run time.
+`generate(model)` lowers every operator to one typed call of a kernel in firmware/native/ with
+parameters computed here (TFLM's arithmetic; ops.py, params.py), transforms the calls (lowering.py:
+dilation folding, fast kernels, residual fusion, in-place links), plans all activations into one
+static arena, and renders the model C file and header from the calls (emit.py). Nothing is allocated
+or parsed at run time.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class GeneratedRuntime:
     input_dtypes: list[str]
     output_dtypes: list[str]
     ops: list[str]                        # the kernels' ops in execution order (aliases excluded)
+    kernel_calls: list[str] = field(default_factory=list)  # the kernel functions the invoke function
+                                          # calls, in order (repeats included)
     folded_ops: list[str] = field(default_factory=list)  # ops that cost nothing at run time
 
     @property
@@ -60,7 +64,7 @@ def generate(model: TFLiteModel, prefix: str = "tinyedge") -> GeneratedRuntime:
         raise TinyedgeError(f"'{prefix}' is not a valid C identifier prefix", "use letters, digits and _")
     lowered = lower_graph(model, prefix)
     files, sizes = emit(model, lowered, prefix)
-    kernel_names = sorted({step.kernel_file for step in lowered.steps if step.kernel_file})
+    kernel_names = sorted({step.kernel.source for step in lowered.steps})
     return GeneratedRuntime(
         prefix=prefix, files=files,
         kernel_sources=[KERNEL_DIR / KERNEL_HEADER, KERNEL_DIR / SIMD_HEADER] + [KERNEL_DIR / name for name in kernel_names],
@@ -70,7 +74,8 @@ def generate(model: TFLiteModel, prefix: str = "tinyedge") -> GeneratedRuntime:
         output_shapes=[model.main.tensors[i].shape for i in model.main.outputs],
         input_dtypes=[model.main.tensors[i].dtype for i in model.main.inputs],
         output_dtypes=[model.main.tensors[i].dtype for i in model.main.outputs],
-        ops=[step.op.opcode for step in lowered.steps], folded_ops=lowered.folded_ops + lowered.fused_ops)
+        ops=[step.op.opcode for step in lowered.steps],
+        kernel_calls=[step.kernel.function for step in lowered.steps], folded_ops=lowered.folded_ops + lowered.fused_ops)
 
 
 __all__ = ["GeneratedRuntime", "generate", "unsupported_ops"]

@@ -1,125 +1,165 @@
-"""C99 text for a lowered graph: `<prefix>_model.h` and `<prefix>_model.c`."""
+"""C99 for a lowered graph, `<prefix>_model.h` and `<prefix>_model.c`, rendered once from the typed
+steps by templates/native/*.j2; and the flash figures, counted from the typed arrays and structs."""
 
 from __future__ import annotations
 
 import hashlib
-import re
+from dataclasses import dataclass
+from functools import lru_cache
 
+import jinja2
 import numpy as np
 
 from .. import __version__
+from ..errors import TinyedgeError
+from ..resources import TEMPLATES_DIR
 from ..tflite.model import TFLiteModel
+from .ir import ArrayArg, NullArg, ScratchArg, Step, TensorArg, TensorListArg
 from .lowering import LoweredGraph, Storage
-from .ops import c_int_array
-from .sizes import SCALAR_BYTES, object_bytes
+from .params import ARRAY_TYPES, REQUANT, SIZE_T, ConstArray, FieldKind, Struct
 
 C_TYPES = {"int8": "int8_t", "int32": "int32_t", "float32": "float", "int16": "int16_t", "uint8": "uint8_t"}
-_REF = re.compile(r"@T(\d+)@")
+VALUES_PER_ROW = 16
 
 
-def _pointer(storage: Storage, prefix: str) -> str:
-    ctype = C_TYPES[storage.dtype]
-    if storage.kind == "constant":
-        return f"{prefix}_tensor{storage.index}"
-    if storage.kind == "input":
-        return f"((const {ctype} *)inputs[{storage.index}])"
-    if storage.kind == "output":
-        return f"(({ctype} *)outputs[{storage.index}])"
-    return f"(({ctype} *)&{prefix}_arena[{storage.index}])"
+def c_initializer(array: ConstArray) -> str:
+    """The values between an array's braces: 16 a row, a te_requant entry a row."""
+    if array.ctype is REQUANT:
+        return ",\n    ".join("{" + ", ".join(map(str, entry)) + "}" for entry in array.values.tolist())
+    values = array.values.reshape(-1).tolist()
+    rows = [", ".join(map(str, values[i:i + VALUES_PER_ROW])) for i in range(0, len(values), VALUES_PER_ROW)]
+    return ",\n    ".join(rows) if rows else "0"
 
 
-def _constant(name: str, data: np.ndarray, dtype: str) -> str:
-    if dtype not in ("int8", "int32"):
-        raise ValueError(dtype)
-    return c_int_array(name, C_TYPES[dtype], np.asarray(data).reshape(-1))
+def _c_member(kind: FieldKind, value) -> str:
+    if kind.pointer:
+        return "NULL" if value is None else value.name
+    if isinstance(value, float):
+        return repr(value) + "f" if np.isfinite(value) else "0.0f"
+    if isinstance(value, (list, tuple)):
+        return "{" + ", ".join(str(int(v)) for v in value) + "}" if value else "{0}"
+    return str(int(value))
+
+
+def c_members(params: Struct) -> str:
+    """A struct's designated initializers, every member in declaration order."""
+    return ",\n    ".join(f".{name} = {_c_member(kind, getattr(params, name))}"
+                           for name, kind, _ in params.members())
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env.filters["c_initializer"] = c_initializer
+    env.filters["c_members"] = c_members
+    return env
+
+
+def render(template: str, **context) -> str:
+    try:
+        return _environment().get_template(template).render(**context)
+    except jinja2.UndefinedError as exc:  # a template bug, not a user error: name the template
+        raise TinyedgeError(f"template {template} uses an undefined value ({exc.message})",
+                            "this is a bug in tinyedge; please report it") from None
+
+
+# -- what the templates see -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Pointer:
+    """A resolved call argument: a tensor's storage, a constant array, or NULL."""
+    kind: str            # "constant", "input", "output", "arena", "array", "null"
+    index: int = 0       # tensor index (constant), I/O position, or arena offset
+    ctype: str = ""
+    name: str = ""
+
+
+def _tensor_pointer(storage: Storage) -> _Pointer:
+    return _Pointer(storage.kind, storage.index, C_TYPES[storage.dtype])
+
+
+def _resolve(arg, step_position: int, lowered: LoweredGraph) -> _Pointer:
+    if isinstance(arg, TensorArg):
+        return _tensor_pointer(lowered.storage[arg.tensor])
+    if isinstance(arg, ArrayArg):
+        return _Pointer("array", name=arg.array.name)
+    if isinstance(arg, ScratchArg):
+        return _Pointer("arena", lowered.scratch[step_position], "int8_t")
+    if isinstance(arg, NullArg):
+        return _Pointer("null")
+    raise TypeError(f"no C for argument {arg!r}")
+
+
+@dataclass(frozen=True)
+class _StepView:
+    op: object
+    name: str
+    function: str
+    params: Struct
+    arrays: list[ConstArray]
+    output_name: str
+    tensor_list: list[_Pointer]
+    args: list[_Pointer]
+
+
+def _view(step: Step, position: int, lowered: LoweredGraph, tensors) -> _StepView:
+    args = list(step.args)
+    tensor_list: list[_Pointer] = []
+    if args and isinstance(args[0], TensorListArg):   # the template declares it as the first argument
+        tensor_list = [_tensor_pointer(lowered.storage[i]) for i in args.pop(0).tensors]
+    if any(isinstance(a, TensorListArg) for a in args):
+        raise TypeError(f"{step.kernel.function}: a tensor list is only taken as the first argument")
+    return _StepView(step.op, step.name, step.kernel.function, step.params, step.arrays,
+                     tensors[step.writes[0]].name, tensor_list, [_resolve(a, position, lowered) for a in args])
+
+
+@dataclass(frozen=True)
+class _IO:
+    nbytes: int
+    num_elements: int
+    ctype: str
+    shape: list[int]
+
+
+def constant_tensors(model: TFLiteModel, lowered: LoweredGraph, prefix: str) -> list[ConstArray]:
+    """The model's constant tensors the steps read, as flash arrays."""
+    tensors = model.main.tensors
+    arrays = []
+    for index in sorted({i for i, s in lowered.storage.items() if s.kind == "constant"}):
+        ctype = ARRAY_TYPES.get(C_TYPES.get(tensors[index].dtype, ""))
+        if ctype is None or ctype is REQUANT:
+            raise ValueError(f"constant tensor {index} is {tensors[index].dtype}")
+        arrays.append(ConstArray(f"{prefix}_tensor{index}", ctype, np.asarray(tensors[index].data).reshape(-1),
+                                 weights=True))
+    return arrays
+
+
+def flash_bytes(weights: list[ConstArray], steps: list[Step], io_count: int) -> dict[str, int]:
+    """Exact bytes of what lands in flash, from each object's type and length: the weights (constant
+    tensors, and the fast kernels' rearranged weights, biases and requantization arrays) and the
+    parameters (every other array, the structs, and the I/O size tables), each counted once."""
+    arrays = weights + [a for step in steps for a in step.arrays]
+    return {"weights": sum(a.nbytes for a in arrays if a.weights),
+            "params": sum(a.nbytes for a in arrays if not a.weights) + sum(s.params.sizeof() for s in steps)
+            + SIZE_T.size * io_count}
 
 
 def emit(model: TFLiteModel, lowered: LoweredGraph, prefix: str) -> tuple[dict[str, str], dict[str, int]]:
     graph = model.main
     tensors = graph.tensors
-    upper = prefix.upper()
-    digest = hashlib.sha256(model.raw).hexdigest()[:16]
-    inputs = [tensors[i] for i in graph.inputs]
-    outputs = [tensors[i] for i in graph.outputs]
-    arena_size = lowered.arena_bytes
+    weights = constant_tensors(model, lowered, prefix)
+    sizes = flash_bytes(weights, lowered.steps, len(graph.inputs) + len(graph.outputs))
 
-    constants = sorted({index for index, s in lowered.storage.items() if s.kind == "constant"})
-    weights = [_constant(f"{prefix}_tensor{i}", tensors[i].data, tensors[i].dtype) for i in constants]
-    # Exact bytes of what lands in flash, from each object's declared type and length: the weights
-    # (constant tensors, and the fast kernels' rearranged weights, biases and requantization arrays)
-    # and the parameters (every other array and struct, and the I/O size tables), each counted once.
-    weights_bytes = sum(object_bytes(text) for text in weights)
-    params_bytes = SCALAR_BYTES["size_t"] * (len(inputs) + len(outputs))
-    declarations: list[str] = []
-    body: list[str] = []
-    for position, step in enumerate(lowered.steps):
-        declarations.append(f"/* operator {step.op.index}: {step.op.opcode} -> "
-                            f"'{tensors[step.writes[0]].name}' */")
-        declarations.extend(step.declarations)
-        for text in step.declarations:
-            if step.constant_bytes and "[" in text.split("=", 1)[0]:
-                weights_bytes += object_bytes(text)
-            else:
-                params_bytes += object_bytes(text)
-        call = _REF.sub(lambda m: _pointer(lowered.storage[int(m.group(1))], prefix), step.call)
-        if position in lowered.scratch:
-            call = call.replace("@S@", f"((int8_t *)&{prefix}_arena[{lowered.scratch[position]}])")
-        body.append(f"    /* {step.op.index}: {step.op.opcode} */\n    {call}\n    TE_STEP_DONE({position});")
-
-    single = len(inputs) == 1 and len(outputs) == 1
-    header_lines = [
-        f"/* Generated by tinyedge {__version__} from a model with sha256 {digest}... Do not edit. */",
-        f"#ifndef {upper}_MODEL_H", f"#define {upper}_MODEL_H", "", "#include <stddef.h>",
-        "#include <stdint.h>", "", "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
-        f"#define {upper}_ARENA_SIZE {arena_size}",
-        f"#define {upper}_NUM_INPUTS {len(inputs)}", f"#define {upper}_NUM_OUTPUTS {len(outputs)}",
-    ]
-    for kind, group in (("INPUT", inputs), ("OUTPUT", outputs)):
-        for position, tensor in enumerate(group):
-            header_lines.append(f"#define {upper}_{kind}{position}_SIZE {tensor.num_elements}"
-                                f"  /* {C_TYPES[tensor.dtype]}, shape {list(tensor.shape)} */")
-    if single:
-        header_lines += [f"#define {upper}_INPUT_SIZE {upper}_INPUT0_SIZE",
-                         f"#define {upper}_OUTPUT_SIZE {upper}_OUTPUT0_SIZE"]
-    header_lines += [
-        "",
-        f"/* Bytes of each input and output, in order. */",
-        f"extern const size_t {prefix}_input_bytes[{upper}_NUM_INPUTS];",
-        f"extern const size_t {prefix}_output_bytes[{upper}_NUM_OUTPUTS];",
-        "",
-        "/* Runs the model once; the buffers belong to the caller and must not overlap. Returns 0. */",
-        f"int {prefix}_invoke_multi(const void *const *inputs, void *const *outputs);",
-    ]
-    if single:
-        header_lines.append(f"int {prefix}_invoke(const {C_TYPES[inputs[0].dtype]} *input, "
-                            f"{C_TYPES[outputs[0].dtype]} *output);")
-    header_lines += ["", "#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {upper}_MODEL_H */", ""]
-
-    source = [
-        f"/* Generated by tinyedge {__version__}: the native runtime for a model with sha256 {digest}...",
-        f" * Activation arena {lowered.arena_bytes} bytes (offsets fixed at generation time), weights "
-        f"{weights_bytes} bytes. Do not edit. */",
-        "#include <stddef.h>", "#include <stdint.h>", "", '#include "tinyedge_native.h"',
-        f'#include "{prefix}_model.h"', "",
-        "/* A profiler may define TE_STEP_DONE(step) to time each operator (tinyedge bench --layers). */",
-        "#ifndef TE_STEP_DONE", "#define TE_STEP_DONE(step) ((void)0)", "#endif", "",
-        f"const size_t {prefix}_input_bytes[{upper}_NUM_INPUTS] = "
-        f"{{{', '.join(str(t.nbytes) for t in inputs)}}};",
-        f"const size_t {prefix}_output_bytes[{upper}_NUM_OUTPUTS] = "
-        f"{{{', '.join(str(t.nbytes) for t in outputs)}}};", "",
-        *([f"static uint8_t {prefix}_arena[{upper}_ARENA_SIZE] TE_ALIGNED(16);", ""]
-          if lowered.arena_bytes else ["/* Every activation lives in the caller's buffers: no arena. */", ""]),
-        "/* Weights (flash). */", *weights, "", "/* Operator parameters (flash). */", *declarations, "",
-        f"int {prefix}_invoke_multi(const void *const *inputs, void *const *outputs) {{",
-        "    (void)inputs;", "    (void)outputs;", *body, "    return 0;", "}", "",
-    ]
-    if single:
-        source += [
-            f"int {prefix}_invoke(const {C_TYPES[inputs[0].dtype]} *input, "
-            f"{C_TYPES[outputs[0].dtype]} *output) {{",
-            "    const void *inputs[1];", "    void *outputs[1];",
-            "    inputs[0] = input;", "    outputs[0] = output;",
-            f"    return {prefix}_invoke_multi(inputs, outputs);", "}", "",
-        ]
-    files = {f"{prefix}_model.h": "\n".join(header_lines), f"{prefix}_model.c": "\n".join(source)}
-    return files, {"weights": weights_bytes, "params": params_bytes}
+    def io(index: int) -> _IO:
+        t = tensors[index]
+        return _IO(t.nbytes, t.num_elements, C_TYPES[t.dtype], list(t.shape))
+    inputs, outputs = [io(i) for i in graph.inputs], [io(i) for i in graph.outputs]
+    context = dict(
+        version=__version__, digest=hashlib.sha256(model.raw).hexdigest()[:16], prefix=prefix,
+        upper=prefix.upper(), arena_bytes=lowered.arena_bytes, weights_bytes=sizes["weights"],
+        inputs=inputs, outputs=outputs, single=len(inputs) == 1 and len(outputs) == 1, weights=weights,
+        steps=[_view(step, position, lowered, tensors) for position, step in enumerate(lowered.steps)])
+    files = {f"{prefix}_model.h": render("native/model.h.j2", **context),
+             f"{prefix}_model.c": render("native/model.c.j2", **context)}
+    return files, sizes

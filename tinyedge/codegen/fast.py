@@ -12,14 +12,21 @@ Everything here is integer arithmetic that keeps TFLM's result exact:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
 
 import numpy as np
 
-from .ops import Step, c_int_array, c_struct, ref
+from . import ops
+from . import params as p
+from .ir import NULL, SCRATCH, ArrayArg, Kernel, Step, TensorArg
+from .params import INT32, REQUANT, UINT32, ConstArray
 
 INT32_LIMIT = 1 << 31
-SCRATCH = "@S@"   # stands for the step's scratch buffer in a call (the emitter resolves it)
+
+FAST_CONV = Kernel("te_conv_fast_s8", "te_conv_fast.c", p.FastConvParams, in_place="pixel_pairs")
+FAST_DEPTHWISE3X3 = Kernel("te_depthwise3x3_fast_s8", "te_depthwise_fast.c", p.Depthwise3x3Params)
+FAST_FULLY_CONNECTED = Kernel("te_fully_connected_fast_s8", "te_fully_connected_fast.c",
+                              p.FastFullyConnectedParams)
 
 
 def folded_bias(weights: np.ndarray, bias: np.ndarray | None, input_zero_point: int) -> np.ndarray:
@@ -106,11 +113,6 @@ def requant_table(weights: np.ndarray, bias: np.ndarray, multipliers: list[int],
     return entries, new_bias
 
 
-def requant_array(name: str, entries: list[tuple[int, int, int, int]]) -> str:
-    rows = ",\n    ".join("{" + ", ".join(str(v) for v in entry) + "}" for entry in entries)
-    return f"static const te_requant {name}[{len(entries)}] = {{\n    {rows}\n}};"
-
-
 def pair_words(rows: np.ndarray, chunked: bool) -> np.ndarray:
     """int8 rows [n, length % 4 == 0] -> uint32 words of int16 pairs [n, length / 2] in the order the
     kernels widen inputs: (0, 2), (1, 3) per 4 values when `chunked` (SXTB16), else natural order."""
@@ -162,157 +164,108 @@ def depthwise_pairs(weights: np.ndarray) -> np.ndarray:
     return np.array(words, np.uint32)
 
 
-@dataclass
-class FastConv:
-    """What a fast CONV_2D step needs to render its C, kept so a following ADD can be fused in."""
-    params: str
-    fields: dict
-    filter_name: str
-    input: int
-    output: int
-    residual: int | None = None
-    add_fields: dict = field(default_factory=dict)   # conv_table, residual_table, add_requant, add_min/max
-    arrays: list[str] = field(default_factory=list)
-
-    def render(self, step: Step) -> None:
-        fields = dict(self.fields)
-        fields.update(self.add_fields or {"conv_table": "NULL", "residual_table": "NULL",
-                                          "add_requant": [0, 1, 0, 1], "add_min": -128, "add_max": 127})
-        step.declarations = self.arrays + [c_struct("te_fast_conv_params", self.params, fields)]
-        residual = ref(self.residual) if self.residual is not None else "NULL"
-        step.call = (f"te_conv_fast_s8(&{self.params}, {ref(self.input)}, {self.filter_name}, {SCRATCH}, "
-                     f"{residual}, {ref(self.output)});")
+def _bias_data(step: Step, tensors) -> np.ndarray | None:
+    bias = step.op.inputs[2] if len(step.op.inputs) > 2 and step.op.inputs[2] >= 0 else None
+    return None if bias is None else np.asarray(tensors[bias].data)
 
 
-def int_array(name: str, ctype: str, values) -> str:
-    return c_int_array(name, ctype, values)
+def _per_channel(array: ConstArray) -> list[int]:
+    return array.values[:, 0].tolist()
 
 
-def _bias_data(op, ctx) -> np.ndarray | None:
-    if len(op.inputs) > 2 and op.inputs[2] >= 0:
-        return np.asarray(ctx.tensors[op.inputs[2]].data)
-    return None
+def _weights_array(name: str, ctype, values) -> ConstArray:
+    """Rearranged weights, folded biases and requantization tables count as the model's weights."""
+    return ConstArray(name, ctype, np.asarray(values, dtype=np.int64), weights=True)
 
 
-def residual_add_tables(conv: FastConv, add_fields: dict, conv_is_first: bool, prefix: str) -> bool:
-    """Prepares `conv` to compute a following int8 ADD (te_binary_params fields `add_fields`) from its
-    output and a residual: each operand's rescaled value, (x + offset) << 20 through its multiplier,
-    depends on its int8 code alone, so it is a 256-entry table; the sum is requantized by a te_requant
-    entry. False (nothing changed) when the output stage cannot take that form."""
-    def table(offset: int, multiplier: int, shift: int) -> list[int]:
-        return [tflm_rounding_shift(tflm_srdhm((code + offset) << add_fields["left_shift"], multiplier), -shift)
-                for code in range(-128, 128)]
-    first = table(add_fields["input1_offset"], add_fields["input1_multiplier"], add_fields["input1_shift"])
-    second = table(add_fields["input2_offset"], add_fields["input2_multiplier"], add_fields["input2_shift"])
-    if add_fields["input1_shift"] > 0 or add_fields["input2_shift"] > 0:
-        return False
-    bound = max(abs(v) for v in first) + max(abs(v) for v in second)
-    entry = requant_entry(bound, add_fields["output_multiplier"], add_fields["output_shift"],
-                          add_fields["output_offset"])
-    if entry is None:
-        return False
-    conv_values, residual_values = (first, second) if conv_is_first else (second, first)
-    conv_name, residual_name = f"{prefix}_conv_table", f"{prefix}_residual_table"
-    conv.arrays = conv.arrays + [int_array(conv_name, "int32_t", conv_values),
-                                 int_array(residual_name, "int32_t", residual_values)]
-    conv.add_fields = {"conv_table": conv_name, "residual_table": residual_name, "add_requant": list(entry),
-                       "add_min": add_fields["activation_min"], "add_max": add_fields["activation_max"]}
-    return True
-
-
-def lower_fast_conv(op, ctx, fields: dict, multipliers: list[int], shifts: list[int]) -> Step | None:
+def _fast_conv(step: Step, ctx: ops.LoweringContext) -> Step | None:
     """CONV_2D on te_conv_fast_s8, or None when the layer does not fit it (batch > 1, dilation,
     grouped, or a requantization te_requant cannot reproduce exactly)."""
-    t = ctx.tensors
-    flt = t[op.inputs[1]]
-    if fields["batches"] != 1 or fields["dilation_height"] != 1 or fields["dilation_width"] != 1 \
-            or fields["filter_input_depth"] != fields["input_depth"] or flt.data is None:
+    op, conv = step.op, step.params
+    flt = ctx.tensors[op.inputs[1]]
+    if conv.batches != 1 or conv.dilation_height != 1 or conv.dilation_width != 1 \
+            or conv.filter_input_depth != conv.input_depth or flt.data is None:
         return None
-    channels = fields["output_depth"]
-    weights = np.asarray(flt.data).reshape(channels, -1)
-    in_zp = -fields["input_offset"]
-    bias = folded_bias(weights, _bias_data(op, ctx), in_zp)
-    table = requant_table(weights, bias, multipliers, shifts, fields["output_offset"],
-                          fields["activation_min"], fields["activation_max"])
+    multipliers, shifts = _per_channel(conv.multipliers), _per_channel(conv.shifts)
+    weights = np.asarray(flt.data).reshape(conv.output_depth, -1)
+    in_zp = -conv.input_offset
+    bias = folded_bias(weights, _bias_data(step, ctx.tensors), in_zp)
+    table = requant_table(weights, bias, multipliers, shifts, conv.output_offset,
+                          conv.activation_min, conv.activation_max)
     if table is None:
         return None
     entries, bias = table
     rows = padded_rows(weights)
-    chunked = fields["input_depth"] % 4 == 0
+    chunked = conv.input_depth % 4 == 0
     layout = channel_pair_layout(pair_words(rows, chunked))
-    filter_name, bias_name = ctx.name(op, "fast_filter"), ctx.name(op, "fast_bias")
-    requant_name = ctx.name(op, "requant")
-    conv_fields = {
-        key: fields[key] for key in (
-            "input_height", "input_width", "input_depth", "output_height", "output_width", "output_depth",
-            "filter_height", "filter_width", "stride_height", "stride_width", "pad_height", "pad_width")}
-    conv_fields.update({
-        "row_pairs": rows.shape[1] // 2, "chunked": int(chunked), "input_zero_point": in_zp,
-        "activation_min": fields["activation_min"], "activation_max": fields["activation_max"],
-        "bias": bias_name, "requant": requant_name})
-    arrays = [int_array(filter_name, "uint32_t", layout), int_array(bias_name, "int32_t", bias),
-              requant_array(requant_name, entries)]
-    fast = FastConv(ctx.name(op, "params"), conv_fields, filter_name, op.inputs[0], op.outputs[0], arrays=arrays)
-    step = Step(op, [op.inputs[0]], [op.outputs[0]], kernel_file="te_conv_fast.c",
-                scratch_bytes=5 * rows.shape[1], constant_bytes=4 * layout.size + 4 * bias.size + 16 * channels,
-                fast=fast)
-    pointwise = (fields["filter_height"] == fields["filter_width"] == 1 and fields["stride_height"] == 1
-                 and fields["stride_width"] == 1 and fields["pad_height"] == 0 and fields["pad_width"] == 0)
+    filter_array = _weights_array(ctx.name(op, "fast_filter"), UINT32, layout)
+    params = p.FastConvParams(
+        input_height=conv.input_height, input_width=conv.input_width, input_depth=conv.input_depth,
+        output_height=conv.output_height, output_width=conv.output_width, output_depth=conv.output_depth,
+        filter_height=conv.filter_height, filter_width=conv.filter_width,
+        stride_height=conv.stride_height, stride_width=conv.stride_width,
+        pad_height=conv.pad_height, pad_width=conv.pad_width,
+        row_pairs=rows.shape[1] // 2, chunked=int(chunked), input_zero_point=in_zp,
+        activation_min=conv.activation_min, activation_max=conv.activation_max,
+        bias=_weights_array(ctx.name(op, "fast_bias"), INT32, bias),
+        requant=_weights_array(ctx.name(op, "requant"), REQUANT, entries),
+        conv_table=None, residual_table=None, add_requant=(0, 1, 0, 1), add_min=-128, add_max=127)
+    fast = Step(op, FAST_CONV, step.name, params,
+                [TensorArg(op.inputs[0]), ArrayArg(filter_array), SCRATCH, NULL, TensorArg(op.outputs[0])],
+                [op.inputs[0]], [op.outputs[0]], scratch_bytes=5 * rows.shape[1])
+    pointwise = (conv.filter_height == conv.filter_width == 1 and conv.stride_height == 1
+                 and conv.stride_width == 1 and conv.pad_height == 0 and conv.pad_width == 0)
     if pointwise:
-        step.in_place = [(op.inputs[0], op.outputs[0])]
-    fast.render(step)
-    return step
+        fast.in_place = [(op.inputs[0], op.outputs[0])]
+    return fast
 
 
-def lower_fast_depthwise(op, ctx, fields: dict, multipliers: list[int], shifts: list[int]) -> Step | None:
+def _fast_depthwise(step: Step, ctx: ops.LoweringContext) -> Step | None:
     """DEPTHWISE_CONV_2D 3x3, multiplier 1, depth a multiple of 4 on te_depthwise3x3_fast_s8."""
-    t = ctx.tensors
-    flt = t[op.inputs[1]]
-    depth = fields["input_depth"]
-    if fields["batches"] != 1 or fields["dilation_height"] != 1 or fields["dilation_width"] != 1 \
-            or fields["depth_multiplier"] != 1 or fields["filter_height"] != 3 or fields["filter_width"] != 3 \
+    op, conv = step.op, step.params
+    flt = ctx.tensors[op.inputs[1]]
+    depth = conv.input_depth
+    if conv.batches != 1 or conv.dilation_height != 1 or conv.dilation_width != 1 \
+            or conv.depth_multiplier != 1 or conv.filter_height != 3 or conv.filter_width != 3 \
             or depth % 4 or flt.data is None:
         return None
     taps = np.asarray(flt.data).reshape(9, depth)
-    in_zp = -fields["input_offset"]
-    bias = folded_bias(taps.T, _bias_data(op, ctx), in_zp)
-    table = requant_table(taps.T, bias, multipliers, shifts, fields["output_offset"],
-                          fields["activation_min"], fields["activation_max"])
+    in_zp = -conv.input_offset
+    bias = folded_bias(taps.T, _bias_data(step, ctx.tensors), in_zp)
+    table = requant_table(taps.T, bias, _per_channel(conv.multipliers), _per_channel(conv.shifts),
+                          conv.output_offset, conv.activation_min, conv.activation_max)
     if table is None:
         return None
     entries, bias = table
-    words = depthwise_pairs(taps)
-    filter_name, bias_name, params = ctx.name(op, "fast_filter"), ctx.name(op, "fast_bias"), ctx.name(op, "params")
-    requant_name = ctx.name(op, "requant")
-    dw_fields = {
-        "input_height": fields["input_height"], "input_width": fields["input_width"], "depth": depth,
-        "output_height": fields["output_height"], "output_width": fields["output_width"],
-        "stride_height": fields["stride_height"], "stride_width": fields["stride_width"],
-        "pad_height": fields["pad_height"], "pad_width": fields["pad_width"], "input_zero_point": in_zp,
-        "activation_min": fields["activation_min"], "activation_max": fields["activation_max"],
-        "full_range": int(fields["activation_min"] == -128 and fields["activation_max"] == 127),
-        "bias": bias_name, "requant": requant_name}
-    declarations = [int_array(filter_name, "uint32_t", words), int_array(bias_name, "int32_t", bias),
-                    requant_array(requant_name, entries),
-                    c_struct("te_depthwise3x3_params", params, dw_fields)]
-    return Step(op, [op.inputs[0]], [op.outputs[0]], declarations,
-                f"te_depthwise3x3_fast_s8(&{params}, {ref(op.inputs[0])}, {filter_name}, {ref(op.outputs[0])});",
-                "te_depthwise_fast.c", constant_bytes=4 * words.size + 4 * bias.size + 16 * depth)
+    filter_array = _weights_array(ctx.name(op, "fast_filter"), UINT32, depthwise_pairs(taps))
+    params = p.Depthwise3x3Params(
+        input_height=conv.input_height, input_width=conv.input_width, depth=depth,
+        output_height=conv.output_height, output_width=conv.output_width,
+        stride_height=conv.stride_height, stride_width=conv.stride_width,
+        pad_height=conv.pad_height, pad_width=conv.pad_width, input_zero_point=in_zp,
+        activation_min=conv.activation_min, activation_max=conv.activation_max,
+        full_range=int(conv.activation_min == -128 and conv.activation_max == 127),
+        bias=_weights_array(ctx.name(op, "fast_bias"), INT32, bias),
+        requant=_weights_array(ctx.name(op, "requant"), REQUANT, entries))
+    return Step(op, FAST_DEPTHWISE3X3, step.name, params,
+                [TensorArg(op.inputs[0]), ArrayArg(filter_array), TensorArg(op.outputs[0])],
+                [op.inputs[0]], [op.outputs[0]])
 
 
-def lower_fast_fully_connected(op, ctx, fields: dict, multipliers: list[int], shifts: list[int]) -> Step | None:
+def _fast_fully_connected(step: Step, ctx: ops.LoweringContext) -> Step | None:
     """FULLY_CONNECTED with a symmetric filter and a depth that is a multiple of 4."""
-    t = ctx.tensors
-    flt = t[op.inputs[1]]
-    if fields["filter_offset"] != 0 or fields["accum_depth"] % 4 or flt.data is None:
+    op, fc = step.op, step.params
+    flt = ctx.tensors[op.inputs[1]]
+    if fc.filter_offset != 0 or fc.accum_depth % 4 or flt.data is None:
         return None
-    weights = np.asarray(flt.data).reshape(fields["output_depth"], fields["accum_depth"])
-    in_zp = -fields["input_offset"]
-    bias = folded_bias(weights, _bias_data(op, ctx), in_zp)
+    multipliers, shifts = _per_channel(fc.multipliers), _per_channel(fc.shifts)
+    weights = np.asarray(flt.data).reshape(fc.output_depth, fc.accum_depth)
+    in_zp = -fc.input_offset
+    bias = folded_bias(weights, _bias_data(step, ctx.tensors), in_zp)
     if not accumulators_small(weights, bias, multipliers, shifts):
         return None
-    table = requant_table(weights, bias, multipliers, shifts, fields["output_offset"],
-                          fields["activation_min"], fields["activation_max"])
+    table = requant_table(weights, bias, multipliers, shifts, fc.output_offset,
+                          fc.activation_min, fc.activation_max)
     if table is None:
         return None
     entries, bias = table
@@ -321,14 +274,51 @@ def lower_fast_fully_connected(op, ctx, fields: dict, multipliers: list[int], sh
     full = rows // 4 * 4
     head = words[:full].reshape(rows // 4, 4, pairs // 2, 2).transpose(0, 2, 1, 3).reshape(-1)
     layout = np.concatenate([head, words[full:].reshape(-1)]).astype(np.uint32)
-    filter_name, bias_name, params = ctx.name(op, "fast_filter"), ctx.name(op, "fast_bias"), ctx.name(op, "params")
-    requant_name = ctx.name(op, "requant")
-    fc_fields = {key: fields[key] for key in ("batches", "accum_depth", "output_depth",
-                                               "activation_min", "activation_max")}
-    fc_fields.update({"bias": bias_name, "requant": requant_name})
-    declarations = [int_array(filter_name, "uint32_t", layout), int_array(bias_name, "int32_t", bias),
-                    requant_array(requant_name, entries),
-                    c_struct("te_fast_fully_connected_params", params, fc_fields)]
-    return Step(op, [op.inputs[0]], [op.outputs[0]], declarations,
-                f"te_fully_connected_fast_s8(&{params}, {ref(op.inputs[0])}, {filter_name}, {ref(op.outputs[0])});",
-                "te_fully_connected_fast.c", constant_bytes=4 * layout.size + 4 * bias.size + 16 * len(entries))
+    filter_array = _weights_array(ctx.name(op, "fast_filter"), UINT32, layout)
+    params = p.FastFullyConnectedParams(
+        batches=fc.batches, accum_depth=fc.accum_depth, output_depth=fc.output_depth,
+        activation_min=fc.activation_min, activation_max=fc.activation_max,
+        bias=_weights_array(ctx.name(op, "fast_bias"), INT32, bias),
+        requant=_weights_array(ctx.name(op, "requant"), REQUANT, entries))
+    return Step(op, FAST_FULLY_CONNECTED, step.name, params,
+                [TensorArg(op.inputs[0]), ArrayArg(filter_array), TensorArg(op.outputs[0])],
+                [op.inputs[0]], [op.outputs[0]])
+
+
+_FAST = {ops.CONV: _fast_conv, ops.DEPTHWISE_CONV: _fast_depthwise, ops.FULLY_CONNECTED: _fast_fully_connected}
+
+
+def select_fast_kernels(steps: list[Step], ctx: ops.LoweringContext) -> list[Step]:
+    """The pass that moves each reference convolution or fully connected step that a fast kernel
+    computes exactly onto it (a step that computes several ops, such as a folded dilation, stays)."""
+    selected = []
+    for step in steps:
+        fast = None
+        if step.kernel in _FAST and step.reads[0] == step.op.inputs[0] and step.writes[0] == step.op.outputs[0]:
+            fast = _FAST[step.kernel](step, ctx)
+        selected.append(fast or step)
+    return selected
+
+
+def residual_add_tables(conv: Step, add: p.BinaryParams, conv_is_first: bool) -> p.FastConvParams | None:
+    """The parameters of fast convolution `conv` computing a following int8 ADD (`add`) from its
+    output and a residual: each operand's rescaled value, (x + offset) << 20 through its multiplier,
+    depends on its int8 code alone, so it is a 256-entry table; the sum is requantized by a te_requant
+    entry. None when the output stage cannot take that form."""
+    def table(offset: int, multiplier: int, shift: int) -> list[int]:
+        return [tflm_rounding_shift(tflm_srdhm((code + offset) << add.left_shift, multiplier), -shift)
+                for code in range(-128, 128)]
+    first = table(add.input1_offset, add.input1_multiplier, add.input1_shift)
+    second = table(add.input2_offset, add.input2_multiplier, add.input2_shift)
+    if add.input1_shift > 0 or add.input2_shift > 0:
+        return None
+    bound = max(abs(v) for v in first) + max(abs(v) for v in second)
+    entry = requant_entry(bound, add.output_multiplier, add.output_shift, add.output_offset)
+    if entry is None:
+        return None
+    conv_values, residual_values = (first, second) if conv_is_first else (second, first)
+    prefix = conv.name + "_add"
+    return dataclasses.replace(
+        conv.params, conv_table=_weights_array(f"{prefix}_conv_table", INT32, conv_values),
+        residual_table=_weights_array(f"{prefix}_residual_table", INT32, residual_values),
+        add_requant=entry, add_min=add.activation_min, add_max=add.activation_max)

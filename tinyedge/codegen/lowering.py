@@ -1,4 +1,9 @@
-"""From the TFLite graph to an ordered list of kernel calls over planned buffers."""
+"""From the TFLite graph to an ordered list of kernel calls over planned buffers.
+
+Each live operator is lowered to a typed Step (ops.py), then passes transform the list: dilation
+folding (SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND as one dilated convolution), fast-kernel
+selection (fast.py), residual fusion (an ADD computed inside the fast convolution that makes one
+operand), and the in-place links the memory plan may use. The emitter renders the result."""
 
 from __future__ import annotations
 
@@ -7,8 +12,10 @@ from dataclasses import dataclass, field
 from ..errors import TinyedgeError
 from ..tflite.model import Operator, TFLiteModel
 from .graph import ALIAS_OPS, Aliases, data_inputs, live_operators
-from .fast import residual_add_tables
-from .ops import LOWERINGS, LoweringContext, Step, fold_dilated_convolution
+from . import ops
+from .fast import FAST_CONV, residual_add_tables, select_fast_kernels
+from .ir import NULL, Step, TensorArg
+from .ops import LOWERINGS, LoweringContext, fold_dilated_convolution
 from .planner import Buffer, Link, align, plan
 
 SUPPORTED_IO = ("int8", "float32")
@@ -42,14 +49,6 @@ def _where(op: Operator, model: TFLiteModel) -> str:
     return f"operator {op.index} ({op.opcode}, output '{output}')"
 
 
-# Inputs that are not int8 data: weights are int8 too, biases int32; the rest are shapes, paddings, axes.
-_NON_DATA_INPUTS = {"CONV_2D": {2: ("int32",)}, "DEPTHWISE_CONV_2D": {2: ("int32",)},
-                    "FULLY_CONNECTED": {2: ("int32",)}, "PAD": {1: ("int32", "int64")},
-                    "PADV2": {1: ("int32", "int64")}, "MEAN": {1: ("int32", "int64")},
-                    "SPACE_TO_BATCH_ND": {1: ("int32",), 2: ("int32",)},
-                    "BATCH_TO_SPACE_ND": {1: ("int32",), 2: ("int32",)}}
-
-
 def _check_types(op: Operator, model: TFLiteModel) -> None:
     tensors = model.main.tensors
     if op.opcode in ALIAS_OPS:
@@ -62,7 +61,7 @@ def _check_types(op: Operator, model: TFLiteModel) -> None:
                 f"models only", "quantize the model to int8 (full-integer PTQ), or use --runtime tflm")
     if op.opcode not in LOWERINGS:
         return
-    allowed = _NON_DATA_INPUTS.get(op.opcode, {})
+    allowed = LOWERINGS[op.opcode].other_inputs
     roles = [(f"input {position}", index, allowed.get(position, ("int8",)))
              for position, index in enumerate(op.inputs) if index >= 0]
     roles += [(f"output {position}", index, ("int8",)) for position, index in enumerate(op.outputs)]
@@ -75,18 +74,39 @@ def _check_types(op: Operator, model: TFLiteModel) -> None:
                                 f"runtime takes {' or '.join(dtypes)} there", "use --runtime tflm for this model")
 
 
-def _dilated(space: Operator, consumers: dict[int, list[Operator]], context: LoweringContext,
-             graph_outputs: list[int]) -> Step | None:
-    """The dilated convolution that SPACE_TO_BATCH_ND starts, if the next two ops complete it."""
-    following = consumers.get(space.outputs[0], [])
-    if len(following) != 1 or following[0].opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D") \
-            or space.outputs[0] in graph_outputs:
-        return None
-    conv = following[0]
-    after = consumers.get(conv.outputs[0], [])
-    if len(after) != 1 or after[0].opcode != "BATCH_TO_SPACE_ND" or conv.outputs[0] in graph_outputs:
-        return None
-    return fold_dilated_convolution(space, conv, after[0], context)
+def _fold_dilations(steps: list[Step], live: list[Operator], context: LoweringContext,
+                    graph_outputs: list[int]) -> tuple[list[Step], list[str]]:
+    """The pass that replaces each SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND chain (each the
+    only reader of the one before, neither intermediate a graph output) by the dilated convolution it
+    stands for. Returns the steps and the ops folded away."""
+    consumers: dict[int, list[Operator]] = {}
+    for op in live:
+        for index in data_inputs(op):
+            consumers.setdefault(index, []).append(op)
+
+    def only_reader(op: Operator, opcodes: tuple[str, ...]) -> Operator | None:
+        following = consumers.get(op.outputs[0], [])
+        if len(following) != 1 or following[0].opcode not in opcodes or op.outputs[0] in graph_outputs:
+            return None
+        return following[0]
+
+    removed: set[int] = set()
+    folded: list[str] = []
+    result: list[Step] = []
+    for step in steps:
+        if step.op.index in removed:
+            continue
+        if step.kernel is ops.SPACE_TO_BATCH:
+            conv = only_reader(step.op, ("CONV_2D", "DEPTHWISE_CONV_2D"))
+            batch = None if conv is None else only_reader(conv, ("BATCH_TO_SPACE_ND",))
+            dilated = None if batch is None else fold_dilated_convolution(step.op, conv, batch, context)
+            if dilated is not None:
+                result.append(dilated)
+                removed.update({conv.index, batch.index})
+                folded += ["SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"]
+                continue
+        result.append(step)
+    return result, folded
 
 
 def lower_graph(model: TFLiteModel, prefix: str) -> LoweredGraph:
@@ -109,21 +129,7 @@ def lower_graph(model: TFLiteModel, prefix: str) -> LoweredGraph:
     context = LoweringContext(tensors, prefix)
     steps: list[Step] = []
     folded = [op.opcode for op in graph.operators if op not in live]
-    consumers: dict[int, list[Operator]] = {}
     for op in live:
-        for index in data_inputs(op):
-            consumers.setdefault(index, []).append(op)
-    skip: set[int] = set()
-    for op in live:
-        if op.index in skip:
-            continue
-        if op.opcode == "SPACE_TO_BATCH_ND":
-            step = _dilated(op, consumers, context, graph.outputs)
-            if step is not None:
-                steps.append(step)
-                skip.update({step.op.index, consumers[step.op.outputs[0]][0].index})
-                folded += ["SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"]
-                continue
         if op.opcode in ALIAS_OPS:
             if tensors[op.inputs[0]].nbytes != tensors[op.outputs[0]].nbytes:
                 raise TinyedgeError(
@@ -134,8 +140,11 @@ def lower_graph(model: TFLiteModel, prefix: str) -> LoweredGraph:
             aliases.join(op.inputs[0], op.outputs[0])
             folded.append(op.opcode)
             continue
-        steps.append(LOWERINGS[op.opcode](op, context))
+        steps.append(LOWERINGS[op.opcode].lower(op, context))
 
+    steps, dilations = _fold_dilations(steps, live, context, graph.outputs)
+    folded += dilations
+    steps = select_fast_kernels(steps, context)
     fused = _fuse_residual_adds(steps, graph.inputs, graph.outputs, tensors, aliases)
 
     # Caller-owned storage for the graph's inputs and outputs (and everything aliased to them).
@@ -208,7 +217,7 @@ def _in_place_links(steps: list[Step], spans: dict[int, list[int]], sizes: dict[
             if source not in spans or target not in spans or source == target or spans[source][1] != position:
                 continue
             grow = sizes[target] - sizes[source]
-            if step.fast is not None:
+            if step.kernel.in_place == "pixel_pairs":
                 links.append(Link(source, target, align(grow)) if grow > 0 else Link(target, source, 0))
             elif grow == 0:
                 links.append(Link(source, target, 0))
@@ -235,15 +244,15 @@ def _fuse_residual_adds(steps: list[Step], graph_inputs: list[int], graph_output
     fused: list[str] = []
     removed: set[int] = set()
     for position, step in enumerate(steps):
-        conv = step.fast
-        if conv is None or conv.residual is not None:
+        if step.kernel is not FAST_CONV or step.params.conv_table is not None:
             continue
-        result = aliases.root(conv.output)
+        output = step.writes[0]
+        result = aliases.root(output)
         after = readers.get(result, [])
-        if len(after) != 1 or result in {aliases.root(i) for i in graph_outputs} or result != conv.output:
+        if len(after) != 1 or result in {aliases.root(i) for i in graph_outputs} or result != output:
             continue
         add = steps[after[0]]
-        if add.op.opcode != "ADD" or not add.in_place or after[0] in removed:
+        if add.kernel is not ops.ADD or not add.in_place or after[0] in removed:
             continue
         operands = [i for i in add.op.inputs if aliases.root(i) != result]
         if len(operands) != 1 or tensors[operands[0]].is_constant:
@@ -254,11 +263,13 @@ def _fuse_residual_adds(steps: list[Step], graph_inputs: list[int], graph_output
             continue
         if tensors[residual].shape != tensors[add.op.outputs[0]].shape:
             continue
-        if not residual_add_tables(conv, add.fields, add.op.inputs[0] != residual, conv.params + "_add"):
+        fused_params = residual_add_tables(step, add.params, add.op.inputs[0] != residual)
+        if fused_params is None:
             continue
-        conv.residual = residual
-        conv.output = add.op.outputs[0]
-        conv.render(step)
+        step.params = fused_params
+        # te_conv_fast_s8(&params, input, filter, scratch, residual, output)
+        assert step.args[3] == NULL
+        step.args = step.args[:3] + [TensorArg(residual), TensorArg(add.op.outputs[0])]
         step.reads = step.reads + [residual]
         step.writes = [add.op.outputs[0]]
         step.in_place = [(residual, add.op.outputs[0])]

@@ -1,8 +1,14 @@
 """Lowering of each supported TFLite operator to one call of a firmware/native kernel.
 
-A lowering returns a Step: the static `const` parameter data it needs (computed here, with TFLM's
-arithmetic) and the C call, in which `@T<n>@` stands for the address of tensor n (resolved by the
-emitter once the memory plan is known)."""
+A lowering returns a typed Step (ir.py): the kernel, its parameter struct's value (params.py,
+computed here with TFLM's arithmetic), the constant arrays it needs as numpy arrays, and the tensors
+it reads and writes. No C is written here; the emitter renders the steps once the memory plan is
+known. Later passes may replace a step (lowering.py: dilation folding, fast.py: fast kernels,
+residual fusion).
+
+Adding an op: its kernel in firmware/native (and its struct in params.py), a lowering here, and its
+entry in LOWERINGS.
+"""
 
 from __future__ import annotations
 
@@ -13,25 +19,33 @@ import numpy as np
 
 from ..errors import TinyedgeError
 from ..tflite.model import Operator, Tensor
+from . import params as p
 from . import quantization as q
+from .ir import NULL, ArrayArg, Kernel, Step, TensorArg, TensorListArg
+from .params import INT32, ConstArray
 
-MAX_DIMS = 6
+MAX_DIMS = p.MAX_DIMS
 
-
-@dataclass
-class Step:
-    op: Operator
-    reads: list[int]
-    writes: list[int]
-    declarations: list[str] = field(default_factory=list)
-    call: str = ""
-    kernel_file: str = ""
-    scratch_bytes: int = 0          # a buffer of its own for this step only, from the arena plan
-    constant_bytes: int = 0         # flash arrays in `declarations` that replace the model's weights
-    fast: object = None             # fast.FastConv when the step is a fast convolution
-    fields: dict = field(default_factory=dict)  # the kernel's parameters, where a fusion needs them (ADD)
-    in_place: list[tuple[int, int]] = field(default_factory=list)  # (input, output) pairs whose
-    # buffers the kernel allows to overlap (see lowering.py: _in_place_links), first legal one taken
+CONV = Kernel("te_conv2d_s8", "te_conv.c", p.ConvParams)
+DEPTHWISE_CONV = Kernel("te_depthwise_conv2d_s8", "te_conv.c", p.ConvParams)
+FULLY_CONNECTED = Kernel("te_fully_connected_s8", "te_fully_connected.c", p.FullyConnectedParams)
+AVERAGE_POOL = Kernel("te_average_pool_s8", "te_pooling.c", p.PoolParams)
+MAX_POOL = Kernel("te_max_pool_s8", "te_pooling.c", p.PoolParams)
+ADD = Kernel("te_add_s8", "te_elementwise.c", p.BinaryParams)
+MUL = Kernel("te_mul_s8", "te_elementwise.c", p.BinaryParams)
+RELU = Kernel("te_relu_s8", "te_activations.c", p.ReluParams)
+CLAMP = Kernel("te_clamp_s8", "te_activations.c", p.ReluParams)
+LOGISTIC = Kernel("te_logistic_s8", "te_activations.c", p.SigmoidParams)
+TANH = Kernel("te_tanh_s8", "te_activations.c", p.SigmoidParams)
+SOFTMAX = Kernel("te_softmax_s8", "te_activations.c", p.SoftmaxParams)
+PAD = Kernel("te_pad_s8", "te_layout.c", p.PadParams)
+CONCATENATION = Kernel("te_concatenation_s8", "te_layout.c", p.ConcatParams)
+MEAN = Kernel("te_mean_s8", "te_reduce.c", p.MeanParams)
+QUANTIZE_F32 = Kernel("te_quantize_f32_s8", "te_quantize.c", p.QuantizeParams)
+REQUANTIZE = Kernel("te_requantize_s8", "te_quantize.c", p.QuantizeParams)
+DEQUANTIZE = Kernel("te_dequantize_s8_f32", "te_quantize.c", p.QuantizeParams)
+SPACE_TO_BATCH = Kernel("te_space_to_batch_s8", "te_layout.c", p.SpaceBatchParams)
+BATCH_TO_SPACE = Kernel("te_batch_to_space_s8", "te_layout.c", p.SpaceBatchParams)
 
 
 class LoweringContext:
@@ -42,28 +56,15 @@ class LoweringContext:
     def name(self, op: Operator, what: str) -> str:
         return f"{self.prefix}_op{op.index}_{what}"
 
-
-def ref(tensor: int) -> str:
-    return f"@T{tensor}@"
-
-
-def c_int_array(name: str, ctype: str, values) -> str:
-    values = [int(v) for v in values]
-    rows = [", ".join(str(v) for v in values[i:i + 16]) for i in range(0, len(values), 16)]
-    body = ",\n    ".join(rows) if rows else "0"
-    return f"static const {ctype} {name}[{max(len(values), 1)}] = {{\n    {body}\n}};"
+    def int32_array(self, op: Operator, what: str, values) -> ConstArray:
+        """An operator parameter array (counted as parameters, not weights)."""
+        return ConstArray(self.name(op, what), INT32, np.asarray(values, dtype=np.int64))
 
 
-def c_struct(ctype: str, name: str, fields: dict) -> str:
-    def value(v) -> str:
-        if isinstance(v, (list, tuple)):
-            return "{" + ", ".join(str(int(x)) for x in v) + "}" if v else "{0}"
-        if isinstance(v, float):
-            return repr(v) + "f" if np.isfinite(v) else "0.0f"
-        return str(v)
-    body = ",\n    ".join(f".{key} = {value(v)}" for key, v in fields.items())
-    return f"static const {ctype} {name} = {{\n    {body}\n}};"
-
+def _unary(op: Operator, ctx: LoweringContext, kernel: Kernel, params) -> Step:
+    """The common shape: kernel(&params, input, output)."""
+    return Step(op, kernel, ctx.name(op, "params"), params, [TensorArg(op.inputs[0]), TensorArg(op.outputs[0])],
+                [op.inputs[0]], [op.outputs[0]])
 
 def _quant(tensor: Tensor) -> tuple[float, int]:
     if tensor.quantization is None:
@@ -91,10 +92,9 @@ def _padding(padding: str, stride: int, dilation: int, in_size: int, filter_size
     return max(total, 0) // 2
 
 
-def _bias(op: Operator, ctx: LoweringContext) -> str:
-    if len(op.inputs) > 2 and op.inputs[2] >= 0:
-        return ref(op.inputs[2])
-    return "NULL"
+def _bias(op: Operator) -> int | None:
+    """The bias tensor, if the op has one."""
+    return op.inputs[2] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
 
 
 def _check_bias(op: Operator, ctx: LoweringContext) -> None:
@@ -133,40 +133,28 @@ def _conv_like(op: Operator, ctx: LoweringContext, depthwise: bool, fold: Dilati
     out_scale, out_zp = _quant(out)
     multipliers, shifts = q.conv_multipliers(in_scale, flt.quantization.scale, out_scale, oc)
     act_min, act_max = q.activation_range(o.get("fused_activation_function"), out_scale, out_zp)
-    mult_name, shift_name = ctx.name(op, "multipliers"), ctx.name(op, "shifts")
-    params = ctx.name(op, "params")
-    fields = {
-        "batches": n, "input_height": h, "input_width": w, "input_depth": c,
-        "output_height": oh, "output_width": ow, "output_depth": oc,
-        "filter_height": kh, "filter_width": kw,
-        "filter_input_depth": 0 if depthwise else kc,
-        "depth_multiplier": oc // c if depthwise else 0,
-        "stride_height": o["stride_h"], "stride_width": o["stride_w"],
-        "dilation_height": o.get("dilation_h_factor", 1), "dilation_width": o.get("dilation_w_factor", 1),
-        "pad_height": _padding(o["padding"], o["stride_h"], o.get("dilation_h_factor", 1), h, kh),
-        "pad_width": _padding(o["padding"], o["stride_w"], o.get("dilation_w_factor", 1), w, kw),
-        "input_offset": -in_zp, "output_offset": out_zp,
-        "activation_min": act_min, "activation_max": act_max,
-        "multipliers": mult_name, "shifts": shift_name,
-    }
-    if fold is not None:
-        fields.update({"dilation_height": fold.dilation[0], "dilation_width": fold.dilation[1],
-                       "pad_height": fold.pad[0], "pad_width": fold.pad[1]})
+    dilation = fold.dilation if fold else (o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1))
+    pad = fold.pad if fold else (_padding(o["padding"], o["stride_h"], dilation[0], h, kh),
+                                 _padding(o["padding"], o["stride_w"], dilation[1], w, kw))
     if not depthwise and (kc == 0 or c % kc or oc % (c // kc)):
         raise TinyedgeError(f"operator {op.index} (CONV_2D) has inconsistent channel counts",
                             "the model file is corrupt; export it again")
-    if fold is None:
-        from .fast import lower_fast_conv, lower_fast_depthwise
-        fast = (lower_fast_depthwise if depthwise else lower_fast_conv)(op, ctx, fields, multipliers, shifts)
-        if fast is not None:
-            return fast
-    kernel = "te_depthwise_conv2d_s8" if depthwise else "te_conv2d_s8"
-    return Step(op, [in_index, op.inputs[1]] + ([op.inputs[2]] if _bias(op, ctx) != "NULL" else []),
-                [out_index],
-                [c_int_array(mult_name, "int32_t", multipliers), c_int_array(shift_name, "int32_t", shifts),
-                 c_struct("te_conv_params", params, fields)],
-                f"{kernel}(&{params}, {ref(in_index)}, {ref(op.inputs[1])}, {_bias(op, ctx)}, "
-                f"{ref(out_index)});", "te_conv.c")
+    params = p.ConvParams(
+        batches=n, input_height=h, input_width=w, input_depth=c,
+        output_height=oh, output_width=ow, output_depth=oc,
+        filter_height=kh, filter_width=kw,
+        filter_input_depth=0 if depthwise else kc,
+        depth_multiplier=oc // c if depthwise else 0,
+        stride_height=o["stride_h"], stride_width=o["stride_w"],
+        dilation_height=dilation[0], dilation_width=dilation[1], pad_height=pad[0], pad_width=pad[1],
+        input_offset=-in_zp, output_offset=out_zp, activation_min=act_min, activation_max=act_max,
+        multipliers=ctx.int32_array(op, "multipliers", multipliers),
+        shifts=ctx.int32_array(op, "shifts", shifts))
+    bias = _bias(op)
+    return Step(op, DEPTHWISE_CONV if depthwise else CONV, ctx.name(op, "params"), params,
+                [TensorArg(in_index), TensorArg(op.inputs[1]), NULL if bias is None else TensorArg(bias),
+                 TensorArg(out_index)],
+                [in_index, op.inputs[1]] + ([] if bias is None else [bias]), [out_index])
 
 
 def fold_dilated_convolution(space: Operator, conv: Operator, batch: Operator,
@@ -221,25 +209,20 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext) -> Step:
             q.f32(in_scale) * q.f32(flt.quantization.scale[0]) / q.f32(out_scale))
         multipliers, shifts = [multiplier] * out_depth, [shift] * out_depth
     act_min, act_max = q.activation_range(op.options.get("fused_activation_function"), out_scale, out_zp)
-    mult_name, shift_name, params = ctx.name(op, "multipliers"), ctx.name(op, "shifts"), ctx.name(op, "params")
-    fields = {
-        "batches": out.num_elements // out_depth, "accum_depth": accum, "output_depth": out_depth,
-        "input_offset": -in_zp, "filter_offset": 0 if per_channel else -int(flt.quantization.zero_point[0]),
-        "output_offset": out_zp, "activation_min": act_min, "activation_max": act_max,
-        "multipliers": mult_name, "shifts": shift_name,
-    }
-    from .fast import lower_fast_fully_connected
-    fast = lower_fast_fully_connected(op, ctx, fields, multipliers, shifts)
-    if fast is not None:
-        return fast
-    return Step(op, [i for i in op.inputs if i >= 0], [op.outputs[0]],
-                [c_int_array(mult_name, "int32_t", multipliers), c_int_array(shift_name, "int32_t", shifts),
-                 c_struct("te_fully_connected_params", params, fields)],
-                f"te_fully_connected_s8(&{params}, {ref(op.inputs[0])}, {ref(op.inputs[1])}, "
-                f"{_bias(op, ctx)}, {ref(op.outputs[0])});", "te_fully_connected.c")
+    params = p.FullyConnectedParams(
+        batches=out.num_elements // out_depth, accum_depth=accum, output_depth=out_depth,
+        input_offset=-in_zp, filter_offset=0 if per_channel else -int(flt.quantization.zero_point[0]),
+        output_offset=out_zp, activation_min=act_min, activation_max=act_max,
+        multipliers=ctx.int32_array(op, "multipliers", multipliers),
+        shifts=ctx.int32_array(op, "shifts", shifts))
+    bias = _bias(op)
+    return Step(op, FULLY_CONNECTED, ctx.name(op, "params"), params,
+                [TensorArg(op.inputs[0]), TensorArg(op.inputs[1]), NULL if bias is None else TensorArg(bias),
+                 TensorArg(op.outputs[0])],
+                [i for i in op.inputs if i >= 0], [op.outputs[0]])
 
 
-def _pool(op: Operator, ctx: LoweringContext, kernel: str) -> Step:
+def _pool(op: Operator, ctx: LoweringContext, kernel: Kernel) -> Step:
     t = ctx.tensors
     inp, out = t[op.inputs[0]], t[op.outputs[0]]
     n, h, w, c = _nhwc(inp)
@@ -247,26 +230,22 @@ def _pool(op: Operator, ctx: LoweringContext, kernel: str) -> Step:
     o = op.options
     out_scale, out_zp = _quant(out)
     act_min, act_max = q.activation_range(o.get("fused_activation_function"), out_scale, out_zp)
-    params = ctx.name(op, "params")
-    fields = {
-        "batches": n, "input_height": h, "input_width": w, "depth": c,
-        "output_height": oh, "output_width": ow,
-        "filter_height": o["filter_height"], "filter_width": o["filter_width"],
-        "stride_height": o["stride_h"], "stride_width": o["stride_w"],
-        "pad_height": _padding(o["padding"], o["stride_h"], 1, h, o["filter_height"]),
-        "pad_width": _padding(o["padding"], o["stride_w"], 1, w, o["filter_width"]),
-        "activation_min": act_min, "activation_max": act_max,
-    }
-    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_pool_params", params, fields)],
-                f"{kernel}(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_pooling.c")
+    params = p.PoolParams(
+        batches=n, input_height=h, input_width=w, depth=c, output_height=oh, output_width=ow,
+        filter_height=o["filter_height"], filter_width=o["filter_width"],
+        stride_height=o["stride_h"], stride_width=o["stride_w"],
+        pad_height=_padding(o["padding"], o["stride_h"], 1, h, o["filter_height"]),
+        pad_width=_padding(o["padding"], o["stride_w"], 1, w, o["filter_width"]),
+        activation_min=act_min, activation_max=act_max)
+    return _unary(op, ctx, kernel, params)
 
 
 def lower_average_pool_2d(op: Operator, ctx: LoweringContext) -> Step:
-    return _pool(op, ctx, "te_average_pool_s8")
+    return _pool(op, ctx, AVERAGE_POOL)
 
 
 def lower_max_pool_2d(op: Operator, ctx: LoweringContext) -> Step:
-    return _pool(op, ctx, "te_max_pool_s8")
+    return _pool(op, ctx, MAX_POOL)
 
 
 def _contiguous_strides(shape: tuple[int, ...]) -> list[int]:
@@ -277,9 +256,10 @@ def _contiguous_strides(shape: tuple[int, ...]) -> list[int]:
     return list(reversed(strides))
 
 
-def _broadcast_fields(a: Tensor, b: Tensor, out: Tensor) -> dict:
+def _broadcast_shapes(a: Tensor, b: Tensor, out: Tensor) -> dict:
+    """rank, output_dims and the inputs' strides of te_binary_params: rank 0 when no input broadcasts."""
     if a.shape == b.shape == out.shape:
-        return {"flat_size": out.num_elements, "rank": 0}
+        return {"rank": 0, "output_dims": (), "input1_strides": (), "input2_strides": ()}
     rank = len(out.shape)
     if rank > MAX_DIMS:
         raise TinyedgeError(f"tensor '{out.name}' has {rank} dimensions; broadcasting handles {MAX_DIMS}",
@@ -289,40 +269,40 @@ def _broadcast_fields(a: Tensor, b: Tensor, out: Tensor) -> dict:
         shape = (1,) * (rank - len(t.shape)) + tuple(t.shape)
         return [0 if dim == 1 and out.shape[i] != 1 else s
                 for i, (dim, s) in enumerate(zip(shape, _contiguous_strides(shape)))]
-    return {"flat_size": out.num_elements, "rank": rank, "output_dims": list(out.shape),
-            "input1_strides": strides(a), "input2_strides": strides(b)}
+    return {"rank": rank, "output_dims": list(out.shape), "input1_strides": strides(a),
+            "input2_strides": strides(b)}
 
 
-def _binary(op: Operator, ctx: LoweringContext, kernel: str) -> Step:
+def _binary(op: Operator, ctx: LoweringContext, kernel: Kernel) -> Step:
     t = ctx.tensors
     a, b, out = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
     a_scale, a_zp = _quant(a)
     b_scale, b_zp = _quant(b)
     out_scale, out_zp = _quant(out)
     act_min, act_max = q.activation_range(op.options.get("fused_activation_function"), out_scale, out_zp)
-    fields = _broadcast_fields(a, b, out)
-    fields.update({"input1_offset": -a_zp, "input2_offset": -b_zp, "output_offset": out_zp})
     if op.opcode == "ADD":
-        fields.update(q.add_parameters(a_scale, b_scale, out_scale))
-    else:
+        rescale = q.add_parameters(a_scale, b_scale, out_scale)
+    else:  # MUL rescales the product only
         multiplier, shift = q.quantize_multiplier(q.f32(a_scale) * q.f32(b_scale) / q.f32(out_scale))
-        fields.update({"output_multiplier": multiplier, "output_shift": shift})
-    fields.update({"activation_min": act_min, "activation_max": act_max})
-    params = ctx.name(op, "params")
-    step = Step(op, [op.inputs[0], op.inputs[1]], [op.outputs[0]], [c_struct("te_binary_params", params, fields)],
-                f"{kernel}(&{params}, {ref(op.inputs[0])}, {ref(op.inputs[1])}, {ref(op.outputs[0])});",
-                "te_elementwise.c", fields=fields)
-    if fields["rank"] == 0:  # element i read before element i written: either input may be overwritten
+        rescale = {"left_shift": 0, "input1_multiplier": 0, "input1_shift": 0, "input2_multiplier": 0,
+                   "input2_shift": 0, "output_multiplier": multiplier, "output_shift": shift}
+    params = p.BinaryParams(flat_size=out.num_elements, **_broadcast_shapes(a, b, out),
+                            input1_offset=-a_zp, input2_offset=-b_zp, output_offset=out_zp, **rescale,
+                            activation_min=act_min, activation_max=act_max)
+    step = Step(op, kernel, ctx.name(op, "params"), params,
+                [TensorArg(op.inputs[0]), TensorArg(op.inputs[1]), TensorArg(op.outputs[0])],
+                [op.inputs[0], op.inputs[1]], [op.outputs[0]])
+    if params.rank == 0:  # element i read before element i written: either input may be overwritten
         step.in_place = [(op.inputs[0], op.outputs[0]), (op.inputs[1], op.outputs[0])]
     return step
 
 
 def lower_add(op: Operator, ctx: LoweringContext) -> Step:
-    return _binary(op, ctx, "te_add_s8")
+    return _binary(op, ctx, ADD)
 
 
 def lower_mul(op: Operator, ctx: LoweringContext) -> Step:
-    return _binary(op, ctx, "te_mul_s8")
+    return _binary(op, ctx, MUL)
 
 
 def lower_relu(op: Operator, ctx: LoweringContext) -> Step:
@@ -331,12 +311,9 @@ def lower_relu(op: Operator, ctx: LoweringContext) -> Step:
     in_scale, in_zp = _quant(inp)
     out_scale, out_zp = _quant(out)
     multiplier, shift = q.quantize_multiplier(float(np.float32(in_scale) / np.float32(out_scale)))
-    params = ctx.name(op, "params")
-    fields = {"size": out.num_elements, "input_offset": in_zp, "output_offset": out_zp,
-              "multiplier": multiplier, "shift": shift,
-              "activation_min": max(q.INT8_MIN, out_zp), "activation_max": q.INT8_MAX}
-    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_relu_params", params, fields)],
-                f"te_relu_s8(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_activations.c")
+    return _unary(op, ctx, RELU, p.ReluParams(
+        size=out.num_elements, input_offset=in_zp, output_offset=out_zp, multiplier=multiplier, shift=shift,
+        activation_min=max(q.INT8_MIN, out_zp), activation_max=q.INT8_MAX))
 
 
 def lower_relu6(op: Operator, ctx: LoweringContext) -> Step:
@@ -344,31 +321,28 @@ def lower_relu6(op: Operator, ctx: LoweringContext) -> Step:
     inp, out = t[op.inputs[0]], t[op.outputs[0]]
     in_scale, in_zp = _quant(inp)
     six = in_zp + q.round_half_away(float(np.float32(6.0) / np.float32(in_scale)))
-    params = ctx.name(op, "params")
-    fields = {"size": out.num_elements, "activation_min": in_zp,
-              "activation_max": min(max(six, q.INT8_MIN), q.INT8_MAX)}
-    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_relu_params", params, fields)],
-                f"te_clamp_s8(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_activations.c")
+    # te_clamp_s8 only clamps: the requantization members are unused
+    return _unary(op, ctx, CLAMP, p.ReluParams(
+        size=out.num_elements, input_offset=0, output_offset=0, multiplier=0, shift=0,
+        activation_min=in_zp, activation_max=min(max(six, q.INT8_MIN), q.INT8_MAX)))
 
 
-def _sigmoid_like(op: Operator, ctx: LoweringContext, kernel: str) -> Step:
+def _sigmoid_like(op: Operator, ctx: LoweringContext, kernel: Kernel) -> Step:
     t = ctx.tensors
     inp, out = t[op.inputs[0]], t[op.outputs[0]]
     in_scale, in_zp = _quant(inp)
     multiplier, shift, radius = q.sigmoid_parameters(in_scale)
-    params = ctx.name(op, "params")
-    fields = {"size": out.num_elements, "input_zero_point": in_zp, "input_range_radius": radius,
-              "input_multiplier": multiplier, "input_left_shift": shift}
-    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_sigmoid_params", params, fields)],
-                f"{kernel}(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_activations.c")
+    return _unary(op, ctx, kernel, p.SigmoidParams(
+        size=out.num_elements, input_zero_point=in_zp, input_range_radius=radius,
+        input_multiplier=multiplier, input_left_shift=shift))
 
 
 def lower_logistic(op: Operator, ctx: LoweringContext) -> Step:
-    return _sigmoid_like(op, ctx, "te_logistic_s8")
+    return _sigmoid_like(op, ctx, LOGISTIC)
 
 
 def lower_tanh(op: Operator, ctx: LoweringContext) -> Step:
-    return _sigmoid_like(op, ctx, "te_tanh_s8")
+    return _sigmoid_like(op, ctx, TANH)
 
 
 def lower_softmax(op: Operator, ctx: LoweringContext) -> Step:
@@ -381,11 +355,9 @@ def lower_softmax(op: Operator, ctx: LoweringContext) -> Step:
                             f"zero point -128", "TFLM requires that too; export the model again")
     multiplier, shift, diff_min = q.softmax_parameters(op.options.get("beta", 1.0), in_scale)
     depth = inp.shape[-1] if inp.shape else 1
-    params = ctx.name(op, "params")
-    fields = {"outer_size": inp.num_elements // depth, "depth": depth, "input_multiplier": multiplier,
-              "input_left_shift": shift, "diff_min": diff_min}
-    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_softmax_params", params, fields)],
-                f"te_softmax_s8(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_activations.c")
+    return _unary(op, ctx, SOFTMAX, p.SoftmaxParams(
+        outer_size=inp.num_elements // depth, depth=depth, input_multiplier=multiplier,
+        input_left_shift=shift, diff_min=diff_min))
 
 
 def _constant_ints(op: Operator, ctx: LoweringContext, position: int, what: str) -> np.ndarray:
@@ -407,11 +379,9 @@ def lower_pad(op: Operator, ctx: LoweringContext) -> Step:
     rank = len(inp.shape)
     if rank > MAX_DIMS or rank == 0:
         raise TinyedgeError(f"operator {op.index} (PAD) has a {rank}-D input", "use --runtime tflm")
-    params = ctx.name(op, "params")
-    fields = {"rank": rank, "input_dims": list(inp.shape), "before": paddings[:, 0].tolist(),
-              "after": paddings[:, 1].tolist(), "pad_value": pad_value}
-    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_pad_params", params, fields)],
-                f"te_pad_s8(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_layout.c")
+    return _unary(op, ctx, PAD, p.PadParams(
+        rank=rank, input_dims=list(inp.shape), before=paddings[:, 0].tolist(), after=paddings[:, 1].tolist(),
+        pad_value=pad_value))
 
 
 def lower_concatenation(op: Operator, ctx: LoweringContext) -> Step:
@@ -429,15 +399,10 @@ def lower_concatenation(op: Operator, ctx: LoweringContext) -> Step:
     inner = int(np.prod(out.shape[axis + 1:])) if axis + 1 < rank else 1
     outer = int(np.prod(out.shape[:axis])) if axis > 0 else 1
     sizes = [t[i].shape[axis] * inner for i in op.inputs]
-    params, sizes_name = ctx.name(op, "params"), ctx.name(op, "copy_sizes")
-    pointers = ", ".join(ref(i) for i in op.inputs)
-    call = (f"{{\n        const int8_t *const parts[{len(op.inputs)}] = {{{pointers}}};\n"
-            f"        te_concatenation_s8(&{params}, parts, {ref(op.outputs[0])});\n    }}")
-    return Step(op, list(op.inputs), [op.outputs[0]],
-                [c_int_array(sizes_name, "int32_t", sizes),
-                 c_struct("te_concat_params", params,
-                          {"count": len(op.inputs), "outer_size": outer, "copy_sizes": sizes_name})],
-                call, "te_layout.c")
+    params = p.ConcatParams(count=len(op.inputs), outer_size=outer,
+                            copy_sizes=ctx.int32_array(op, "copy_sizes", sizes))
+    return Step(op, CONCATENATION, ctx.name(op, "params"), params,
+                [TensorListArg(tuple(op.inputs)), TensorArg(op.outputs[0])], list(op.inputs), [op.outputs[0]])
 
 
 def lower_mean(op: Operator, ctx: LoweringContext) -> Step:
@@ -454,35 +419,29 @@ def lower_mean(op: Operator, ctx: LoweringContext) -> Step:
         raise TinyedgeError(f"operator {op.index} (MEAN) has an unsupported shape {inp.shape}",
                             "use --runtime tflm")
     multiplier, shift = q.mean_multiplier(in_scale, out_scale, count)
-    params = ctx.name(op, "params")
-    fields = {"kept_rank": len(kept), "kept_dims": [inp.shape[d] for d in kept],
-              "kept_strides": [strides[d] for d in kept], "reduced_rank": len(axes),
-              "reduced_dims": [inp.shape[d] for d in axes], "reduced_strides": [strides[d] for d in axes],
-              "reduced_count": count, "input_zero_point": in_zp, "output_zero_point": out_zp,
-              "multiplier": multiplier, "shift": shift}
-    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_mean_params", params, fields)],
-                f"te_mean_s8(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_reduce.c")
+    return _unary(op, ctx, MEAN, p.MeanParams(
+        kept_rank=len(kept), kept_dims=[inp.shape[d] for d in kept], kept_strides=[strides[d] for d in kept],
+        reduced_rank=len(axes), reduced_dims=[inp.shape[d] for d in axes],
+        reduced_strides=[strides[d] for d in axes], reduced_count=count, input_zero_point=in_zp,
+        output_zero_point=out_zp, multiplier=multiplier, shift=shift))
 
 
 def lower_quantize(op: Operator, ctx: LoweringContext) -> Step:
     t = ctx.tensors
     inp, out = t[op.inputs[0]], t[op.outputs[0]]
     out_scale, out_zp = _quant(out)
-    params = ctx.name(op, "params")
     if inp.dtype == "float32" and out.dtype == "int8":
-        fields = {"size": out.num_elements, "output_zero_point": out_zp, "scale": q.f32(out_scale)}
-        kernel = "te_quantize_f32_s8"
-    elif inp.dtype == "int8" and out.dtype == "int8":
+        return _unary(op, ctx, QUANTIZE_F32, p.QuantizeParams(
+            size=out.num_elements, input_zero_point=0, output_zero_point=out_zp, multiplier=0, shift=0,
+            scale=q.f32(out_scale)))
+    if inp.dtype == "int8" and out.dtype == "int8":
         in_scale, in_zp = _quant(inp)
         multiplier, shift = q.quantize_multiplier(q.f32(in_scale) / q.f32(out_scale))
-        fields = {"size": out.num_elements, "input_zero_point": in_zp, "output_zero_point": out_zp,
-                  "multiplier": multiplier, "shift": shift}
-        kernel = "te_requantize_s8"
-    else:
-        raise TinyedgeError(f"operator {op.index} (QUANTIZE) converts {inp.dtype} to {out.dtype}; the native "
-                            f"runtime handles float32 or int8 to int8", "use --runtime tflm for this model")
-    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_quantize_params", params, fields)],
-                f"{kernel}(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_quantize.c")
+        return _unary(op, ctx, REQUANTIZE, p.QuantizeParams(
+            size=out.num_elements, input_zero_point=in_zp, output_zero_point=out_zp, multiplier=multiplier,
+            shift=shift, scale=0.0))
+    raise TinyedgeError(f"operator {op.index} (QUANTIZE) converts {inp.dtype} to {out.dtype}; the native "
+                        f"runtime handles float32 or int8 to int8", "use --runtime tflm for this model")
 
 
 def lower_dequantize(op: Operator, ctx: LoweringContext) -> Step:
@@ -492,11 +451,9 @@ def lower_dequantize(op: Operator, ctx: LoweringContext) -> Step:
         raise TinyedgeError(f"operator {op.index} (DEQUANTIZE) converts {inp.dtype} to {out.dtype}; the "
                             f"native runtime handles int8 to float32", "use --runtime tflm for this model")
     in_scale, in_zp = _quant(inp)
-    params = ctx.name(op, "params")
-    fields = {"size": out.num_elements, "input_zero_point": in_zp, "scale": q.f32(in_scale)}
-    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_quantize_params", params, fields)],
-                f"te_dequantize_s8_f32(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});",
-                "te_quantize.c")
+    return _unary(op, ctx, DEQUANTIZE, p.QuantizeParams(
+        size=out.num_elements, input_zero_point=in_zp, output_zero_point=0, multiplier=0, shift=0,
+        scale=q.f32(in_scale)))
 
 
 def _spatial4(tensor: Tensor) -> tuple[int, int, int, int]:
@@ -507,58 +464,66 @@ def _spatial4(tensor: Tensor) -> tuple[int, int, int, int]:
     return _nhwc(tensor)
 
 
-def _space_batch(op: Operator, ctx: LoweringContext, kernel: str) -> Step:
+def _space_batch(op: Operator, ctx: LoweringContext, kernel: Kernel) -> Step:
     t = ctx.tensors
     inp, out = t[op.inputs[0]], t[op.outputs[0]]
     block = _constant_ints(op, ctx, 1, "block shape").reshape(-1).tolist()
-    edges = _constant_ints(op, ctx, 2, "paddings" if "SPACE" in op.opcode[:5] else "crops").reshape(-1, 2)
+    edges = _constant_ints(op, ctx, 2, "paddings" if kernel is SPACE_TO_BATCH else "crops").reshape(-1, 2)
     if len(block) == 1:
         block = block + [1]
         edges = np.vstack([edges, [[0, 0]]])
     n, h, w, c = _spatial4(inp)
     on, oh, ow, _ = _spatial4(out)
     leading = {"pad_top": 0, "pad_left": 0, "crop_top": 0, "crop_left": 0}
-    if kernel == "te_space_to_batch_s8":
+    if kernel is SPACE_TO_BATCH:
         leading.update(pad_top=int(edges[0, 0]), pad_left=int(edges[1, 0]))
     else:
         leading.update(crop_top=int(edges[0, 0]), crop_left=int(edges[1, 0]))
-    params = ctx.name(op, "params")
     # TFLM's SPACE_TO_BATCH_ND pads with its params' output_offset, which its prepare step never sets
     # (the zero-initialised arena leaves it 0); pad with 0 to match, not with the zero point.
-    fields = {"input_batch": n, "input_height": h, "input_width": w, "depth": c,
-              "output_batch": on, "output_height": oh, "output_width": ow,
-              "block_height": block[0], "block_width": block[1], **leading, "pad_value": 0}
-    return Step(op, [op.inputs[0]], [op.outputs[0]], [c_struct("te_space_batch_params", params, fields)],
-                f"{kernel}(&{params}, {ref(op.inputs[0])}, {ref(op.outputs[0])});", "te_layout.c")
+    return _unary(op, ctx, kernel, p.SpaceBatchParams(
+        input_batch=n, input_height=h, input_width=w, depth=c, output_batch=on, output_height=oh,
+        output_width=ow, block_height=block[0], block_width=block[1], **leading, pad_value=0))
 
 
 def lower_space_to_batch_nd(op: Operator, ctx: LoweringContext) -> Step:
-    return _space_batch(op, ctx, "te_space_to_batch_s8")
+    return _space_batch(op, ctx, SPACE_TO_BATCH)
 
 
 def lower_batch_to_space_nd(op: Operator, ctx: LoweringContext) -> Step:
-    return _space_batch(op, ctx, "te_batch_to_space_s8")
+    return _space_batch(op, ctx, BATCH_TO_SPACE)
 
 
-LOWERINGS: dict[str, Callable[[Operator, LoweringContext], Step]] = {
-    "CONV_2D": lower_conv_2d,
-    "DEPTHWISE_CONV_2D": lower_depthwise_conv_2d,
-    "FULLY_CONNECTED": lower_fully_connected,
-    "AVERAGE_POOL_2D": lower_average_pool_2d,
-    "MAX_POOL_2D": lower_max_pool_2d,
-    "ADD": lower_add,
-    "MUL": lower_mul,
-    "RELU": lower_relu,
-    "RELU6": lower_relu6,
-    "LOGISTIC": lower_logistic,
-    "TANH": lower_tanh,
-    "SOFTMAX": lower_softmax,
-    "PAD": lower_pad,
-    "PADV2": lower_pad,
-    "CONCATENATION": lower_concatenation,
-    "MEAN": lower_mean,
-    "QUANTIZE": lower_quantize,
-    "DEQUANTIZE": lower_dequantize,
-    "SPACE_TO_BATCH_ND": lower_space_to_batch_nd,
-    "BATCH_TO_SPACE_ND": lower_batch_to_space_nd,
+@dataclass(frozen=True)
+class Lowering:
+    lower: Callable[[Operator, LoweringContext], Step]
+    # Input positions that are not int8 data, with the dtypes they take (weights are int8 too; biases
+    # int32; the rest are shapes, paddings, axes).
+    other_inputs: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+
+_BIAS = {2: ("int32",)}
+_SHAPE = {1: ("int32", "int64")}
+
+LOWERINGS: dict[str, Lowering] = {
+    "CONV_2D": Lowering(lower_conv_2d, _BIAS),
+    "DEPTHWISE_CONV_2D": Lowering(lower_depthwise_conv_2d, _BIAS),
+    "FULLY_CONNECTED": Lowering(lower_fully_connected, _BIAS),
+    "AVERAGE_POOL_2D": Lowering(lower_average_pool_2d),
+    "MAX_POOL_2D": Lowering(lower_max_pool_2d),
+    "ADD": Lowering(lower_add),
+    "MUL": Lowering(lower_mul),
+    "RELU": Lowering(lower_relu),
+    "RELU6": Lowering(lower_relu6),
+    "LOGISTIC": Lowering(lower_logistic),
+    "TANH": Lowering(lower_tanh),
+    "SOFTMAX": Lowering(lower_softmax),
+    "PAD": Lowering(lower_pad, _SHAPE),
+    "PADV2": Lowering(lower_pad, _SHAPE),
+    "CONCATENATION": Lowering(lower_concatenation),
+    "MEAN": Lowering(lower_mean, _SHAPE),
+    "QUANTIZE": Lowering(lower_quantize),
+    "DEQUANTIZE": Lowering(lower_dequantize),
+    "SPACE_TO_BATCH_ND": Lowering(lower_space_to_batch_nd, {1: ("int32",), 2: ("int32",)}),
+    "BATCH_TO_SPACE_ND": Lowering(lower_batch_to_space_nd, {1: ("int32",), 2: ("int32",)}),
 }

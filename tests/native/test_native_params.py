@@ -1,0 +1,50 @@
+"""The parameter structs' one definition (tinyedge/codegen/params.py): the committed kernel header is
+what the definitions render, a forgotten or mistyped member fails at generation time, and the flash
+figures count each typed array by its C type."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from tinyedge.codegen import KERNEL_DIR, KERNEL_HEADER
+from tinyedge.codegen.params import (INT8, INT32, REQUANT, STRUCTS, ConstArray, PadParams, PoolParams,
+                                     QuantizeParams, header_with_typedefs)
+
+POOL = dict(batches=1, input_height=4, input_width=4, depth=2, output_height=2, output_width=2,
+            filter_height=2, filter_width=2, stride_height=2, stride_width=2, pad_height=0, pad_width=0,
+            activation_min=-128, activation_max=127)
+
+
+def test_the_committed_header_is_what_the_definitions_render():
+    header = (KERNEL_DIR / KERNEL_HEADER).read_text()
+    assert header_with_typedefs(header) == header, \
+        "firmware/native/tinyedge_native.h is stale: run python -m tinyedge.codegen.params"
+    for struct in STRUCTS:
+        assert f"}} {struct.C_NAME};\n" in header
+
+
+def test_a_forgotten_member_is_an_error_not_a_zero():
+    PoolParams(**POOL)
+    missing = {k: v for k, v in POOL.items() if k != "activation_max"}
+    with pytest.raises(TypeError, match="activation_max"):
+        PoolParams(**missing)
+    with pytest.raises(TypeError, match="te_quantize_params.scale takes a float"):
+        QuantizeParams(size=4, input_zero_point=0, output_zero_point=0, multiplier=0, shift=0, scale=1)
+    with pytest.raises(ValueError, match="te_pad_params.pad_value"):
+        PadParams(rank=1, input_dims=[4], before=[1], after=[1], pad_value=128)
+    with pytest.raises(TypeError, match="at most 6"):
+        PadParams(rank=7, input_dims=[1] * 7, before=[0] * 7, after=[0] * 7, pad_value=0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        PoolParams(**POOL).batches = 2
+
+
+def test_array_bytes_come_from_the_c_type():
+    assert ConstArray("a", INT32, np.arange(12)).nbytes == 48
+    assert ConstArray("w", INT8, np.zeros(1000)).nbytes == 1000
+    assert ConstArray("r", REQUANT, [(1, 2, 3, 4)] * 3).nbytes == 48
+    assert ConstArray("e", INT32, np.zeros(0)).nbytes == 4          # declared as one zero element
+    with pytest.raises(ValueError, match="outside int8_t"):
+        ConstArray("w", INT8, [127, 128])
