@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from tinyedge import footprint
 from tinyedge.boards import Catalogue
 from tinyedge.tflite import inspect as analysis
 from tinyedge.tflite.model import load
@@ -52,13 +51,12 @@ def test_json_output_with_board_fit(shared_dir):
         ("AVERAGE_POOL_2D", 2), ("CONV_2D", 3), ("DEPTHWISE_CONV_2D", 3), ("FULLY_CONNECTED", 4),
         ("RESHAPE", 1), ("SOFTMAX", 2)}
     assert all(row["tflm"] is None for row in report["ops"])
-    # The fit is the estimate of the runtime `build` would choose (native here), labelled as such.
+    # The fit is the estimate of the runtime `build` would choose (native here), labelled as such
+    # (the estimate itself is checked against the ELF in test_footprint.py).
     fit = report["fit"]
     board = Catalogue.load().get("nano33")
     assert fit["runtime"] == "native" and fit["source"] == "estimate"
-    estimate = footprint.estimate_model(load(path), board)
-    assert (fit["flash_needed"], fit["ram_needed"]) == (estimate.flash_bytes, estimate.ram_bytes)
-    assert fit["estimate"] == estimate.basis and "framework" in fit["estimate"]
+    assert "generated arrays" in fit["estimate"] and "framework" in fit["estimate"]
     # Native kws: the generated arrays (about 56.7 KB) and kernels, far below TFLM + CMSIS-NN's figure.
     assert 56_000 < fit["flash_needed"] < kws["cmsis-nn"]["flash_bytes"]
     assert fit["flash_margin"] == board.flash_bytes - fit["flash_needed"]
