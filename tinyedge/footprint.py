@@ -5,7 +5,7 @@ Before one (a real board whose PlatformIO platform is not installed, `inspect --
 gives the chosen runtime's figures, always labelled as an estimate:
 
 - native: the exact bytes of the constant arrays and parameter structs the generator emitted (counted
-  from their element types and lengths, codegen/sizes.py), the invoke function (a few bytes per kernel
+  from their element types and lengths, codegen/params.py), the invoke function (a few bytes per kernel
   call), each kernel function's code for the board's core, and tinyedge's own firmware (protocol,
   port, start-up, the C library bits it links) as measured on the emulated boards. On an emulated
   board it matches the ELF to within about 1% (benchmarks/footprint_estimates.py prints the
@@ -147,9 +147,7 @@ def _kernel_column(board: Board) -> int:
 
 def kernel_calls(generated: "GeneratedRuntime") -> list[str]:
     """The kernel functions the generated invoke function calls, in order (repeats included)."""
-    source = generated.files[f"{generated.prefix}_model.c"]
-    body = source[source.index(f"int {generated.prefix}_invoke_multi("):]
-    return re.findall(r"\b(te_[a-z0-9_]+)\(", body)
+    return generated.kernel_calls
 
 
 def _firmware_figures(board: Board) -> tuple[int, int, int, str]:

@@ -48,3 +48,17 @@ def test_array_bytes_come_from_the_c_type():
     assert ConstArray("e", INT32, np.zeros(0)).nbytes == 4          # declared as one zero element
     with pytest.raises(ValueError, match="outside int8_t"):
         ConstArray("w", INT8, [127, 128])
+
+
+@pytest.mark.parametrize("name", ["add_residual_relu", "concat_channels_and_width", "float_io_cnn"])
+def test_kernel_calls_are_what_the_invoke_function_calls(zoo, name):
+    """footprint's per-call figures read GeneratedRuntime.kernel_calls: the printed C is the oracle."""
+    import re
+
+    from tinyedge.codegen import generate
+    from tinyedge.tflite.model import load
+    generated = generate(load(zoo[name]))
+    source = generated.files["tinyedge_model.c"]
+    body = source[source.index("int tinyedge_invoke_multi("):]
+    assert generated.kernel_calls == re.findall(r"\b(te_[a-z0-9_]+)\(", body)
+    assert len(generated.kernel_calls) == body.count("TE_STEP_DONE(")
