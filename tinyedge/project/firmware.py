@@ -115,7 +115,7 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
 
     project = Path(build_dir) / PROJECT_FOLDER
     write_tree(render_project(bundle, board, plan), project)
-    _say(console, f"project: {project} ({kind})")
+    _say(console, f"project: {project} ({plan.layout or kind})")
 
     result = FirmwareResult(project=project, kind=kind, runtime=plan.runtime.kind,
                             runtime_reason=plan.runtime.reason, elf=None, flash_bytes=None, ram_bytes=None,

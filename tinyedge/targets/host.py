@@ -103,4 +103,4 @@ class HostTarget:
                                 f"run 'tinyedge build --board {name}' first")
         program = str(Path(elf).resolve())
         yield Link(lambda: ProcessTransport([program], name=f"{name} firmware ({Path(program).name})"),
-                   f"{name} process ({program})")
+                   program)

@@ -1,0 +1,135 @@
+"""The host as a board (tinyedge.targets.host): `tinyedge validate --board host` on a copy of the built-in
+example builds the protocol firmware with the host C compiler, runs it as a process and must agree with
+the tflite_micro interpreter on every output; `bench --board host` must give tflite_micro's output bytes.
+And the rule the targets exist for: nothing outside tinyedge/targets asks which kind a board is."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from support import REPO, run_tinyedge
+from tinyedge.boards import Catalogue
+from tinyedge.errors import TinyedgeError
+from tinyedge.targets import for_board
+
+HOST = Catalogue.load().get("host")
+
+
+@pytest.fixture(scope="module")
+def host_digits(tmp_path_factory):
+    """`tinyedge validate --board host --json` in a copy of the built-in example with no build yet."""
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no host C compiler")
+    folder = tmp_path_factory.mktemp("digits-host")
+    shutil.copy(REPO / "examples" / "digits" / "tinyedge.toml", folder / "tinyedge.toml")
+    run = run_tinyedge("validate", "--board", "host", "--dir", str(folder), "--json")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return folder, json.loads(run.stdout)
+
+
+def _tflite_micro_outputs(model: bytes, inputs: list[np.ndarray]) -> list[bytes]:
+    """The oracle: the real TFLM interpreter (tflite_micro), one invoke per input."""
+    from tflite_micro import runtime
+    interpreter = runtime.Interpreter.from_bytes(model, arena_size=1 << 20)
+    outputs = []
+    for sample in inputs:
+        interpreter.set_input(sample, 0)
+        interpreter.invoke()
+        outputs.append(np.asarray(interpreter.get_output(0), dtype=np.int8).tobytes())
+    return outputs
+
+
+@pytest.mark.slow
+def test_validate_on_the_host_agrees_with_tflm_on_every_sample(host_digits):
+    folder, result = host_digits
+    assert result["board"] == "host" and result["board_kind"] == "host" and result["complete"]
+    assert result["samples"] == 360 and result["agreement"] == 1.0 and result["disagreeing_samples"] == []
+    assert result["latency"]["unit"] == "us"  # the port's CLOCK_MONOTONIC in microseconds
+    assert result["flash_bytes"] > 0 and result["ram_bytes"] > 0
+    build = folder / "build" / "host"
+    assert (build / "validation.json").is_file() and (build / "report.html").is_file()
+    # The device's bytes against tflite_micro run here on the same int8 inputs (the first ten samples).
+    stored = json.loads((build / "validation.json").read_text())["per_sample"]
+    model = (build / "model.tflite").read_bytes()
+    from tinyedge.validation.reference import host_reference
+    with np.load(build / "test_data.npz") as data:
+        inputs = host_reference(model, data["x"][:10]).inputs
+    expected = _tflite_micro_outputs(model, [np.expand_dims(x, 0) for x in inputs])
+    assert [bytes.fromhex(h) for h in stored["device_output"][:10]] == expected
+
+
+@pytest.mark.slow
+def test_flash_on_the_host_checks_the_program_and_its_model(host_digits):
+    folder, result = host_digits
+    run = run_tinyedge("flash", "--board", "host", "--dir", str(folder))
+    assert run.returncode == 0, run.stderr
+    elf = folder / "build" / "host" / "firmware" / "build" / "firmware.elf"
+    sha = result["model"]["sha256"][:16]
+    assert run.stdout.splitlines() == [
+        f"host: {elf} runs on this machine and carries model 'digits' (sha256 {sha})",
+        "next: tinyedge validate --board host"]
+
+
+@pytest.mark.slow
+def test_bench_on_the_host_gives_tflm_output_bytes(host_digits):
+    folder, _ = host_digits
+    model_path = folder / "build" / "host" / "model.tflite"
+    run = run_tinyedge("bench", "--board", "host", "--model", str(model_path), "--json")
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout)
+    assert result["board"] == "host" and result["unit"] == "us" and result["bit_exact"]
+    assert result["instructions_per_inference"] is None and result["microseconds_per_inference"] >= 0
+    from tinyedge.bench import default_sample
+    from tinyedge.tflite.model import parse
+    model = model_path.read_bytes()
+    sample = default_sample(parse(model))
+    assert bytes.fromhex(result["output_hex"]) == _tflite_micro_outputs(model, [sample])[0]
+
+
+def test_the_host_link_refuses_a_port_and_a_missing_program(tmp_path):
+    target = for_board(HOST)
+    with pytest.raises(TinyedgeError) as error:
+        with target.link(tmp_path / "firmware.elf", "/dev/ttyACM0"):
+            pass
+    assert error.value.one_line() == ("--port /dev/ttyACM0 means nothing for host: its firmware runs as a "
+                                      "process here (leave --port out with --board host)")
+    with pytest.raises(TinyedgeError) as error:
+        with target.link(tmp_path / "firmware.elf", None):
+            pass
+    assert error.value.one_line() == ("there is no compiled firmware for host "
+                                      "(run 'tinyedge build --board host' first)")
+
+
+def test_every_board_kind_has_its_target_and_timer_unit():
+    units = {board.name: for_board(board).timer_unit for board in Catalogue.load().boards}
+    assert units["host"] == "us" and units["emu-m4"] == "instructions"
+    assert units["nano33"] == "cycles" and units["pico"] == "us"
+
+
+def test_bench_offers_no_tflm_runtime():
+    run = run_tinyedge("bench", "--help")
+    assert run.returncode == 0 and "--runtime" not in run.stdout
+
+
+# Which kind a board is may be asked inside tinyedge/targets (one Target per kind) and in the board
+# schema (boards.py), nowhere else: not in Python, not in the templates.
+KIND_QUESTION = re.compile(r"\.emulated\b|board\.kind\s*(?:==|!=|\bin\b)|\bkind\s*==\s*['\"](?:emulated|host)['\"]")
+
+
+def test_no_board_kind_branch_outside_the_targets():
+    package = REPO / "tinyedge"
+    allowed = {package / "boards.py"}
+    found = []
+    for path in [*package.rglob("*.py"), *(REPO / "templates").rglob("*.j2")]:
+        if package / "targets" in path.parents or path in allowed:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if KIND_QUESTION.search(line):
+                found.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    assert found == []
