@@ -1,12 +1,90 @@
-"""Fixtures shared by every test tier."""
+"""Fixtures shared by every test tier, the real-board options and the tier guard.
+
+Tiers (markers registered in pyproject.toml): `emulated` tests boot QEMU or compile firmware for Arm,
+`slow` ones train or build real models, `hardware` ones need a real board and run only when
+`--board B --port P` name it. A run that selects no `emulated` test (`-m "not slow and not emulated"`)
+finds QEMU and the Arm compiler replaced by stand-ins that refuse to start, and the test that tried
+fails naming the tool: the fast tier provably starts no emulator and builds no Arm firmware.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import stat
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from support import SHARED, run_tinyedge
+
+# What the fast tier must never start: the emulator and the Arm compiler drivers.
+GUARDED_TOOLS = ("qemu-system-arm", "arm-none-eabi-gcc", "arm-none-eabi-g++")
+_STAND_IN = """#!/bin/sh
+echo "$(basename "$0")" >> "{log}"
+echo "tier guard: $(basename "$0") started in a run without emulated tests (mark the test emulated)" >&2
+exit 97
+"""
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("tinyedge", "tinyedge real-board tests")
+    group.addoption("--board", default=None, help="board of the real device for the hardware tests")
+    group.addoption("--port", default=None, help="serial port of that device (for example /dev/ttyACM0)")
+
+
+@pytest.hookimpl(trylast=True)   # after -m has deselected what it deselects
+def pytest_collection_modifyitems(config, items):
+    if not (config.getoption("--board") and config.getoption("--port")):
+        skip = pytest.mark.skip(reason="needs a real board: run with --board B --port P")
+        for item in items:
+            if item.get_closest_marker("hardware"):
+                item.add_marker(skip)
+    if items and not any(item.get_closest_marker("emulated") for item in items):
+        _install_stand_ins(config)
+
+
+def _install_stand_ins(config) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="tinyedge-tier-guard-"))
+    log = folder / "started.log"
+    log.touch()
+    for tool in GUARDED_TOOLS:
+        path = folder / tool
+        path.write_text(_STAND_IN.format(log=log))
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
+    config.stash[_GUARD_LOG] = log
+
+
+def pytest_unconfigure(config):
+    log = config.stash.get(_GUARD_LOG, None)
+    if log is not None:
+        shutil.rmtree(log.parent, ignore_errors=True)
+
+
+_GUARD_LOG = pytest.StashKey[Path]()
+_GUARD_BEFORE = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    log = item.config.stash.get(_GUARD_LOG, None)
+    if log is not None:   # before any fixture, session-scoped ones included
+        item.stash[_GUARD_BEFORE] = log.read_text()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    result = yield
+    log = item.config.stash.get(_GUARD_LOG, None)
+    if log is not None:
+        started = log.read_text()[len(item.stash.get(_GUARD_BEFORE, "")):].split()
+        if started:
+            pytest.fail(f"started {', '.join(sorted(set(started)))} in a run without emulated tests "
+                        "(mark the test, or the module using that fixture, @pytest.mark.emulated)",
+                        pytrace=False)
+    return result
 
 
 @pytest.fixture
@@ -19,3 +97,12 @@ def shared_dir() -> Path:
     if not (SHARED / "models" / "mlperf-tiny").is_dir():
         pytest.skip(f"{SHARED} is absent (the MLPerf Tiny models live beside the checkout in CI)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def real_board(request) -> tuple[str, str]:
+    """(board, port) of the real device named on the command line (hardware tests only)."""
+    board, port = request.config.getoption("--board"), request.config.getoption("--port")
+    if not (board and port):
+        pytest.skip("needs a real board: run with --board B --port P")
+    return board, port
