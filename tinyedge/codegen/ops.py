@@ -21,7 +21,7 @@ from ..errors import TinyedgeError
 from ..tflite.model import Operator, Tensor
 from . import params as p
 from . import quantization as q
-from .ir import NULL, ArrayArg, Kernel, Step, TensorArg, TensorListArg
+from .ir import NULL, Kernel, Step, TensorArg, TensorListArg
 from .params import INT32, ConstArray
 
 MAX_DIMS = p.MAX_DIMS
