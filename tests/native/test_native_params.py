@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from tinyedge.codegen import KERNEL_DIR, KERNEL_HEADER
+from tinyedge.codegen.kernel_header import header_with_typedefs
 from tinyedge.codegen.params import (INT8, INT32, REQUANT, STRUCTS, ConstArray, PadParams, PoolParams,
-                                     QuantizeParams, header_with_typedefs)
+                                     QuantizeParams)
 
 POOL = dict(batches=1, input_height=4, input_width=4, depth=2, output_height=2, output_width=2,
             filter_height=2, filter_width=2, stride_height=2, stride_width=2, pad_height=0, pad_width=0,
@@ -21,9 +22,15 @@ POOL = dict(batches=1, input_height=4, input_width=4, depth=2, output_height=2, 
 def test_the_committed_header_is_what_the_definitions_render():
     header = (KERNEL_DIR / KERNEL_HEADER).read_text()
     assert header_with_typedefs(header) == header, \
-        "firmware/native/tinyedge_native.h is stale: run python -m tinyedge.codegen.params"
+        "firmware/native/tinyedge_native.h is stale: run python -m tinyedge.codegen.kernel_header"
     for struct in STRUCTS:
         assert f"}} {struct.C_NAME};\n" in header
+    # A hand edit inside a generated typedef is undone; a typedef without its definition is refused.
+    edited = header.replace("    int32_t kept_rank;", "    int32_t kept_rank, extra;", 1)
+    assert edited != header and header_with_typedefs(edited) == header
+    start = header.index("/* te_params: te_pool_params")
+    with pytest.raises(ValueError, match="te_pool_params"):
+        header_with_typedefs(header[:start] + header[header.index("} te_pool_params;\n") + 18:])
 
 
 def test_a_forgotten_member_is_an_error_not_a_zero():

@@ -1,7 +1,7 @@
 """The kernels' parameter structs, defined once: each dataclass here is both the Python value a
 lowering builds and the C `typedef struct` in firmware/native/tinyedge_native.h.
 
-The header's typedefs are rendered from these definitions (`python -m tinyedge.codegen.params`
+The header's typedefs are rendered from these definitions (`python -m tinyedge.codegen.kernel_header`
 rewrites them in place; tests/native/test_native_params.py fails when the committed header differs),
 so the kernels still compile on their own from the committed header. Every field is required: a
 lowering that forgets one fails when it builds the struct (TypeError), never compiles it as 0. The
@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -435,47 +432,3 @@ STRUCTS: tuple[type[Struct], ...] = (
     Depthwise3x3Params, FastFullyConnectedParams, ReluParams, SigmoidParams, SoftmaxParams, MeanParams,
     PadParams, ConcatParams, SpaceBatchParams, QuantizeParams)
 STRUCT_BYTES: dict[str, int] = {s.C_NAME: s.sizeof() for s in STRUCTS}
-
-
-# -- the header's typedefs ----------------------------------------------------------------------
-
-# A generated typedef in tinyedge_native.h: from its marker line to the line that closes it.
-_REGION = re.compile(r"^/\* te_params: (?P<name>\w+) \(generated from tinyedge/codegen/params\.py[^\n]*\n"
-                     r".*?^\} (?P=name);\n", re.MULTILINE | re.DOTALL)
-
-
-def typedef(definition: type[Struct]) -> str:
-    """The C typedef of one struct, with its marker line (rendered by templates/native/struct.h.j2)."""
-    from .emit import render
-    return render("native/struct.h.j2", struct=definition)
-
-
-def header_with_typedefs(header: str) -> str:
-    """`header` with every generated typedef rendered again from the definitions here. ValueError
-    when a definition has no region in the header or the header has one no definition matches."""
-    by_name = {s.C_NAME: s for s in STRUCTS}
-    found = [m["name"] for m in _REGION.finditer(header)]
-    if sorted(found) != sorted(by_name):
-        raise ValueError(f"the header's generated typedefs {sorted(found)} are not the definitions' "
-                         f"{sorted(by_name)}")
-    return _REGION.sub(lambda m: typedef(by_name[m["name"]]), header)
-
-
-def kernel_header() -> Path:
-    from . import KERNEL_DIR, KERNEL_HEADER
-    return KERNEL_DIR / KERNEL_HEADER
-
-
-def main() -> int:
-    """Rewrites the typedefs of firmware/native/tinyedge_native.h from the definitions."""
-    path = kernel_header()
-    text = path.read_text()
-    new = header_with_typedefs(text)
-    if new != text:
-        path.write_text(new)
-        print(f"rewrote the parameter structs in {path}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
