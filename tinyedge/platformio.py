@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .console import say
 from .elfsize import read_elf_size
 from .errors import TinyedgeError
 from .fileio import open_log, write_json_atomic, write_text_atomic
@@ -200,7 +201,7 @@ def _drop_untrusted_images(build_dir: Path, stamp: Path) -> None:
 
 def _show_progress(line: str) -> None:
     if line.startswith(("Compiling ", "Linking ", "Archiving ", "Indexing ")):
-        print(f"  {line}", file=sys.stderr, flush=True)
+        say(f"  {line}")
 
 
 def run_build(project_dir: str | os.PathLike, env_name: str, core_dir: str | os.PathLike | None = None,
@@ -224,8 +225,7 @@ def run_build(project_dir: str | os.PathLike, env_name: str, core_dir: str | os.
     log_path = project_dir / ".pio" / f"tinyedge-build-{env_name}.log"
     stamp = project_dir / ".pio" / f"tinyedge-build-{env_name}.sha256.json"
     _drop_untrusted_images(build_dir, stamp)
-    print(f"building {project_dir.name} [{env_name}] with PlatformIO (log: {log_path})",
-          file=sys.stderr, flush=True)
+    say(f"building {project_dir.name} [{env_name}] with PlatformIO (log: {log_path})")
     command = [*platformio, "run", "--project-dir", str(project_dir), "--environment", env_name]
     lines: list[str] = []
     log = open_log(log_path)
