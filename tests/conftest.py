@@ -21,9 +21,23 @@ from support import SHARED, run_tinyedge
 
 # What the fast tier must never start: the emulator and the Arm compiler drivers.
 GUARDED_TOOLS = ("qemu-system-arm", "arm-none-eabi-gcc", "arm-none-eabi-g++")
+# A stand-in answers queries (--version, -print-file-name=..., the setup step's checks) with the real
+# tool and refuses anything else: compiling, linking, booting.
 _STAND_IN = """#!/bin/sh
-echo "$(basename "$0")" >> "{log}"
-echo "tier guard: $(basename "$0") started in a run without emulated tests (mark the test emulated)" >&2
+tool=$(basename "$0")
+query=no
+for argument in "$@"; do
+    case "$argument" in
+        --version|-dumpversion|-dumpmachine|-print-*) query=yes ;;
+        -m*) ;;
+        *) query=no; break ;;
+    esac
+done
+if [ "$query" = yes ]; then
+    PATH="{path}" exec "$tool" "$@"
+fi
+echo "$tool" >> "{log}"
+echo "tier guard: $tool started in a run without emulated tests (mark the test emulated)" >&2
 exit 97
 """
 
@@ -51,7 +65,7 @@ def _install_stand_ins(config) -> None:
     log.touch()
     for tool in GUARDED_TOOLS:
         path = folder / tool
-        path.write_text(_STAND_IN.format(log=log))
+        path.write_text(_STAND_IN.format(log=log, path=os.environ.get("PATH", "")))
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
     config.stash[_GUARD_LOG] = log

@@ -273,6 +273,7 @@ def test_run_qemu_refuses_files_that_are_not_arm_firmware(tmp_path):
 
 @needs_qemu
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
+@pytest.mark.emulated
 def test_run_qemu_reports_qemus_reason_when_it_cannot_start(tmp_path):
     board = Catalogue.load().get("emu-m4")
     wrong = dataclasses.replace(board, qemu=Qemu(machine="mps2-an999", cpu="cortex-m4"))
@@ -309,6 +310,7 @@ def _spin_elf(tmp_path: Path, reset: str = "b spin", hardfault: str = "spin + 1"
 
 @needs_qemu
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
+@pytest.mark.emulated
 def test_qemu_is_stopped_on_ctrl_c_and_when_tinyedge_dies(tmp_path):
     elf = _spin_elf(tmp_path)
     board = Catalogue.load().get("emu-m4")
@@ -342,6 +344,7 @@ def test_qemu_is_stopped_on_ctrl_c_and_when_tinyedge_dies(tmp_path):
 
 @needs_qemu
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
+@pytest.mark.emulated
 def test_a_guest_that_locks_up_ends_qemu_with_the_reason(tmp_path):
     # A fault whose HardFault handler faults again: the core locks up and QEMU stops (as a blown stack
     # that cannot take the fault frame would). No marker can be printed; the reason is QEMU's message.
@@ -396,6 +399,7 @@ def test_host_port_runs_the_test_firmware_over_pipes(tmp_path):
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
 @pytest.mark.parametrize("board", emulated_boards(), ids=lambda board: board.name)
+@pytest.mark.emulated
 def test_start_up_code_and_port_are_warning_free_c99(board, tmp_path):
     manifest = json.loads((EMULATED_PLATFORM_DIR / "boards" / f"{board.platformio.board}.json").read_text())
     sources = sorted((FIRMWARE / "platform" / "cortex-m").glob("*.c")) + sorted(

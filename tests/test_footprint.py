@@ -45,6 +45,7 @@ def _declared_bytes(source: str, defines: dict[str, int]) -> int:
     return total
 
 
+@pytest.mark.emulated
 def test_struct_sizes_are_the_arm_compilers():
     _need_arm_gcc()
     header = (KERNEL_DIR / KERNEL_HEADER).read_text()
@@ -57,6 +58,7 @@ def test_struct_sizes_are_the_arm_compilers():
     assert run.returncode == 0, run.stderr
 
 
+@pytest.mark.emulated
 def test_the_kernel_table_knows_every_kernel_and_is_current_on_cortex_m4():
     _need_arm_gcc()
     functions = footprint.kernel_functions()
@@ -110,6 +112,7 @@ def mlperf_builds(shared_dir, tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", MLPERF)
+@pytest.mark.emulated
 def test_the_native_estimate_is_within_10_percent_of_the_elf(mlperf_builds, name):
     generated, result = mlperf_builds[name]
     assert result.compiled and result.runtime == "native"
@@ -143,6 +146,7 @@ def test_a_model_its_runtime_fits_is_not_refused_before_the_compile(shared_dir, 
 
 
 @pytest.mark.slow
+@pytest.mark.emulated
 def test_a_board_that_compiles_is_checked_against_the_elf_only(shared_dir, tmp_path):
     _need_arm_gcc()
     path = shared_dir / "models" / "mlperf-tiny" / "vww_96_int8.tflite"

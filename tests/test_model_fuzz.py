@@ -216,6 +216,7 @@ SMALL_MODELS = {  # name -> (builder, cases, seed)
 }
 
 
+@pytest.mark.slow
 def test_fuzz_small_models(tmp_path):
     start = time.monotonic()
     total = Tally()
@@ -231,6 +232,7 @@ def test_fuzz_small_models(tmp_path):
 
 @pytest.mark.skipif(not (SHARED / "models" / "mlperf-tiny").is_dir(),
                     reason=f"{SHARED} is absent (the MLPerf Tiny models live beside the checkout in CI)")
+@pytest.mark.slow
 def test_fuzz_mlperf_tiny_models(tmp_path):
     start = time.monotonic()
     total = Tally()

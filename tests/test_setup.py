@@ -27,6 +27,17 @@ def test_readme_starts_with_two_commands_and_ci_runs_the_second():
     assert second in ci_lines
 
 
+def test_the_readmes_test_tiers_use_registered_markers():
+    """A renamed marker would leave a documented tier selecting nothing."""
+    import tomllib
+    options = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    markers = {line.split(":")[0] for line in options["markers"]}
+    expressions = set(re.findall(r'-m "([^"]+)"', (REPO / "README.md").read_text()))
+    assert expressions, "the README names no test tier"
+    used = {word for text in expressions for word in re.findall(r"[a-z_]+", text)} - {"not", "and", "or"}
+    assert used <= markers
+
+
 def test_readme_main_command_names_a_real_board_and_example():
     first = readme_commands()[0]
     board = re.search(r"--board (\S+)", first).group(1)

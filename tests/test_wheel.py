@@ -60,6 +60,8 @@ def test_the_installed_package_is_the_wheel_with_its_data(installed, tmp_path):
     assert printed.startswith(str(installed.parent)) and printed.endswith("tinyedge/_share/boards")
 
 
+@pytest.mark.slow
+@pytest.mark.emulated
 def test_boards_init_build_and_validate_from_an_empty_folder(installed, tmp_path):
     work = tmp_path / "empty folder"
     work.mkdir()

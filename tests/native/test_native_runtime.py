@@ -59,6 +59,7 @@ def test_generated_c_and_kernels_compile_without_warnings_on_host(runtimes, tmp_
     _compile_all(["gcc"], runtimes, tmp_path)
 
 
+@pytest.mark.emulated
 def test_generated_c_and_kernels_compile_without_warnings_for_cortex_m4(runtimes, tmp_path):
     if not shutil.which("arm-none-eabi-gcc"):
         pytest.skip("arm-none-eabi-gcc is not installed")

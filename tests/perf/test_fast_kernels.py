@@ -71,6 +71,7 @@ REFERENCE_MODELS = ["kws", "vww", "ic", "ad"]
 
 
 @pytest.mark.parametrize("key", REFERENCE_MODELS)
+@pytest.mark.emulated
 def test_mlperf_tiny_on_emu_m4_is_bit_exact(shared_dir, emulator, tmp_path, key):
     """The DSP path (SMLAD/SXTB16) in QEMU against TFLM's output on the reference input."""
     entry = json.loads((shared_dir / "reference" / "tflm-emulated-m4.json").read_text())["models"][key]
@@ -89,6 +90,7 @@ ZOO_SUBSET = ["conv_same_stride23_relu6", "depthwise_same_relu", "add_residual_r
 
 
 @pytest.mark.parametrize("name", ZOO_SUBSET)
+@pytest.mark.emulated
 def test_random_models_on_emu_m4_are_bit_exact(perf_zoo, emulator, tmp_path, name):
     if name not in perf_zoo:
         pytest.skip(f"the zoo has no model {name}")

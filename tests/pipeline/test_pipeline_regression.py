@@ -23,6 +23,7 @@ from tinyedge.tflite.model import load
 from tinyedge.tflite.tflm import TflmRunner
 
 from pipeline_helpers import tinyedge
+from support import firmware_quantize
 
 # int8 may cost at most this much error: int8 MSE <= INT8_ERROR_FACTOR * float student MSE.
 INT8_ERROR_FACTOR = 1.5
@@ -111,8 +112,8 @@ def _tflm_mse(result: dict) -> tuple[float, np.ndarray]:
     runner = TflmRunner(model.raw)
     with np.load(result["test_data"]) as test:
         x, y = test["x"], test["y"]
-    quantized = np.clip(np.round(x / runner.input.scale) + runner.input.zero_point, -128, 127)
-    outputs = runner.run(quantized.astype(np.int8)).reshape(len(x), -1)
+    quantized = firmware_quantize(x, runner.input.scale, runner.input.zero_point)
+    outputs = runner.run(quantized).reshape(len(x), -1)
     values = (outputs.astype(np.float32) - runner.output.zero_point) * runner.output.scale
     return float(np.mean(np.square(values - y.reshape(len(y), -1)))), y
 
@@ -138,6 +139,7 @@ def _check_int8_build(result: dict, outputs: int) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.emulated
 def test_autoencoder_reconstructs_its_input_in_int8(autoencoder_build):
     result = autoencoder_build["json"]
     assert result["task"] == "autoencoder" and result["labels"] == []
@@ -157,6 +159,7 @@ def test_autoencoder_reconstructs_its_input_in_int8(autoencoder_build):
 
 
 @pytest.mark.slow
+@pytest.mark.emulated
 def test_regression_with_float_targets_in_int8(regression_build):
     result = regression_build["json"]
     assert result["task"] == "regression"
@@ -169,6 +172,7 @@ def test_regression_with_float_targets_in_int8(regression_build):
 
 
 @pytest.mark.slow
+@pytest.mark.emulated
 def test_error_budget_not_met_names_the_figure_and_the_limit(autoencoder_build, tmp_path):
     project = tmp_path / "project"
     shutil.copytree(autoencoder_build["project"], project, ignore=shutil.ignore_patterns(".pio"))
@@ -210,6 +214,8 @@ def test_error_budget_on_a_classification_is_refused():
     budgets.require_applicable({"min_accuracy": 0.0, "max_error": 0.01}, "regression")
 
 
+@pytest.mark.slow
+@pytest.mark.emulated
 def test_arena_probe_survives_a_crashing_allocation(regression_build):
     """TFLM's FULLY_CONNECTED crashes (SIGSEGV) in some arenas a little too small instead of failing;
     each probe runs in a forked child, so the search goes on and finds the smallest arena."""

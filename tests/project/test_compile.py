@@ -68,6 +68,7 @@ def test_cmake_native_on_the_host_is_exact_and_prints_hostile_text_intact(tmp_pa
     assert (tmp_path / "build" / "libtinyedge_protocol.a").is_file()
 
 
+@pytest.mark.emulated
 def test_cmake_native_cross_compiles_with_arm_none_eabi(tmp_path, model_bundle):
     need("arm-none-eabi-gcc")
     board = CATALOGUE.get("emu-m7")
@@ -82,6 +83,7 @@ def test_cmake_native_cross_compiles_with_arm_none_eabi(tmp_path, model_bundle):
     assert " T tinyedge_model_run" in symbols and " T tinyedge_invoke" in symbols
 
 
+@pytest.mark.emulated
 def test_arduino_library_sources_compile_with_arm_none_eabi(tmp_path, model_bundle):
     """Every source of the library except the two that include Arduino.h (no Arduino core here)."""
     need("arm-none-eabi-gcc")

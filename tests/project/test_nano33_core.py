@@ -52,6 +52,7 @@ def _own_objects(project: Path) -> list[Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.emulated
 def test_nano33_native_firmware_links_on_the_real_arduino_mbed_core(tmp_path, model_case, nano33_core):
     result, messages = _build(tmp_path, model_case, "native")
     assert result.compiled and result.elf.is_file()
@@ -66,6 +67,7 @@ def test_nano33_native_firmware_links_on_the_real_arduino_mbed_core(tmp_path, mo
 
 
 @pytest.mark.slow
+@pytest.mark.emulated
 def test_nano33_tflm_firmware_links_on_the_real_arduino_mbed_core(tmp_path, digits_case, nano33_core):
     """The tree exactly as create_tflm_tree.py writes it (no manifest), with CMSIS-NN; digits only, as
     the whole tree compiles (several minutes on 2 cores)."""

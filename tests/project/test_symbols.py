@@ -30,6 +30,7 @@ def test_the_rule_catches_an_unprefixed_symbol(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", EMULATED)
+@pytest.mark.emulated
 def test_emulated_firmware_defines_only_prefixed_globals(tmp_path, model_case, name):
     if shutil.which("arm-none-eabi-gcc") is None:
         pytest.skip("arm-none-eabi-gcc is not installed (the setup step installs it)")

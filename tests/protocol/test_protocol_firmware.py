@@ -225,6 +225,7 @@ def test_fixed3_formatting_matches_printf(host_firmware):
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
+@pytest.mark.emulated
 def test_protocol_compiles_for_cortex_m_without_warnings(tmp_path):
     for cpu in (["-mcpu=cortex-m0plus", "-mfloat-abi=soft"], ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16",
                                                              "-mfloat-abi=hard"]):

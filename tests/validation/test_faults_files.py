@@ -83,6 +83,7 @@ def test_init_into_a_read_only_file_system(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.emulated
 def test_build_into_an_immutable_build_folder_keeps_every_artifact(project_copy):
     build_dir = project_copy / "build" / "emu-m4"
     before = _fingerprint(build_dir)
@@ -93,6 +94,7 @@ def test_build_into_an_immutable_build_folder_keeps_every_artifact(project_copy)
 
 
 @pytest.mark.slow
+@pytest.mark.emulated
 def test_infer_into_an_immutable_folder(project_copy, tmp_path):
     from tinyedge.tflite.model import parse
     model = project_copy / "build" / "emu-m4" / "model.tflite"
@@ -121,6 +123,7 @@ def _run_while_another_process_holds(build_dir: Path, *args: str) -> tuple[subpr
 
 
 @pytest.mark.slow
+@pytest.mark.emulated
 def test_a_second_run_in_a_busy_build_folder_names_the_holder(project_copy):
     build_dir = project_copy / "build" / "emu-m4"
     before = _fingerprint(build_dir)
@@ -140,6 +143,7 @@ def test_build_in_a_folder_that_does_not_exist(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.emulated
 def test_a_failed_rebuild_leaves_the_manifest_and_artifacts_as_they_were(project_copy):
     """The data file is replaced by text: the build stops at the data stage with numpy's advice to
     unpickle left out, and manifest.json still describes the artifacts beside it."""
@@ -158,6 +162,7 @@ def test_a_failed_rebuild_leaves_the_manifest_and_artifacts_as_they_were(project
 
 @pytest.mark.slow
 @pytest.mark.parametrize("verb", ["validate", "flash"])
+@pytest.mark.emulated
 def test_validate_and_flash_wait_for_nobody_in_a_busy_build_folder(project_copy, verb):
     """Two validate runs on one project: the second is refused at once, instead of failing on the
     firmware folder the first one replaced."""

@@ -31,7 +31,7 @@ class FineTune:
     epochs: int
     batch_size: int
     learning_rate: float
-    progress: training.Progress
+    progress: training.Lines
 
     def run(self, model, label: str, callbacks=()):
         return training.fit(model, self.dataset, self.train_targets, self.val_targets, self.loss,

@@ -52,7 +52,7 @@ class Teacher:
 
 
 def train(dataset: Dataset, architecture: str, epochs: int, batch_size: int, learning_rate: float,
-          seed: int, progress: training.Progress):
+          seed: int, progress: training.Lines):
     import tf_keras
     training.seed_everything(seed)
     model = zoo.build_teacher(architecture, dataset.input_shape, dataset.output_size)

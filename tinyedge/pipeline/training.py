@@ -16,7 +16,8 @@ import numpy as np
 
 from .data import Dataset
 
-Progress = Callable[[str], None]
+# Where progress lines go: one line per call (the pipeline passes tinyedge.console.say or its own log).
+Lines = Callable[[str], None]
 
 
 def seed_everything(seed: int) -> None:
@@ -89,7 +90,7 @@ def packed_metric(task: str, size: int):
     return accuracy if task == "classification" else mse
 
 
-def progress_callback(progress: Progress, label: str, epochs: int, metric: str):
+def progress_callback(progress: Lines, label: str, epochs: int, metric: str):
     import tf_keras
 
     class EpochLine(tf_keras.callbacks.Callback):
@@ -109,7 +110,7 @@ def progress_callback(progress: Progress, label: str, epochs: int, metric: str):
 
 
 def fit(model, dataset: Dataset, train_targets: np.ndarray, val_targets: np.ndarray, loss, metric,
-        epochs: int, batch_size: int, learning_rate: float, progress: Progress, label: str,
+        epochs: int, batch_size: int, learning_rate: float, progress: Lines, label: str,
         callbacks=(), schedule: bool = True):
     """Adam with a cosine learning-rate decay (stable final epochs), one progress line per epoch."""
     import tf_keras
