@@ -99,13 +99,9 @@ def _device_transport(board: Board, built, port: str | None, console) -> Iterato
                             built.next_step)
     target = for_board(board)
     port = target.install(built.project, port)
-    with target.link(built.elf, port) as link:
-        _say(console, f"bench: running one inference on {link.description}")
-        transport = link.open()
-        try:
-            yield transport
-        finally:
-            transport.close()
+    _say(console, f"bench: running one inference on {board.name}")
+    with target.open_transport(built.elf, port) as transport:
+        yield transport
 
 
 def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: np.ndarray | None = None,

@@ -20,7 +20,7 @@ from ..console import say
 from ..errors import TinyedgeError
 from ..tflite.model import parse
 from .bundle import ModelBundle, make_bundle
-from .render import KINDS, ProjectPlan, TflmPlan, render_project
+from .render import KINDS, ProjectPlan, TflmPlan
 from .runtime import RuntimeChoice, choose_runtime, tflm_arena_bytes, tflm_resolver_methods
 from .tree import write_tree
 
@@ -107,6 +107,8 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
     if model_bytes is None:
         raise TinyedgeError(f"{tflite_path} does not exist", "run the model pipeline first (tinyedge build)")
     parse(model_bytes, source=str(tflite_path))
+    from ..targets import for_board
+    target = for_board(board)
     bundle = make_bundle(model_bytes, name, labels, test_sample)
     plan = plan_project(bundle, board, kind, runtime, arena_margin, arena_bytes, tflm_dir)
     _say(console, f"runtime: {plan.runtime.kind} ({plan.runtime.reason})")
@@ -114,7 +116,7 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
     estimate = footprint.estimate_plan(bundle, plan, board)
 
     project = Path(build_dir) / PROJECT_FOLDER
-    write_tree(render_project(bundle, board, plan), project)
+    write_tree(target.generate_project(bundle, plan), project)
     _say(console, f"project: {project} ({plan.layout or kind})")
 
     result = FirmwareResult(project=project, kind=kind, runtime=plan.runtime.kind,
@@ -136,8 +138,6 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
     if kind == "cmake":
         result.next_step = f"add_subdirectory({project}) in your firmware's CMakeLists.txt and link 'tinyedge'"
         return not_compiled()
-    from ..targets import for_board
-    target = for_board(board)
     missing = target.missing_toolchain()
     if missing:
         result.next_step = target.toolchain_step(project)

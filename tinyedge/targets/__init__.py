@@ -2,11 +2,12 @@
 
     target = for_board(board)
     target.plan(plan)                      # what the kind's project needs (platform, flags, layout)
+    files = target.generate_project(bundle, plan)
     target.missing_toolchain()             # None, or why the firmware cannot be compiled here
     built = target.compile(project)        # the ELF with its flash and RAM
     target.install(project, port)          # PlatformIO upload (real boards); nothing to write otherwise
-    with target.link(elf, port) as link:   # how the host reaches the running firmware
-        transport = link.open()
+    with target.link(elf, port) as link:   # how the host reaches the running firmware (reopened
+        transport = link.open()            #   after a drop); target.open_transport: one transport
     target.timer_unit                      # what one tick of its timer counts
 
 Three kinds: PlatformIO boards (real hardware over USB serial), emulated boards (QEMU) and the host (the
@@ -58,6 +59,9 @@ class Target(Protocol):
         """Fills in what this kind's project needs (platform spec, link flags, extra files, layout), or
         refuses a runtime it cannot run, with a TinyedgeError."""
 
+    def generate_project(self, bundle, plan: "ProjectPlan") -> dict[str, str]:
+        """{path: text} of the project (rendered, nothing written)."""
+
     def firmware_figures(self) -> FirmwareFigures:
         """tinyedge's protocol, port and start-up on this target, for the estimate before a compile."""
 
@@ -85,6 +89,9 @@ class Target(Protocol):
     def link(self, elf: Path | None, port: str | None) -> AbstractContextManager["Link"]:
         """The link to the firmware `elf` (started here where the target runs it) or the device on
         `port`; always stopped on the way out."""
+
+    def open_transport(self, elf: Path | None, port: str | None) -> AbstractContextManager:
+        """One transport over `link`, closed on the way out."""
 
 
 def for_board(board: Board) -> Target:

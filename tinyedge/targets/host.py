@@ -11,16 +11,14 @@ from pathlib import Path
 
 from ..errors import TinyedgeError
 from . import Built, FirmwareFigures
+from .base import BaseTarget
 
 # Folders of the host project (project/render.py `_host`): each is compiled whole and is an include folder.
 SOURCE_FOLDERS = ("src", "protocol", "native", "port")
 FIRMWARE_FILE = "build/firmware.elf"
 
 
-class HostTarget:
-    def __init__(self, board):
-        self.board = board
-
+class HostTarget(BaseTarget):
     @property
     def timer_unit(self) -> str:
         return "us"

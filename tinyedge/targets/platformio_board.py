@@ -8,16 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..boards import Board
 from . import Built, FirmwareFigures
+from .base import BaseTarget
 
 TIMER_UNITS = {"dwt": "cycles", "micros": "us", "systick": "cycles", "monotonic": "us"}
 
 
-class PlatformIOTarget:
-    def __init__(self, board: Board):
-        self.board = board
-
+class PlatformIOTarget(BaseTarget):
     @property
     def timer_unit(self) -> str:
         return TIMER_UNITS[self.board.timer]

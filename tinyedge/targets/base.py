@@ -1,0 +1,31 @@
+"""What every target does the same way: its project comes from the one renderer (project/render.py,
+laid out as the target's plan says), and a transport is the first connection of its link."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..boards import Board
+
+
+class BaseTarget:
+    def __init__(self, board: Board):
+        self.board = board
+
+    def generate_project(self, bundle, plan) -> dict[str, str]:
+        """{path: text} of the firmware project for this board (`plan` went through `self.plan`)."""
+        from ..project.render import render_project
+        return render_project(bundle, self.board, plan)
+
+    @contextmanager
+    def open_transport(self, elf: Path | None, port: str | None) -> Iterator:
+        """One transport to the running firmware (started here where the target runs it), closed and
+        stopped on the way out."""
+        with self.link(elf, port) as link:
+            transport = link.open()
+            try:
+                yield transport
+            finally:
+                transport.close()
