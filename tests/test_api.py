@@ -17,7 +17,6 @@ import pytest
 from tinyedge import api, buildfiles
 from tinyedge.errors import TinyedgeError
 
-pytestmark = pytest.mark.slow
 
 MODEL_STAGES = ["data", "teacher", "student", "int8", "tflm"]
 SMALL_PROJECT = """\
@@ -73,6 +72,8 @@ def built(tmp_path_factory):
     return folder, project, first, second, stamp
 
 
+@pytest.mark.slow
+@pytest.mark.emulated
 def test_the_first_build_runs_every_stage_and_compiles(built):
     _, project, first, _, _ = built
     assert first.stage_status == {name: "ran" for name in [*MODEL_STAGES, "firmware", "plot"]}
@@ -83,6 +84,8 @@ def test_the_first_build_runs_every_stage_and_compiles(built):
     assert outputs["firmware/platformio.ini"] == _sha(project.build_dir / "firmware" / "platformio.ini")
 
 
+@pytest.mark.slow
+@pytest.mark.emulated
 def test_a_second_build_in_the_same_process_is_the_same_and_recompiles_nothing(built):
     _, _, first, second, (sha, mtime) = built
     assert second.stage_status == {name: "cached" for name in [*MODEL_STAGES, "firmware", "plot"]}
@@ -91,6 +94,8 @@ def test_a_second_build_in_the_same_process_is_the_same_and_recompiles_nothing(b
     assert (_sha(elf), elf.stat().st_mtime_ns) == (sha, mtime)
 
 
+@pytest.mark.slow
+@pytest.mark.emulated
 def test_report_json_holds_what_the_build_returned(built):
     _, project, _, second, _ = built
     stored = json.loads((project.build_dir / buildfiles.REPORT).read_text())
@@ -106,6 +111,8 @@ def _copy(built, tmp_path, settings: str = "") -> api.Project:
     return api.open_project(folder)
 
 
+@pytest.mark.slow
+@pytest.mark.emulated
 def test_a_copied_project_reuses_its_firmware_at_its_new_place(built, tmp_path):
     project = _copy(built, tmp_path)
     result = api.build(project)
@@ -114,6 +121,8 @@ def test_a_copied_project_reuses_its_firmware_at_its_new_place(built, tmp_path):
     assert result.firmware.project == project.build_dir / "firmware"
 
 
+@pytest.mark.slow
+@pytest.mark.emulated
 def test_another_project_kind_reruns_only_the_firmware_stage(built, tmp_path):
     project = _copy(built, tmp_path, '\n[runtime]\nproject = "cmake"\n')
     result = api.build(project)
@@ -123,6 +132,8 @@ def test_another_project_kind_reruns_only_the_firmware_stage(built, tmp_path):
     assert (project.build_dir / "firmware" / "CMakeLists.txt").is_file()
 
 
+@pytest.mark.slow
+@pytest.mark.emulated
 def test_more_distillation_reruns_the_student_and_everything_after_it(built, tmp_path):
     project = _copy(built, tmp_path, "")
     (project.directory / "tinyedge.toml").write_text(SMALL_PROJECT.replace(
@@ -132,13 +143,16 @@ def test_more_distillation_reruns_the_student_and_everything_after_it(built, tmp
                                    "tflm": "ran", "firmware": "ran", "plot": "ran"}
 
 
+@pytest.mark.slow
+@pytest.mark.emulated
 def test_a_changed_generator_source_reruns_only_the_firmware_stage(built, tmp_path, monkeypatch):
     """A byte of what renders the project (here one more source file in the stage's list) is an input:
     the firmware is generated and compiled again, the model stages stay."""
-    from tinyedge.pipeline import runner
+    from tinyedge.pipeline import firmware_stage
     extra = tmp_path / "template.j2"
     extra.write_text("{{ a }}\n")
-    monkeypatch.setattr(runner, "GENERATOR_SOURCES", (*runner.GENERATOR_SOURCES, str(extra)))
+    real = firmware_stage.generator_sources
+    monkeypatch.setattr(firmware_stage, "generator_sources", lambda: [*real(), extra])
     project = _copy(built, tmp_path)
     assert api.build(project).stage_status["firmware"] == "ran"
     assert api.build(project).stage_status["firmware"] == "cached"
@@ -148,6 +162,8 @@ def test_a_changed_generator_source_reruns_only_the_firmware_stage(built, tmp_pa
                                   "plot": "cached"}
 
 
+@pytest.mark.slow
+@pytest.mark.emulated
 def test_a_missing_elf_is_compiled_again_and_nothing_else_reruns(built, tmp_path):
     project = _copy(built, tmp_path)
     elf = project.build_dir / "firmware" / ".pio" / "build" / "emu-m4" / "firmware.elf"
@@ -159,6 +175,8 @@ def test_a_missing_elf_is_compiled_again_and_nothing_else_reruns(built, tmp_path
     assert _sha(elf) == original
 
 
+@pytest.mark.slow
+@pytest.mark.emulated
 def test_a_flash_budget_is_checked_against_the_recorded_elf_without_a_rebuild(built, tmp_path):
     flash = built[2].firmware.flash_bytes
     project = _copy(built, tmp_path, f"\n[budgets]\nmax_flash = {flash - 1}\n")
@@ -181,3 +199,40 @@ def test_validation_prepares_its_build_without_the_cli_commands():
                          env=dict(os.environ), timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+@pytest.mark.emulated
+def test_validate_and_flash_on_the_host_are_recorded_with_what_they_measured(built):
+    """The host board (the protocol firmware run as a process): validate agrees with host TFLM on every
+    sample, and the manifest names the ELF and model it measured and the files it wrote."""
+    project = api.open_project(built[0], board="host")
+    result = api.validate(project, samples=20)
+    data = result.to_json()
+    assert (data["samples"], data["agreement"], data["complete"]) == (20, 1.0, True)
+    manifest = json.loads((project.build_dir / buildfiles.MANIFEST).read_text())
+    record = manifest["stages"]["validate"]
+    elf = Path(manifest["stages"]["firmware"]["metrics"]["elf"])
+    assert record["inputs"]["elf"] == _sha(project.build_dir / elf)
+    assert record["inputs"]["model"] == _sha(project.build_dir / buildfiles.MODEL)
+    assert record["outputs"]["validation.json"] == _sha(project.build_dir / "validation.json")
+    assert record["metrics"]["agreement"] == 1.0
+    flashed = api.flash(project)
+    assert flashed.sha256 == _sha(project.build_dir / buildfiles.MODEL)
+    stored = json.loads((project.build_dir / buildfiles.MANIFEST).read_text())["stages"]["flash"]
+    assert stored["inputs"]["elf"] == record["inputs"]["elf"] and stored["metrics"]["sha256"] == flashed.sha256
+
+
+def test_the_sources_hash_follows_source_bytes_and_ignores_bytecode_caches(tmp_path):
+    """Python writes __pycache__ when a module is first imported (after the key was computed): that
+    must not make the next build's firmware key differ; a changed source byte must."""
+    from tinyedge.pipeline.manifest import sources_hash
+    folder = tmp_path / "codegen"
+    folder.mkdir()
+    (folder / "emit.py").write_text("X = 1\n")
+    before = sources_hash([folder])
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "emit.cpython-311.pyc").write_bytes(b"\x00" * 16)
+    assert sources_hash([folder]) == before
+    (folder / "emit.py").write_text("X = 2\n")
+    assert sources_hash([folder]) != before

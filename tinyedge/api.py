@@ -20,6 +20,7 @@ from .config import Config, find_and_load
 
 if TYPE_CHECKING:
     from .bench import BenchResult
+    from .validation.flashing import FlashResult
     from .pipeline.runner import BuildResult
     from .validation.buildinfo import BuildFolder
     from .validation.runner import ValidationResult
@@ -78,21 +79,68 @@ def folder_of(result: BuildResult, project: Project) -> BuildFolder:
 
 def validate(project: Project, *, port: str | None = None, samples: int | None = None,
              build_first: bool = True) -> ValidationResult:
-    """Build (cached stages reused), open the board (the emulator for an emulated board, else its serial
-    port), run `samples` test samples (default all) and compare with the host TFLM reference;
-    validation.json and report.html are written. The build folder stays locked from the build to the
-    last sample. A device fault: ValidationFailed (a TinyedgeError) carrying the samples so far."""
+    """Build (cached stages reused; the build's table goes to stderr), open the board through its target
+    (QEMU or the host program started here, or the real board's port), run `samples` test samples
+    (default all) and compare with the host TFLM reference; validation.json and report.html are written
+    and recorded in the manifest. The build folder stays locked from the build to the last sample. A
+    device fault: ValidationFailed (a TinyedgeError) carrying the samples so far."""
+    import time
+
     from .locking import build_folder_lock
-    from .validation import validate as run_validation
     from .targets import for_board
+    from .validation import validate as run_validation
+    from .validation.prepare import run_build
     from .validation.runner import check_sample_count
 
     check_sample_count(samples)  # a bad sample count fails before the build
     with build_folder_lock(project.build_dir):
-        folder = folder_of(build(project), project) if build_first else project.load()
-        # The board's target opens the link (QEMU or the host program started here, or the port).
+        folder = run_build(project) if build_first else project.load()
+        started = time.perf_counter()
         with for_board(project.board).link(folder.elf, port) as link:
-            return run_validation(folder, link, samples, elf=folder.elf)
+            result = run_validation(folder, link, samples, elf=folder.elf)
+        data = result.to_json()
+        _record_measurement(project, "validate", folder, {"samples": samples, "port": port},
+                            [data["json"], data["report"], *data.get("plots", [])],
+                            {key: data.get(key) for key in MEASURED_FIGURES},
+                            time.perf_counter() - started)
+    return result
+
+
+# What the manifest keeps of a validation (the rest is in validation.json).
+MEASURED_FIGURES = ("samples", "complete", "agreement", "device_accuracy", "device_mse", "latency",
+                    "flash_bytes", "ram_bytes")
+
+
+def flash(project: Project, *, port: str | None = None) -> FlashResult:
+    """Put the built firmware where the board's target runs it (PlatformIO's upload to a real board; for
+    an emulated board or the host, a check that it starts and carries the build's model), recorded in
+    the manifest. Uses the build as it is: `build` first."""
+    import time
+
+    from .locking import build_folder_lock
+    from .targets import for_board
+
+    with build_folder_lock(project.build_dir):
+        folder = project.load()
+        started = time.perf_counter()
+        result = for_board(project.board).flash(folder, port)
+        _record_measurement(project, "flash", folder, {"port": port}, [],
+                            {"port": result.port, "model": result.model, "sha256": result.sha256},
+                            time.perf_counter() - started)
+    return result
+
+
+def _record_measurement(project: Project, name: str, folder: BuildFolder, settings: dict,
+                        written: list[str], metrics: dict, seconds: float) -> None:
+    """The manifest's record of a flash or a validation: the model's and the firmware's hashes and the
+    firmware stage's key (what was measured) and the files it wrote."""
+    from .pipeline.manifest import Manifest, file_hash
+    manifest = Manifest(project.build_dir)
+    firmware = manifest.data["stages"].get("firmware", {})
+    inputs = {**settings, "model": file_hash(folder.model_path),
+              "elf": file_hash(folder.elf) if folder.elf is not None else None}
+    outputs = [str(Path(path).resolve().relative_to(project.build_dir.resolve())) for path in written]
+    manifest.record_measurement(name, inputs, [firmware.get("key", "")], outputs, metrics, seconds)
 
 
 def measure(board: str | Board, model: str | Path, *, runtime: str = "native",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 
@@ -76,13 +77,30 @@ def test_arena_is_the_smallest_that_works(digits_build):
 
 
 def test_rerun_with_nothing_changed_is_cached(digits_build):
-    for stage in ("data", "teacher", "student", "int8", "tflm"):
+    for stage in ("data", "teacher", "student", "int8", "tflm", "firmware"):
         assert f"{stage}: cached" in digits_build.second.stderr
     assert "started" not in digits_build.second.stderr
     first, again = digits_build.result, digits_build.rerun
-    for key in ("int8_accuracy", "float_accuracy", "teacher_params", "student_params", "arena_bytes"):
+    for key in ("int8_accuracy", "float_accuracy", "teacher_params", "student_params", "arena_bytes",
+                "project", "estimated_flash_bytes", "estimated_ram_bytes", "runtime_reason"):
         assert again[key] == first[key]
     assert all(row["cached"] for row in again["stages"])
+    assert set(first["stage_status"].values()) == {"ran"}
+    assert set(again["stage_status"].values()) == {"cached"}
+
+
+def test_the_firmware_stage_is_in_the_manifest_with_its_inputs_and_files(digits_build):
+    """nano33's platform is not installed here: the project is generated, not compiled, and the
+    manifest holds the key's inputs (the model's hash among them) and every file of the project."""
+    build = digits_build.folder / "build" / "nano33"
+    record = json.loads((build / "manifest.json").read_text())["stages"]["firmware"]
+    files = sorted(str(path.relative_to(build)) for path in (build / "firmware").rglob("*") if path.is_file())
+    assert sorted(record["outputs"]) == files and "firmware/platformio.ini" in files
+    assert record["metrics"]["compiled"] is False and record["metrics"]["project"] == "firmware"
+    assert record["inputs"]["model"] == hashlib.sha256((build / "model.tflite").read_bytes()).hexdigest()
+    assert record["inputs"]["board"] == "nano33" and record["inputs"]["kind"] == "platformio"
+    report = json.loads((build / "report.json").read_text())
+    assert report["firmware"]["project"] == str(build / "firmware")
 
 
 def test_build_folder_holds_manifest_report_and_plot(digits_build):

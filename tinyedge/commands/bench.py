@@ -8,8 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..bench import check_bench_target, report_lines, run_bench
-from ..boards import Catalogue
+from ..bench import report_lines
 from ..errors import TinyedgeError
 
 
@@ -20,9 +19,8 @@ def run(board: str | None = None, model: Path | None = None, as_json: bool = Fal
                             "lists them)")
     if model is None:
         raise TinyedgeError("bench needs a model", "pass --model path/to/model.tflite")
-    target = Catalogue.load().get(board)
-    check_bench_target(target, "native")
-    result = run_bench(target, Path(model), "native", port=port)
+    from .. import api
+    result = api.measure(board, model, port=port)
     if as_json:
         click.echo(json.dumps(result.to_json()))
     else:

@@ -10,17 +10,8 @@ import click
 
 
 def run(board: str | None = None, project_dir: Path = Path("."), port: str | None = None) -> None:
-    from ..locking import build_folder_lock
-    from ..validation.prepare import resolve
+    from .. import api
 
-    target = resolve(board, project_dir)
-    with build_folder_lock(target.build_dir):
-        _flash(target, port)
-
-
-def _flash(target, port: str | None) -> None:
-    from ..targets import for_board
-
-    result = for_board(target.board).flash(target.load(), port)
+    result = api.flash(api.open_project(project_dir, board), port=port)
     click.echo(f"{result.board}: {result.summary}")
     click.echo(f"next: {result.next_step}")

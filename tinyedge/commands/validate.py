@@ -17,32 +17,25 @@ JSON_LEFT_OUT = ("per_sample", "build_stages")
 
 def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool = False,
         port: str | None = None, samples: int | None = None) -> None:
-    from ..validation import ValidationFailed, validate
-    from ..targets import for_board
-    from ..validation.prepare import resolve, run_build
+    from .. import api
+    from ..validation import ValidationFailed
     from ..validation.runner import check_sample_count
 
-    from ..locking import build_folder_lock
-
-    check_sample_count(samples)  # a bad --samples fails before the build
-    target = resolve(board, project_dir)
-    # Held from the build to the last sample: no other run may replace the firmware meanwhile.
-    with build_folder_lock(target.build_dir):
-        folder = run_build(target)
-        with for_board(target.board).link(folder.elf, port) as link:
-            try:
-                result = validate(folder, link, samples, elf=folder.elf)
-            except ValidationFailed as failed:
-                if as_json:  # the samples measured before the fault, with "complete": false
-                    _echo_json(failed.result.to_json())
-                raise
+    check_sample_count(samples)  # a bad --samples fails before the project is read
+    project = api.open_project(project_dir, board)
+    try:
+        result = api.validate(project, port=port, samples=samples)
+    except ValidationFailed as failed:
+        if as_json:  # the samples measured before the fault, with "complete": false
+            _echo_json(failed.result.to_json())
+        raise
     data = result.to_json()
     if as_json:
         _echo_json(data)
     else:
         _print_summary(data)
     # validation.json and report.html are written: a missed budget now makes the exit status 1.
-    check_budgets(target.config["budgets"], data)
+    check_budgets(project.config["budgets"], data)
 
 
 def missed_budgets(budgets: dict, data: dict) -> list[str]:

@@ -36,15 +36,18 @@ def path_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def sources_hash(root: Path, relative: tuple[str, ...] | list[str]) -> str:
-    """One hash of the files and folders `relative` under `root` (those that exist): what a stage
-    made by tinyedge's own templates and sources depends on besides its settings."""
+def sources_hash(paths: list[Path]) -> str:
+    """One hash of the source files under `paths` (files or folders; Python's bytecode caches left out,
+    they come and go with imports): what a stage made by tinyedge's own templates and code depends on
+    besides its settings."""
     digest = hashlib.sha256()
-    for name in relative:
-        path = Path(root) / name
-        if path.exists():
-            digest.update(name.encode())
-            digest.update(path_hash(path).encode())
+    for root in map(Path, paths):
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for file in files:
+            if "__pycache__" in file.parts or file.suffix == ".pyc":
+                continue
+            digest.update(str(file.relative_to(root.parent)).encode())
+            digest.update(file_hash(file).encode())
     return digest.hexdigest()
 
 
@@ -82,14 +85,25 @@ class Manifest:
                 return None
         return record
 
-    def record(self, name: str, key: str, outputs: list[str], metrics: dict, seconds: float) -> dict:
-        """Store a finished stage and write the manifest at once, so a later failure keeps it."""
+    def record(self, name: str, key: str, outputs: list[str], metrics: dict, seconds: float,
+               inputs: dict[str, Any] | None = None) -> dict:
+        """Store a finished stage and write the manifest at once, so a later failure keeps it.
+        `inputs` (content hashes and settings) says what the stage was made from."""
         record = {"key": key,
                   "outputs": {relative: path_hash(self.build_dir / relative) for relative in outputs},
                   "metrics": metrics, "seconds": round(seconds, 2)}
+        if inputs is not None:
+            record["inputs"] = inputs
         self.data["stages"][name] = record
         self.save()
         return record
+
+    def record_measurement(self, name: str, inputs: dict[str, Any], upstream: list[str],
+                           outputs: list[str], metrics: dict, seconds: float) -> dict:
+        """A step that measures (flash, validate) runs every time it is asked for, so nothing is
+        skipped by its key; its record names what it measured (`inputs`: content hashes, the port)
+        and what it wrote, so its files trace back to the firmware and model they measured."""
+        return self.record(name, stage_key(name, inputs, upstream), outputs, metrics, seconds, inputs)
 
     def forget(self, name: str) -> None:
         self.data["stages"].pop(name, None)

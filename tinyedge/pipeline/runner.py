@@ -11,152 +11,32 @@ about a second. Every artifact has one writer: its stage here (report.json: `wri
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .. import buildfiles
+from .. import buildfiles as files
 from ..boards import Board
 from ..config import Config
 from ..console import say
 from ..errors import TinyedgeError
 from ..fileio import make_folder, write_bytes_atomic
 from ..tflite import inspect as analysis
-from . import budgets, data as data_module, report
-from .manifest import Manifest, file_hash, path_hash, sources_hash, stage_key
+from . import budgets, data as data_module, firmware_stage, report
+from .manifest import Manifest, path_hash, stage_key
+from .results import BuildResult, PipelineResult
 
 if TYPE_CHECKING:  # the firmware's modules load only when a build reaches its firmware stage
     from ..project.firmware import FirmwareResult
 
-DATA_FILE = buildfiles.DATA
-TEACHER_MODEL = buildfiles.TEACHER_MODEL
-TEACHER_OUTPUTS = buildfiles.TEACHER_OUTPUTS
-STUDENT_MODEL = buildfiles.STUDENT_MODEL
-TFLITE = buildfiles.MODEL
-TEST_DATA = buildfiles.TEST_DATA
-REPORT = buildfiles.REPORT
-PLOT = buildfiles.PLOT
 STEP_LABELS = {"low_rank": "low-rank", "prune": "pruned", "cluster": "clustered", "qat": "QAT"}
 
 
 def metric_of(task: str) -> str:
     """The figure of every stage: accuracy for classifiers, mean squared error for the rest."""
     return "accuracy" if task == "classification" else "mse"
-
-
-@dataclass
-class PipelineResult:
-    """The figures `tinyedge build --json` prints (later issues add project, elf, flash and RAM)."""
-    board: str
-    runtime: str
-    tflite: str
-    test_data: str
-    float_accuracy: float | None        # classification only (None otherwise: see float_error)
-    int8_accuracy: float | None
-    teacher_params: int
-    student_params: int
-    arena_bytes: int
-    stages: list[dict]
-    seconds: float
-    metric: str = "accuracy"
-    teacher_accuracy: float | None = 0.0
-    task: str = "classification"
-    metric_description: str = ""
-    float_error: float | None = None    # regression and autoencoders: MSE of the float student
-    int8_error: float | None = None     # ... and of TFLM's int8 outputs, dequantized
-    teacher_error: float | None = None
-    model_bytes: int = 0
-    macs: int = 0
-    input_scale: float = 0.0
-    input_zero_point: int = 0
-    output_scale: float = 0.0
-    output_zero_point: int = 0
-    build_dir: str = ""
-    manifest: str = ""
-    report: str = ""
-    plot: str = ""
-    labels: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class BuildResult:
-    """One build: the model's figures, the firmware (None when the pipeline stopped before it), what
-    each stage did ("ran" or "cached") and what report.json says. What `tinyedge.api.build` returns."""
-    board: Board
-    model: PipelineResult
-    firmware: FirmwareResult | None
-    stage_status: dict[str, str]
-    report: dict
-    seconds: float
-
-    @property
-    def build_dir(self) -> Path:
-        return Path(self.model.build_dir)
-
-    def to_json(self) -> dict:
-        """What `tinyedge build --json` prints."""
-        summary = self.model.to_json() | (self.firmware.to_json() if self.firmware else {})
-        summary["seconds"] = self.seconds
-        summary["stages_seconds"] = self.model.seconds
-        summary["stage_status"] = dict(self.stage_status)
-        return summary
-
-    def table(self):
-        """The stage table (rich) that `tinyedge build` prints."""
-        rows = [report.StageRow(**row) for row in self.model.stages]
-        return report.table(rows, f"stages ({self.report.get('title', self.board.name)})")
-
-    def summary_lines(self) -> list[str]:
-        """What `tinyedge build` prints after the stage table."""
-        model, firmware, board = self.model, self.firmware, self.board
-        lines = [f"int8 model: {model.tflite} ({model.model_bytes:,} bytes, TFLM arena "
-                 f"{model.arena_bytes:,} bytes); test data: {model.test_data}"]
-        if firmware is None:
-            return lines + [f"finished in {self.seconds:.1f} s"]
-        lines.append(f"runtime: {firmware.runtime} ({firmware.runtime_reason}); project: {firmware.project}")
-        if firmware.compiled:
-            lines.append(f"firmware: {firmware.elf}; {board.name}: flash {firmware.flash_bytes:,} of "
-                         f"{board.flash_bytes:,} bytes, RAM {firmware.ram_bytes:,} of {board.ram_bytes:,} "
-                         "bytes (measured in the ELF)")
-        else:
-            lines.append(f"{board.name}: flash about {firmware.estimated_flash_bytes:,} of "
-                         f"{board.flash_bytes:,} bytes, RAM about {firmware.estimated_ram_bytes:,} of "
-                         f"{board.ram_bytes:,} bytes (estimated for the {firmware.runtime} runtime before "
-                         "the compile; not compiled here)")
-        lines.append(f"next: {firmware.next_step}")
-        lines.append(f"finished in {self.seconds:.1f} s")
-        return lines
-
-
-# What the firmware's code generation and project depend on besides the model and the settings: the
-# templates, the firmware sources every project carries, and the Python that renders and compiles.
-GENERATOR_SOURCES = ("templates", "firmware", "tinyedge/codegen", "tinyedge/project", "tinyedge/targets",
-                     "tinyedge/footprint.py", "tinyedge/platformio.py")
-
-
-def _firmware_record(firmware: FirmwareResult, build_dir: Path) -> dict:
-    """The firmware stage's metrics, paths relative to the build folder (a copied project stays valid)."""
-    data = firmware.to_json()
-    data["project"] = os.path.relpath(firmware.project, build_dir)
-    data["elf"] = os.path.relpath(firmware.elf, build_dir) if firmware.elf else None
-    return data
-
-
-def _firmware_from_record(metrics: dict, build_dir: Path) -> FirmwareResult:
-    from ..project.firmware import FirmwareResult
-    names = {item.name for item in dataclasses.fields(FirmwareResult)}
-    values = {key: value for key, value in metrics.items() if key in names}
-    values["project"] = build_dir / metrics["project"]
-    values["elf"] = build_dir / metrics["elf"] if metrics.get("elf") else None
-    return FirmwareResult(**values)
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -169,8 +49,8 @@ class Pipeline:
                  log: Callable[[str], None] | None = None, tflm_dir: Path | None = None):
         self.config = config
         self.board = board
-        self.project_dir = Path(project_dir)
-        self.build_dir = buildfiles.build_dir(self.project_dir, config["project"]["build_dir"], board.name)
+        self.project_dir = Path(project_dir).resolve()
+        self.build_dir = files.build_dir(self.project_dir, config["project"]["build_dir"], board.name)
         self.log = log if log is not None else say
         self.manifest = Manifest(self.build_dir)
         self.tflm_dir = Path(tflm_dir).expanduser().resolve() if tflm_dir is not None else None
@@ -184,9 +64,9 @@ class Pipeline:
 
     def _stage(self, name: str, settings: dict, upstream: list[str],
                outputs: list[str] | Callable[[], list[str]],
-               work: Callable[[], dict]) -> tuple[str, dict, bool]:
+               work: Callable[[], dict], inputs: dict | None = None) -> tuple[str, dict, bool]:
         """Runs `work` unless the stage's key and outputs are unchanged; `outputs` may be a function
-        of what `work` wrote (the firmware's files)."""
+        of what `work` wrote (the firmware's files); `inputs` goes into the record as it is."""
         key = stage_key(name, settings, upstream)
         record = self.manifest.cached(name, key)
         if record is not None:
@@ -199,7 +79,7 @@ class Pipeline:
         metrics = work()
         seconds = time.perf_counter() - started
         written = outputs() if callable(outputs) else outputs
-        record = self.manifest.record(name, key, written, metrics, seconds)
+        record = self.manifest.record(name, key, written, metrics, seconds, inputs)
         self.status[name] = "ran"
         self.log(f"{name}: done in {seconds:.1f} s")
         return key, record, False
@@ -212,7 +92,7 @@ class Pipeline:
 
     def dataset(self) -> data_module.Dataset:
         if self._dataset is None:
-            with np.load(self.build_dir / DATA_FILE, allow_pickle=False) as stored:
+            with np.load(self.build_dir / files.DATA, allow_pickle=False) as stored:
                 arrays = {key: stored[key] for key in stored.files}
             self._dataset = data_module.Dataset(
                 arrays["x_train"], arrays["y_train"], arrays["x_val"], arrays["y_val"],
@@ -222,7 +102,7 @@ class Pipeline:
 
     def teacher_outputs(self) -> dict[str, np.ndarray]:
         if self._teacher_outputs is None:
-            with np.load(self.build_dir / TEACHER_OUTPUTS, allow_pickle=False) as stored:
+            with np.load(self.build_dir / files.TEACHER_OUTPUTS, allow_pickle=False) as stored:
                 self._teacher_outputs = {key: stored[key] for key in stored.files}
         return self._teacher_outputs
 
@@ -291,7 +171,7 @@ class Pipeline:
                     "classes": dataset.num_classes, "train": original, "val": len(dataset.x_val),
                     "test": len(dataset.x_test)}
 
-        key, _, _ = self._stage("data", settings, [], [DATA_FILE], work)
+        key, _, _ = self._stage("data", settings, [], [files.DATA], work)
         return key
 
     def _store_dataset(self, dataset: data_module.Dataset) -> None:
@@ -301,7 +181,7 @@ class Pipeline:
                  y_val=dataset.y_val, x_test=dataset.x_test, y_test=dataset.y_test,
                  task=np.array(dataset.task), labels=np.array(dataset.labels, dtype=str),
                  source=np.array(dataset.source))
-        write_bytes_atomic(self.build_dir / DATA_FILE, buffer.getvalue())
+        write_bytes_atomic(self.build_dir / files.DATA, buffer.getvalue())
         self._dataset = dataset
 
     def stage_teacher(self, data_key: str) -> str:
@@ -313,7 +193,7 @@ class Pipeline:
         else:
             settings.pop("model")
             settings["batch_size"] = self.config["distillation"]["batch_size"]
-        outputs = [TEACHER_OUTPUTS] if user_file else [TEACHER_OUTPUTS, TEACHER_MODEL]
+        outputs = [files.TEACHER_OUTPUTS] if user_file else [files.TEACHER_OUTPUTS, files.TEACHER_MODEL]
 
         def work() -> dict:
             from . import teacher as teacher_module, training
@@ -324,8 +204,8 @@ class Pipeline:
             else:
                 model = teacher_module.train(dataset, settings["architecture"], settings["epochs"],
                                              settings["batch_size"], 0.002, self.seed, self.log)
-                teacher = teacher_module.Teacher(model, False, TEACHER_MODEL)
-                self._save_keras(model, TEACHER_MODEL)
+                teacher = teacher_module.Teacher(model, False, files.TEACHER_MODEL)
+                self._save_keras(model, files.TEACHER_MODEL)
             train_out = teacher.predict(dataset.x_train)
             val_out = teacher.predict(dataset.x_val) if len(dataset.x_val) else \
                 np.zeros((0, *train_out.shape[1:]), np.float32)
@@ -333,7 +213,7 @@ class Pipeline:
             import io
             buffer = io.BytesIO()
             np.savez(buffer, train=train_out, val=val_out)
-            write_bytes_atomic(self.build_dir / TEACHER_OUTPUTS, buffer.getvalue())
+            write_bytes_atomic(self.build_dir / files.TEACHER_OUTPUTS, buffer.getvalue())
             self._teacher_outputs = {"train": train_out, "val": val_out}
             value = training.score(dataset.task, test_out, dataset.y_test)
             params = teacher.params
@@ -366,10 +246,10 @@ class Pipeline:
                                           settings["width"], settings["depth"])
             tune = self._fine_tune(settings["epochs"], settings["learning_rate"])
             tune.run(model, "distill")
-            self._save_keras(model, STUDENT_MODEL)
+            self._save_keras(model, files.STUDENT_MODEL)
             return self._float_metrics(model, self._evaluate_keras(model))
 
-        key, record, cached = self._stage("student", settings, [teacher_key], [STUDENT_MODEL], work)
+        key, record, cached = self._stage("student", settings, [teacher_key], [files.STUDENT_MODEL], work)
         self._row("student", "float", record, cached)
         return key, record
 
@@ -379,7 +259,7 @@ class Pipeline:
         settings = {"epochs": options["epochs"], **{k: v for k, v in options.items()
                                                     if k.startswith(step)},
                     "distillation": self.config["distillation"]}
-        output = buildfiles.compression_output(step)
+        output = files.compression_output(step)
 
         def work() -> dict:
             from . import compress, training
@@ -431,10 +311,10 @@ class Pipeline:
             flatbuffer = quantize.convert_int8(model, calibration)
             checks.require_int8_tflm(parse(flatbuffer, source="the int8 model"),
                                      f"the int8 model of stage '{previous_stage}'")
-            write_bytes_atomic(self.build_dir / TFLITE, flatbuffer)
+            write_bytes_atomic(self.build_dir / files.MODEL, flatbuffer)
             return {"model_bytes": len(flatbuffer)}
 
-        key, _, _ = self._stage("int8", settings, [previous_key], [TFLITE], work)
+        key, _, _ = self._stage("int8", settings, [previous_key], [files.MODEL], work)
         return key
 
     def stage_tflm(self, int8_key: str, data_key: str) -> dict:
@@ -442,7 +322,7 @@ class Pipeline:
             from ..tflite.model import parse
             from ..tflite.tflm import TflmRunner, smallest_arena
             dataset = self.dataset()
-            flatbuffer = (self.build_dir / TFLITE).read_bytes()
+            flatbuffer = (self.build_dir / files.MODEL).read_bytes()
             arena = smallest_arena(flatbuffer)
             runner = TflmRunner(flatbuffer, arena_size=arena)
             scale, zero = runner.input.scale, runner.input.zero_point
@@ -453,8 +333,8 @@ class Pipeline:
             value = score(dataset.task, values, dataset.y_test)
             buffer = __import__("io").BytesIO()
             np.savez(buffer, x=dataset.x_test.astype(np.float32), y=dataset.y_test)
-            write_bytes_atomic(self.build_dir / TEST_DATA, buffer.getvalue())
-            info = analysis.analyse(parse(flatbuffer, source=TFLITE), TFLITE, with_arena=False)
+            write_bytes_atomic(self.build_dir / files.TEST_DATA, buffer.getvalue())
+            info = analysis.analyse(parse(flatbuffer, source=files.MODEL), files.MODEL, with_arena=False)
             self.log(f"  TFLM on the host: {dataset.task} {report.METRIC_NAMES[metric_of(dataset.task)]}"
                      f" {value:.5g} on {len(dataset.x_test)} test samples, arena {arena:,} bytes")
             return {"metric": metric_of(dataset.task),
@@ -465,83 +345,41 @@ class Pipeline:
                     "output_scale": runner.output.scale,
                     "output_zero_point": runner.output.zero_point}
 
-        key, record, cached = self._stage("tflm", {}, [int8_key, data_key], [TEST_DATA], work)
+        key, record, cached = self._stage("tflm", {}, [int8_key, data_key], [files.TEST_DATA], work)
         self._row("int8 (TFLM)", "int8", record, cached)
         return key, record["metrics"]
 
     def stage_firmware(self, tflm_key: str, tflm: dict, labels: list[str]) -> FirmwareResult:
-        """Code generation, the firmware project and, where the board's toolchain is here, the compile.
-
-        Its key holds everything the project is made of (the model's bytes, the runtime settings, the
-        board, the templates and firmware sources, tinyedge's version) and whether the board's
-        PlatformIO platform is installed; its outputs are the project's files and the ELF, so a
-        missing or damaged ELF is made again. Budgets are not in the key: they are checked against the
-        recorded figures after the stage, so changing one compiles nothing."""
-        from ..platformio import platform_installed, user_core_dir
-        from ..resources import PACKAGE_DIR
-        runtime = self.config["runtime"]
-        model = self.build_dir / TFLITE
-        settings = {"model": file_hash(model), "runtime": runtime["kind"], "kind": runtime["project"],
-                    "arena_margin": runtime["arena_margin"], "name": self.config["project"]["name"],
-                    "labels": labels, "tflm_dir": str(self.tflm_dir) if self.tflm_dir else None,
-                    "board": {key: value for key, value in dataclasses.asdict(self.board).items()
-                              if key != "path"},
-                    "platform_installed": platform_installed(self.board.platformio.platform,
-                                                             user_core_dir()),
-                    "sources": sources_hash(PACKAGE_DIR.parent, GENERATOR_SOURCES)}
-        project = self.build_dir / buildfiles.FIRMWARE
+        """Code generation, the firmware project and, where the board's toolchain is here, the compile
+        (firmware_stage.py says what its key holds and what it writes)."""
+        model = self.build_dir / files.MODEL
+        settings = firmware_stage.settings(self.config, self.board, model, labels, self.tflm_dir)
+        made: list = []
 
         def work() -> dict:
-            from ..project import build_firmware
-            with np.load(self.build_dir / TEST_DATA, allow_pickle=False) as stored:
-                first_sample = stored["x"][0]
-            built = build_firmware(self.board, model, self.build_dir, runtime=runtime["kind"],
-                                   kind=runtime["project"], name=self.config["project"]["name"],
-                                   labels=labels, test_sample=first_sample, tflm_dir=self.tflm_dir,
-                                   arena_bytes=tflm["arena_bytes"], arena_margin=runtime["arena_margin"],
-                                   console=self.log)
-            self._firmware_elf = built.elf
-            return _firmware_record(built, self.build_dir)
+            built = firmware_stage.make(self.config, self.board, self.build_dir, labels, self.tflm_dir,
+                                        tflm["arena_bytes"], self.log)
+            made.append(built)
+            return firmware_stage.record_of(built, self.build_dir)
 
-        def outputs() -> list[str]:
-            files = [path for path in project.rglob("*")
-                     if path.is_file() and ".pio" not in path.relative_to(project).parts]
-            if self._firmware_elf is not None:
-                files.append(Path(self._firmware_elf))
-            return sorted(str(path.relative_to(self.build_dir)) for path in files)
-
-        self._firmware_elf = None
-        _, record, _ = self._stage("firmware", settings, [tflm_key], outputs, work)
-        return _firmware_from_record(record["metrics"], self.build_dir)
-
-    def check_footprint(self, firmware: FirmwareResult) -> None:
-        """Flash and RAM against the board and the budgets: the ELF's figures when compiled, else the
-        runtime's estimate (a CMake library goes into the user's own firmware, whose size tinyedge
-        cannot know: nothing to check)."""
-        from .. import footprint
-        if firmware.compiled:
-            figures = footprint.measured(firmware.runtime, firmware.flash_bytes, firmware.ram_bytes)
-        elif firmware.kind == "cmake":
-            return
-        else:
-            figures = footprint.Footprint(firmware.runtime, firmware.estimated_flash_bytes,
-                                          firmware.estimated_ram_bytes, False, firmware.estimate_basis)
-        budget = self.config["budgets"]
-        footprint.check(figures, self.board, budget["max_flash"], budget["max_ram"], kept=firmware.project)
+        _, record, _ = self._stage("firmware", settings, [tflm_key],
+                                   lambda: firmware_stage.outputs(self.build_dir, made[0]), work,
+                                   firmware_stage.traced(settings, self.board))
+        return firmware_stage.from_record(record["metrics"], self.build_dir)
 
     def write_report(self, result: PipelineResult, firmware: FirmwareResult | None) -> dict:
         """stages.png (when its rows changed) and report.json: the one writer of both."""
         title = f"{self.config['project']['name']} on {self.board.name}"
         digest = report.rows_hash(self.rows, title)
-        plot = self.build_dir / PLOT
+        plot = self.build_dir / files.PLOT
         previous = self.manifest.data["stages"].get("plot", {})
         if previous.get("key") != digest or not plot.exists():
             report.write_plot(plot, self.rows, title)
-            self.manifest.record("plot", digest, [PLOT], {}, 0.0)
+            self.manifest.record("plot", digest, [files.PLOT], {}, 0.0)
             self.status["plot"] = "ran"
         else:
             self.status["plot"] = "cached"
-        return report.write_build_report(self.build_dir / REPORT, title, result.to_json(), self.rows,
+        return report.write_build_report(self.build_dir / files.REPORT, title, result.to_json(), self.rows,
                                          firmware.to_json() if firmware else None)
 
     # -- the whole run -------------------------------------------------------------------------------
@@ -554,7 +392,7 @@ class Pipeline:
         budgets.require_applicable(self.config["budgets"], self.dataset().task)
         teacher_key = self.stage_teacher(data_key)
         key, student = self.stage_student(teacher_key)
-        last_file, last_stage = STUDENT_MODEL, "student"
+        last_file, last_stage = files.STUDENT_MODEL, "student"
         compression = self.config["compression"]
         from .compress import STEPS
         for step in STEPS:
@@ -570,7 +408,7 @@ class Pipeline:
         accuracy = task == "classification"
         result = PipelineResult(
             board=self.board.name, runtime=self.config["runtime"]["kind"],
-            tflite=str(self.build_dir / TFLITE), test_data=str(self.build_dir / TEST_DATA),
+            tflite=str(self.build_dir / files.MODEL), test_data=str(self.build_dir / files.TEST_DATA),
             float_accuracy=float_stage.value if accuracy else None,
             int8_accuracy=tflm["value"] if accuracy else None,
             teacher_params=self.rows[0].params, student_params=student["metrics"]["params"],
@@ -584,8 +422,8 @@ class Pipeline:
             input_scale=tflm["input_scale"], input_zero_point=tflm["input_zero_point"],
             output_scale=tflm["output_scale"], output_zero_point=tflm["output_zero_point"],
             build_dir=str(self.build_dir),
-            manifest=str(self.manifest.path), report=str(self.build_dir / REPORT),
-            plot=str(self.build_dir / PLOT), labels=list(self.dataset().labels))
+            manifest=str(self.manifest.path), report=str(self.build_dir / files.REPORT),
+            plot=str(self.build_dir / files.PLOT), labels=list(self.dataset().labels))
         result.seconds = round(time.perf_counter() - started, 2)
         return result, tflm_key, tflm
 
@@ -612,7 +450,7 @@ class Pipeline:
                                      self.config.as_dict())
             self.manifest.save()
         if built is not None:
-            self.check_footprint(built)
+            firmware_stage.check_footprint(built, self.board, self.config["budgets"])
         return BuildResult(self.board, result, built, dict(self.status), written,
                            round(time.perf_counter() - started, 2))
 

@@ -1,28 +1,18 @@
-"""From the command line's options to a build folder with a compiled firmware, for `validate` and
-`flash`: the project's settings and board (tinyedge.api.open_project), and for `validate` the build
-itself, through the library (tinyedge.api.build) as `tinyedge build` runs it, its table on stderr."""
+"""The build that `validate` runs first: through the library (tinyedge.api.build), in this process, as
+`tinyedge build` runs it, with the stage table and the build's lines on stderr (stdout is validate's)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from .. import api
 from ..console import print_table, say
 from .buildinfo import BuildFolder
 
-Target = api.Project  # what validate and flash resolve: a project for one board
 
-
-def resolve(board: str | None, project_dir: Path) -> api.Project:
-    return api.open_project(project_dir, board)
-
-
-def run_build(target: api.Project) -> BuildFolder:
-    """`tinyedge build --board B --dir D` in this process: every stage is reused when nothing changed,
-    and the firmware is compiled where the toolchain is here; its table and lines go to stderr (stdout
-    is kept for validate's own output)."""
-    say(f"validate: building {target.model_name} for {target.board.name} (unchanged stages are reused)")
-    result = api.build(target)
+def run_build(project: api.Project) -> BuildFolder:
+    """Every stage is reused when nothing changed, and the firmware is compiled where the toolchain is
+    here; returns the build folder as validation reads it."""
+    say(f"validate: building {project.model_name} for {project.board.name} (unchanged stages are reused)")
+    result = api.build(project)
     print_table(result.table(), to_stderr=True)
     say("\n".join(result.summary_lines()))
-    return api.folder_of(result, target)
+    return api.folder_of(result, project)

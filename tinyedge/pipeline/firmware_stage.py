@@ -1,0 +1,109 @@
+"""The firmware stage of a build: code generation, the firmware project and, where the board's target
+can compile it here, the compile, as one stage of the pipeline (runner.py runs it).
+
+Its key holds everything the project is made of: the model's bytes, the runtime settings, the board,
+tinyedge's templates, firmware sources and rendering code, tinyedge's version (in every stage key) and
+what the board's target lacks to compile here (a platform installed later means a compile). Its
+outputs are the project's files and the ELF, so a missing or damaged ELF is made again. Budgets are
+not in the key: `check_footprint` checks them against the recorded figures after the stage, so a
+changed budget compiles nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from .. import buildfiles
+from ..boards import Board
+from ..config import Config
+from .manifest import file_hash, sources_hash
+
+if TYPE_CHECKING:  # the firmware's modules load only when a build reaches this stage
+    from ..project.firmware import FirmwareResult
+
+# What the firmware's code generation and project depend on besides the model and the settings: the
+# templates, the firmware sources every project carries, and the Python that renders and compiles
+# (package-relative; the templates and firmware folders are wherever tinyedge.resources finds them).
+GENERATOR_CODE = ("codegen", "project", "targets", "footprint.py", "platformio.py")
+
+
+def generator_sources() -> list[Path]:
+    from ..resources import FIRMWARE_DIR, PACKAGE_DIR, TEMPLATES_DIR
+    return [TEMPLATES_DIR, FIRMWARE_DIR, *(PACKAGE_DIR / name for name in GENERATOR_CODE)]
+
+
+def record_of(firmware: FirmwareResult, build_dir: Path) -> dict:
+    """The firmware stage's metrics, paths relative to the build folder (a copied project stays valid)."""
+    data = firmware.to_json()
+    data["project"] = os.path.relpath(firmware.project, build_dir)
+    data["elf"] = os.path.relpath(firmware.elf, build_dir) if firmware.elf else None
+    return data
+
+
+def from_record(metrics: dict, build_dir: Path) -> FirmwareResult:
+    from ..project.firmware import FirmwareResult
+    names = {item.name for item in dataclasses.fields(FirmwareResult)}
+    values = {key: value for key, value in metrics.items() if key in names}
+    values["project"] = build_dir / metrics["project"]
+    values["elf"] = build_dir / metrics["elf"] if metrics.get("elf") else None
+    return FirmwareResult(**values)
+
+
+def settings(config: Config, board: Board, model: Path, labels: list[str], tflm_dir: Path | None) -> dict:
+    """What the stage's key is made of."""
+    from ..targets import for_board
+    runtime = config["runtime"]
+    return {"model": file_hash(model), "runtime": runtime["kind"], "kind": runtime["project"],
+            "arena_margin": runtime["arena_margin"], "name": config["project"]["name"], "labels": labels,
+            "tflm_dir": str(tflm_dir) if tflm_dir else None,
+            "board": {key: value for key, value in dataclasses.asdict(board).items() if key != "path"},
+            "missing_toolchain": for_board(board).missing_toolchain(),
+            "sources": sources_hash(generator_sources())}
+
+
+def traced(settings: dict, board: Board) -> dict:
+    """What the manifest's record keeps of the key's inputs (the board by name)."""
+    return {**{key: value for key, value in settings.items() if key != "board"}, "board": board.name}
+
+
+def make(config: Config, board: Board, build_dir: Path, labels: list[str], tflm_dir: Path | None,
+         arena_bytes: int, log: Callable[[str], None]) -> FirmwareResult:
+    """Generates the project (and compiles it where possible); the board must fit, budgets come later."""
+    from ..project import build_firmware
+    runtime = config["runtime"]
+    with np.load(build_dir / buildfiles.TEST_DATA, allow_pickle=False) as stored:
+        first_sample = stored["x"][0]
+    return build_firmware(board, build_dir / buildfiles.MODEL, build_dir, runtime=runtime["kind"],
+                          kind=runtime["project"], name=config["project"]["name"], labels=labels,
+                          test_sample=first_sample, tflm_dir=tflm_dir, arena_bytes=arena_bytes,
+                          arena_margin=runtime["arena_margin"], console=log)
+
+
+def outputs(build_dir: Path, firmware: FirmwareResult) -> list[str]:
+    """Every file of the project (PlatformIO's .pio cache left out) and the compiled image."""
+    project = Path(firmware.project)
+    files = {path for path in project.rglob("*")
+             if path.is_file() and ".pio" not in path.relative_to(project).parts}
+    if firmware.elf is not None:
+        files.add(Path(firmware.elf))
+    return sorted(str(path.relative_to(build_dir)) for path in files)
+
+
+def check_footprint(firmware: FirmwareResult, board: Board, budgets: dict) -> None:
+    """Flash and RAM against the board and the budgets: the ELF's figures when compiled, else the
+    runtime's estimate (a CMake library goes into the user's own firmware, whose size tinyedge cannot
+    know: nothing to check)."""
+    from .. import footprint
+    if firmware.compiled:
+        figures = footprint.measured(firmware.runtime, firmware.flash_bytes, firmware.ram_bytes)
+    elif firmware.kind == "cmake":
+        return
+    else:
+        figures = footprint.Footprint(firmware.runtime, firmware.estimated_flash_bytes,
+                                      firmware.estimated_ram_bytes, False, firmware.estimate_basis)
+    footprint.check(figures, board, budgets["max_flash"], budgets["max_ram"], kept=firmware.project)
