@@ -102,6 +102,27 @@ def test_golden_cmake(model_case, model_bundle):
         files["toolchain/arm-none-eabi.cmake"]
 
 
+def test_the_host_project_is_the_protocol_firmware_with_the_host_port(model_bundle):
+    from tinyedge.resources import FIRMWARE_DIR
+    board = CATALOGUE.get("host")
+    files = render_project(model_bundle, board, plan_project(model_bundle, board, "platformio", "native"))
+    assert files["port/port_host.c"] == (FIRMWARE_DIR / "port" / "host" / "port_host.c").read_text()
+    assert files["src/te_main.c"] == (FIRMWARE_DIR / "protocol" / "te_main.c").read_text()
+    for name in ("te_protocol.c", "te_format.c", "port.h"):
+        assert f"protocol/{name}" in files
+    assert "src/te_adapter.c" in files and "native/tinyedge_native.h" in files
+    assert not any(path.startswith(("platform/", "lib/")) or path == "platformio.ini" for path in files)
+
+
+def test_the_host_refuses_the_tflm_runtime(model_bundle):
+    board = CATALOGUE.get("host")
+    with pytest.raises(TinyedgeError) as error:
+        plan_project(model_bundle, board, "platformio", "tflm", 0.1, 30000)
+    assert error.value.one_line() == (
+        "the host board runs tinyedge's native runtime only, not tflm (tflm was requested) (use --runtime "
+        "native with --board host, or an emulated board (--board emu-m4) for TFLM firmware)")
+
+
 def test_rendering_is_a_pure_function(model_bundle):
     board = CATALOGUE.get("emu-m3")
     first = render_project(model_bundle, board, plan_project(model_bundle, board, "platformio", "native"))
