@@ -133,3 +133,30 @@ def test_no_board_kind_branch_outside_the_targets():
             if KIND_QUESTION.search(line):
                 found.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
     assert found == []
+
+
+@pytest.mark.slow
+def test_a_host_firmware_that_crashes_is_named_by_its_fault_marker(host_digits, tmp_path):
+    """The digits host program with c/fault_injection.c wrapped around its model: a bad memory access
+    at the 4th inference is a SIGSEGV, which the host port prints as the Cortex-M fault marker."""
+    from tinyedge.hostcc import FIRMWARE_FLAGS, compile_folders
+    from tinyedge.targets.host import SOURCE_FOLDERS
+    from tinyedge.validation import ValidationFailed, load_build_folder, validate
+
+    folder, _ = host_digits
+    build = folder / "build" / "host"
+    project = tmp_path / "firmware"
+    shutil.copytree(build / "firmware", project, ignore=shutil.ignore_patterns("build"))
+    shutil.copy(Path(__file__).resolve().parent / "c" / "fault_injection.c", project / "src")
+    elf = project / "build" / "firmware.elf"
+    compile_folders(project, SOURCE_FOLDERS, elf, (*FIRMWARE_FLAGS, "-DTE_FAULT_AT=4", "-DTE_FAULT_KIND=3",
+                                                   "-Wl,--wrap=tinyedge_model_run"))
+    results = tmp_path / "results"
+    shutil.copytree(build, results, ignore=shutil.ignore_patterns("firmware"))
+    with for_board(HOST).link(elf, None) as link, pytest.raises(ValidationFailed) as failure:
+        validate(load_build_folder(HOST, results, "digits"), link, 20, elf=elf)
+    assert failure.value.one_line() == (
+        "validation on host stopped after 3 of 20 samples: the firmware on host firmware (firmware.elf) "
+        "crashed during 'infer 1 0': e-[hardfault pc=0xf0000000] (a HardFault: check the arena size and "
+        f"the model's operators; the 3 results so far are in {results}/validation-partial.json)")
+    assert json.loads((results / "validation-partial.json").read_text())["agreement"] == 1.0
