@@ -17,7 +17,7 @@ import numpy as np
 
 import tinyedge  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 
-GENERATOR_VERSION = "5"
+GENERATOR_VERSION = "6"
 
 
 @dataclass(frozen=True)
@@ -119,11 +119,14 @@ SPECS = _specs()
 def _convert(spec: Spec, seed: int) -> bytes:
     import tensorflow as tf
     keras = tf.keras
+    # Keras numbers unnamed layers by how many the process made before: start the count afresh, so the
+    # tensor names, and with them every byte offset of the file, do not depend on the tests' order.
+    keras.backend.clear_session()
     rng = np.random.default_rng(seed)
-    tf.random.set_seed(seed)
+    keras.utils.set_random_seed(seed)   # Python's, NumPy's and TensorFlow's: the initial weights too
     inputs = keras.Input(spec.input_shape, batch_size=1 if spec.static_batch else None)
     outputs = spec.build(keras, keras.layers, tf, rng, inputs)
-    model = keras.Model(inputs, outputs)
+    model = keras.Model(inputs, outputs, name=spec.name)
     # Spread the weights so that requantization exercises large and small multipliers.
     for layer in model.layers:
         weights = layer.get_weights()
