@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from .. import footprint
+from .. import buildfiles, footprint
 from ..boards import Board
 from ..console import say
 from ..errors import TinyedgeError
@@ -24,7 +24,7 @@ from .render import KINDS, ProjectPlan, TflmPlan
 from .runtime import RuntimeChoice, choose_runtime, tflm_arena_bytes, tflm_resolver_methods
 from .tree import write_tree
 
-PROJECT_FOLDER = "firmware"
+PROJECT_FOLDER = buildfiles.FIRMWARE
 
 
 @dataclass

@@ -11,14 +11,8 @@ import html
 import io
 from pathlib import Path
 
+from ..buildfiles import validation_files as file_names
 from ..fileio import write_bytes_atomic, write_json_atomic, write_text_atomic
-
-
-def file_names(partial: bool) -> dict[str, str]:
-    suffix = "-partial" if partial else ""
-    return {"json": f"validation{suffix}.json", "report": f"report{suffix}.html",
-            "latency": f"report{suffix}-latency.png", "confusion": f"report{suffix}-confusion.png",
-            "stages": f"report{suffix}-stages.png"}
 
 
 def write_outputs(result, partial: bool) -> dict[str, str]:
