@@ -144,6 +144,17 @@ def test_real_board_needs_usb_ids_and_framework(tmp_path):
         "error: custom.toml: key 'serial.usb_ids' is empty; a real board needs the USB ids of its port")
 
 
+@pytest.mark.parametrize("old,new,message", [
+    ('timer = "systick"', 'timer = "dwt"',
+     "error: custom.toml: key 'timer' is 'dwt', which an emulated board cannot time with (kind 'emulated': systick)"),
+    ('core = "cortex-m4f"\nfpu = "fpv4-sp-d16"\ndsp = true', 'core = "host"\nfpu = "none"\ndsp = false',
+     "error: custom.toml: key 'core' is 'host', but an emulated board is not the host "
+     "(only kind = \"host\" has core = \"host\")"),
+])
+def test_a_board_kind_fixes_its_timer_and_core(tmp_path, old, new, message):
+    assert _boards_error(_bad_board(tmp_path, old, new)) == message + f" (fix {tmp_path / 'custom.toml'})"
+
+
 def test_older_board_files_with_emulated_true_still_read_as_emulated(tmp_path):
     _bad_board(tmp_path, 'kind = "emulated"', "emulated = true")
     board = Catalogue.load([tmp_path]).get("custom")

@@ -49,13 +49,18 @@ class KindRules:
     qemu: bool            # a [qemu] table is required (True) or refused (False)
     framework: bool       # platformio.framework is required
     usb_ids: bool         # serial.usb_ids may not be empty (the port is found by them)
+    timers: tuple[str, ...]  # what its firmware's port can time with
+    host_core: bool       # core = "host" (the machine tinyedge runs on) and only then
     what: str             # "a real board", for the messages
 
 
 KIND_RULES = {
-    "platformio": KindRules(qemu=False, framework=True, usb_ids=True, what="a real board"),
-    "emulated": KindRules(qemu=True, framework=False, usb_ids=False, what="an emulated board"),
-    "host": KindRules(qemu=False, framework=False, usb_ids=False, what="the host"),
+    "platformio": KindRules(qemu=False, framework=True, usb_ids=True, timers=("dwt", "micros"),
+                            host_core=False, what="a real board"),
+    "emulated": KindRules(qemu=True, framework=False, usb_ids=False, timers=("systick",), host_core=False,
+                          what="an emulated board"),
+    "host": KindRules(qemu=False, framework=False, usb_ids=False, timers=("monotonic",), host_core=True,
+                      what="the host"),
 }
 
 # key -> (type, required). Nested tables are described by their own dicts.
@@ -255,6 +260,13 @@ def parse_board(path: Path) -> Board:
         raise _fail(path, "platformio.framework", f"is missing; {rules.what} needs its framework")
     if rules.usb_ids and not serial["usb_ids"]:
         raise _fail(path, "serial.usb_ids", f"is empty; {rules.what} needs the USB ids of its port")
+    if raw["timer"] not in rules.timers:
+        raise _fail(path, "timer", f"is '{raw['timer']}', which {rules.what} cannot time with "
+                                   f"(kind '{kind}': {', '.join(rules.timers)})")
+    if (raw["core"] == "host") != rules.host_core:
+        raise _fail(path, "core", f"is '{raw['core']}', but {rules.what} "
+                                  + ("runs on the host (core = \"host\")" if rules.host_core else
+                                     "is not the host (only kind = \"host\" has core = \"host\")"))
 
     return Board(
         name=name,
