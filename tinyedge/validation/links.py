@@ -22,9 +22,3 @@ class Link:
         waiting up to `wait` seconds to learn it; None while it runs or when the link cannot tell."""
         return self.ended(wait) if self.ended is not None else None
 
-
-def board_link(board, elf, port: str | None):
-    """The link `tinyedge validate` uses: the board's target decides (QEMU started with `elf` for an
-    emulated board unless a port is given, the host program, or the real board's serial port)."""
-    from ..targets import for_board
-    return for_board(board).link(elf, port)
