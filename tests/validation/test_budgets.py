@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import ValidatedProject
+from .conftest import ValidatedProject
 from support import run_tinyedge
 from tinyedge.commands.validate import check_budgets, missed_budgets
 from tinyedge.errors import TinyedgeError

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHORT_OUTPUT, ZERO_TICKS, ValidatedProject
+from .conftest import SHORT_OUTPUT, ZERO_TICKS, ValidatedProject
 from support import run_tinyedge
 from tinyedge.boards import Catalogue
 

@@ -15,7 +15,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import HANG, HARDFAULT, ValidatedProject
+from .conftest import HANG, HARDFAULT, ValidatedProject
 from support import run_tinyedge
 from tinyedge.boards import Catalogue
 from tinyedge.elfsize import read_elf_size
