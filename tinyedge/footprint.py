@@ -68,6 +68,10 @@ KERNEL_CODE_BYTES: dict[str, tuple[int, ...]] = {
     "te_dequantize_s8_f32": (1724, 64, 60, 1724, 2084),
     "te_requantize_s8": (208, 208, 216, 212, 348),
     "te_mean_s8": (492, 476, 512, 488, 616),
+    "te_strided_copy_s8": (220, 216, 220, 220, 248),
+    "te_gather_s8": (96, 84, 92, 92, 96),
+    "te_resize_nearest_s8": (136, 144, 148, 128, 148),
+    "te_resize_bilinear_s8": (340, 336, 328, 328, 368),
 }
 UNKNOWN_KERNEL_BYTES = 1024          # a kernel function the table does not know yet
 

@@ -405,6 +405,46 @@ void te_quantize_f32_s8(const te_quantize_params *p, const float *input, int8_t 
 void te_dequantize_s8_f32(const te_quantize_params *p, const int8_t *input, float *output);
 void te_requantize_s8(const te_quantize_params *p, const int8_t *input, int8_t *output);
 
+/* ---- layout and resampling (te_layout2.c) ------------------------------------------------------ */
+
+/* te_params: te_strided_copy_params (generated from tinyedge/codegen/params.py; edit it there) */
+typedef struct {
+    int32_t rank;                      /* output dimensions used, >= 1 */
+    int32_t output_dims[TE_MAX_DIMS];
+    int32_t input_strides[TE_MAX_DIMS]; /* input elements between neighbours along each output dimension (< 0 reverses) */
+    int32_t input_offset;              /* input element of output element 0 */
+} te_strided_copy_params;
+
+/* te_params: te_gather_params (generated from tinyedge/codegen/params.py; edit it there) */
+typedef struct {
+    int32_t outer_size;                /* product of the input dims before the axis */
+    int32_t axis_size;
+    int32_t inner_size;                /* product of the input dims after the axis (bytes copied per index) */
+    int32_t count;                     /* indices */
+    const int32_t *indices;            /* each in [0, axis_size) */
+} te_gather_params;
+
+/* te_params: te_resize_params (generated from tinyedge/codegen/params.py; edit it there) */
+typedef struct {
+    int32_t batches;
+    int32_t input_height;
+    int32_t input_width;
+    int32_t depth;
+    int32_t output_height;
+    int32_t output_width;
+    const int32_t *y_lower;            /* per output row: the input row (nearest) or the upper-left one (bilinear) */
+    const int32_t *y_upper;            /* bilinear only (NULL for nearest) */
+    const int32_t *y_fraction;         /* bilinear only: the weight of y_upper in 1/1024ths */
+    const int32_t *x_lower;
+    const int32_t *x_upper;
+    const int32_t *x_fraction;
+} te_resize_params;
+
+void te_strided_copy_s8(const te_strided_copy_params *p, const int8_t *input, int8_t *output);
+void te_gather_s8(const te_gather_params *p, const int8_t *input, int8_t *output);
+void te_resize_nearest_s8(const te_resize_params *p, const int8_t *input, int8_t *output);
+void te_resize_bilinear_s8(const te_resize_params *p, const int8_t *input, int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

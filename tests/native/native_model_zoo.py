@@ -110,7 +110,57 @@ def _specs() -> list[Spec]:
              lambda k, L, tf, rng, x: L.Lambda(lambda t: tf.reduce_mean(t, axis=2, keepdims=True))(
                  L.Conv2D(4, 1)(x))),
     ]
+    specs += _layout_specs()
     return specs
+
+
+def _layout_specs() -> list[Spec]:
+    """TRANSPOSE, STRIDED_SLICE, SLICE, SPLIT, SPLIT_V, GATHER and the two resizes (each flag combination
+    TFLM takes), each after a 1x1 convolution so the op reads an arena tensor; tf.squeeze, which the
+    converter writes as RESHAPE."""
+    def after_conv(filters, f):
+        return lambda k, L, tf, rng, x: L.Lambda(lambda t: f(tf, t))(L.Conv2D(filters, 1)(x))
+
+    def split_concat(tf, t):
+        a, b, c = tf.split(t, 3, axis=-1)
+        return tf.concat([c, a, b], axis=-1)
+
+    def split_v_concat(tf, t):
+        a, b, c = tf.split(t, [1, 3, 2], axis=2)
+        return tf.concat([c, b, a], axis=2)
+
+    return [
+        Spec("transpose_hw", (6, 5, 3), after_conv(4, lambda tf, t: tf.transpose(t, [0, 2, 1, 3]))),
+        Spec("transpose_5d", (4, 6, 2), after_conv(6, lambda tf, t: tf.transpose(
+            tf.reshape(t, [1, 4, 3, 2, 6]), [0, 3, 1, 4, 2])), static_batch=True),
+        Spec("strided_slice_masks_reversed", (9, 8, 3), after_conv(4, lambda tf, t: t[:, 1:-1:2, ::-1, 1:])),
+        Spec("strided_slice_shrink_negative", (7, 9, 3),
+             after_conv(5, lambda tf, t: t[:, -3, 7:0:-3, :4]), static_batch=True),
+        Spec("slice_sizes_to_end", (7, 6, 4), after_conv(5, lambda tf, t: tf.slice(t, [0, 1, 2, 1], [1, 4, -1, 3])),
+             static_batch=True),
+        Spec("split_channels_concat", (5, 4, 2), after_conv(6, split_concat)),
+        Spec("split_v_width_concat", (3, 6, 2), after_conv(3, split_v_concat), static_batch=True),
+        Spec("gather_rows", (6, 5, 2), after_conv(3, lambda tf, t: tf.gather(t, [3, 0, 0, 5, 2], axis=1))),
+        Spec("gather_channels", (4, 5, 3), after_conv(4, lambda tf, t: tf.gather(t, [2, 1, 1, 3, 0, 2], axis=-1))),
+        Spec("resize_nearest_upsampling", (4, 5, 2),
+             lambda k, L, tf, rng, x: L.UpSampling2D((2, 3))(L.Conv2D(3, 1)(x))),
+        Spec("resize_nearest_align_corners", (4, 6, 2), after_conv(3, lambda tf, t: tf.compat.v1.image.
+             resize_nearest_neighbor(t, [5, 11], align_corners=True))),
+        Spec("resize_nearest_plain", (5, 3, 2), after_conv(2, lambda tf, t: tf.compat.v1.image.
+             resize_nearest_neighbor(t, [7, 5]))),
+        Spec("resize_nearest_half_pixel_down", (9, 7, 2),
+             after_conv(3, lambda tf, t: tf.image.resize(t, [4, 5], "nearest"))),
+        Spec("resize_bilinear_upsampling", (4, 5, 2),
+             lambda k, L, tf, rng, x: L.UpSampling2D(2, interpolation="bilinear")(L.Conv2D(3, 1)(x))),
+        Spec("resize_bilinear_align_corners", (4, 6, 3), after_conv(2, lambda tf, t: tf.compat.v1.image.
+             resize_bilinear(t, [7, 9], align_corners=True))),
+        Spec("resize_bilinear_plain", (5, 4, 2), after_conv(3, lambda tf, t: tf.compat.v1.image.
+             resize_bilinear(t, [11, 7]))),
+        Spec("resize_bilinear_half_pixel_down", (9, 10, 2),
+             after_conv(3, lambda tf, t: tf.image.resize(t, [4, 3], "bilinear"))),
+        Spec("squeeze_width", (6, 5, 3),
+             lambda k, L, tf, rng, x: L.Lambda(lambda t: tf.squeeze(t, axis=2))(L.Conv2D(4, (1, 5))(x))),
+    ]
 
 
 SPECS = _specs()

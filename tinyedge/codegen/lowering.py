@@ -140,7 +140,8 @@ def lower_graph(model: TFLiteModel, prefix: str) -> LoweredGraph:
             aliases.join(op.inputs[0], op.outputs[0])
             folded.append(op.opcode)
             continue
-        steps.append(LOWERINGS[op.opcode].lower(op, context))
+        lowered_op = LOWERINGS[op.opcode].lower(op, context)
+        steps.extend(lowered_op if isinstance(lowered_op, list) else [lowered_op])
 
     steps, dilations = _fold_dilations(steps, live, context, graph.outputs)
     folded += dilations

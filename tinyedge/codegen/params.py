@@ -427,8 +427,41 @@ class QuantizeParams(Struct):
     scale: float = f32("quantize: output scale; dequantize: input scale")
 
 
+@struct("te_strided_copy_params")
+class StridedCopyParams(Struct):
+    rank: int = i32("output dimensions used, >= 1")
+    output_dims: tuple = dims()
+    input_strides: tuple = dims("input elements between neighbours along each output dimension (< 0 reverses)")
+    input_offset: int = i32("input element of output element 0")
+
+
+@struct("te_gather_params")
+class GatherParams(Struct):
+    outer_size: int = i32("product of the input dims before the axis")
+    axis_size: int = i32()
+    inner_size: int = i32("product of the input dims after the axis (bytes copied per index)")
+    count: int = i32("indices")
+    indices: ConstArray = pointer(INT32, "each in [0, axis_size)")
+
+
+@struct("te_resize_params")
+class ResizeParams(Struct):
+    batches: int = i32()
+    input_height: int = i32()
+    input_width: int = i32()
+    depth: int = i32()
+    output_height: int = i32()
+    output_width: int = i32()
+    y_lower: ConstArray = pointer(INT32, "per output row: the input row (nearest) or the upper-left one (bilinear)")
+    y_upper: ConstArray | None = pointer(INT32, "bilinear only (NULL for nearest)")
+    y_fraction: ConstArray | None = pointer(INT32, "bilinear only: the weight of y_upper in 1/1024ths")
+    x_lower: ConstArray = pointer(INT32)
+    x_upper: ConstArray | None = pointer(INT32)
+    x_fraction: ConstArray | None = pointer(INT32)
+
 STRUCTS: tuple[type[Struct], ...] = (
     ConvParams, FullyConnectedParams, PoolParams, BinaryParams, Requant, FastConvParams,
     Depthwise3x3Params, FastFullyConnectedParams, ReluParams, SigmoidParams, SoftmaxParams, MeanParams,
-    PadParams, ConcatParams, SpaceBatchParams, QuantizeParams)
+    PadParams, ConcatParams, SpaceBatchParams, QuantizeParams,
+    StridedCopyParams, GatherParams, ResizeParams)
 STRUCT_BYTES: dict[str, int] = {s.C_NAME: s.sizeof() for s in STRUCTS}
