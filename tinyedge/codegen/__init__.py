@@ -49,12 +49,23 @@ class GeneratedRuntime:
 
 
 def unsupported_ops(model: TFLiteModel) -> list[str]:
-    """Names of the operators (after folding) that the native runtime lacks; empty when it can run
-    the model. Used by `--runtime auto`."""
-    from .ops import LOWERINGS
+    """Names of the operators (after folding) that the native runtime lacks, or whose form its lowering
+    refuses (GATHER with run-time indices, ...); empty when it can run the model. Used by `--runtime auto`."""
+    from .ops import LOWERINGS, LoweringContext
     graph = model.main
-    return sorted({op.opcode for op in live_operators(graph)
-                   if op.opcode not in LOWERINGS and op.opcode not in ALIAS_OPS})
+    context = LoweringContext(graph.tensors, "probe")
+    missing = set()
+    for op in live_operators(graph):
+        lowering = LOWERINGS.get(op.opcode)
+        if lowering is None:
+            if op.opcode not in ALIAS_OPS:
+                missing.add(op.opcode)
+        elif lowering.may_refuse:
+            try:
+                lowering.lower(op, context)
+            except TinyedgeError:
+                missing.add(op.opcode)
+    return sorted(missing)
 
 
 def generate(model: TFLiteModel, prefix: str = "tinyedge") -> GeneratedRuntime:

@@ -500,6 +500,9 @@ class Lowering:
     # Input positions that are not int8 data, with the dtypes they take (weights are int8 too; biases
     # int32; the rest are shapes, paddings, axes).
     other_inputs: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    # The lowering refuses some forms of the op (a TinyedgeError naming why, e.g. GATHER's run-time
+    # indices): unsupported_ops, and with it `auto`, tries it on each such op.
+    may_refuse: bool = False
 
 
 from .ops_layout import (lower_gather, lower_resize_bilinear, lower_resize_nearest_neighbor,  # noqa: E402
@@ -529,12 +532,12 @@ LOWERINGS: dict[str, Lowering] = {
     "DEQUANTIZE": Lowering(lower_dequantize),
     "SPACE_TO_BATCH_ND": Lowering(lower_space_to_batch_nd, {1: ("int32",), 2: ("int32",)}),
     "BATCH_TO_SPACE_ND": Lowering(lower_batch_to_space_nd, {1: ("int32",), 2: ("int32",)}),
-    "TRANSPOSE": Lowering(lower_transpose, {1: ("int32",)}),
-    "STRIDED_SLICE": Lowering(lower_strided_slice, {1: ("int32",), 2: ("int32",), 3: ("int32",)}),
-    "SLICE": Lowering(lower_slice, {1: ("int32", "int64"), 2: ("int32", "int64")}),
-    "SPLIT": Lowering(lower_split, {0: ("int32",)}),
-    "SPLIT_V": Lowering(lower_split_v, {1: ("int32", "int64"), 2: ("int32",)}),
-    "GATHER": Lowering(lower_gather, {1: ("int32",)}),
-    "RESIZE_NEAREST_NEIGHBOR": Lowering(lower_resize_nearest_neighbor, {1: ("int32",)}),
-    "RESIZE_BILINEAR": Lowering(lower_resize_bilinear, {1: ("int32",)}),
+    "TRANSPOSE": Lowering(lower_transpose, {1: ("int32",)}, may_refuse=True),
+    "STRIDED_SLICE": Lowering(lower_strided_slice, {1: ("int32",), 2: ("int32",), 3: ("int32",)}, may_refuse=True),
+    "SLICE": Lowering(lower_slice, {1: ("int32", "int64"), 2: ("int32", "int64")}, may_refuse=True),
+    "SPLIT": Lowering(lower_split, {0: ("int32",)}, may_refuse=True),
+    "SPLIT_V": Lowering(lower_split_v, {1: ("int32", "int64"), 2: ("int32",)}, may_refuse=True),
+    "GATHER": Lowering(lower_gather, {1: ("int32",)}, may_refuse=True),
+    "RESIZE_NEAREST_NEIGHBOR": Lowering(lower_resize_nearest_neighbor, {1: ("int32",)}, may_refuse=True),
+    "RESIZE_BILINEAR": Lowering(lower_resize_bilinear, {1: ("int32",)}, may_refuse=True),
 }

@@ -103,9 +103,9 @@ def lower_strided_slice(op: Operator, ctx: LoweringContext) -> Step:
     shape = list(ctx.tensors[op.inputs[0]].shape)
     rank = _rank(op, shape, 4)   # TFLM's STRIDED_SLICE takes up to 4 dimensions
     o = op.options
-    for mask in ("ellipsis_mask", "new_axis_mask"):
+    for mask, words in (("ellipsis_mask", "an ellipsis mask"), ("new_axis_mask", "a new-axis mask")):
         if o.get(mask, 0):
-            raise _refuse(op, f"has a {mask.replace('_', ' ')}, which TFLM ignores")
+            raise _refuse(op, f"has {words}, which TFLM ignores")
     if o.get("offset", False):
         raise _refuse(op, "takes its end as an offset from begin, which TFLM ignores")
     begin, end, step = (_constant_ints(op, ctx, position, what).reshape(-1).tolist()
@@ -288,7 +288,7 @@ def _resize(op: Operator, ctx: LoweringContext, bilinear: bool) -> Step:
         if any(not 0 <= i < in_size for i in lower + (upper or [])):
             # TFLM's bounds there are unclamped: it would read outside the image
             raise _refuse(op, f"resizes {in_size} to {out_size} along {axis}, where TFLM reads outside the "
-                          f"input")
+                          f"input", "TFLM's result is undefined there too; resize in smaller steps")
         tables[f"{axis}_lower"] = ctx.int32_array(op, f"{axis}_lower", lower)
         tables[f"{axis}_upper"] = None if upper is None else ctx.int32_array(op, f"{axis}_upper", upper)
         tables[f"{axis}_fraction"] = None if fraction is None else ctx.int32_array(op, f"{axis}_fraction", fraction)
