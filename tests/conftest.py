@@ -40,6 +40,8 @@ echo "$tool" >> "{log}"
 echo "tier guard: $tool started in a run without emulated tests (mark the test emulated)" >&2
 exit 97
 """
+_GUARD_LOG = pytest.StashKey[Path]()       # the stand-ins' record of what was started
+_GUARD_BEFORE = pytest.StashKey[str]()     # that record when a test's setup began
 
 
 def pytest_addoption(parser):
@@ -50,11 +52,12 @@ def pytest_addoption(parser):
 
 @pytest.hookimpl(trylast=True)   # after -m has deselected what it deselects
 def pytest_collection_modifyitems(config, items):
-    if not (config.getoption("--board") and config.getoption("--port")):
-        skip = pytest.mark.skip(reason="needs a real board: run with --board B --port P")
-        for item in items:
-            if item.get_closest_marker("hardware"):
-                item.add_marker(skip)
+    if config.getoption("--board") and config.getoption("--port"):
+        return   # a real-board run builds Arm firmware for the board by design
+    skip = pytest.mark.skip(reason="needs a real board: run with --board B --port P")
+    for item in items:
+        if item.get_closest_marker("hardware"):
+            item.add_marker(skip)
     if items and not any(item.get_closest_marker("emulated") for item in items):
         _install_stand_ins(config)
 
@@ -75,10 +78,6 @@ def pytest_unconfigure(config):
     log = config.stash.get(_GUARD_LOG, None)
     if log is not None:
         shutil.rmtree(log.parent, ignore_errors=True)
-
-
-_GUARD_LOG = pytest.StashKey[Path]()
-_GUARD_BEFORE = pytest.StashKey[str]()
 
 
 @pytest.hookimpl(tryfirst=True)
