@@ -45,7 +45,7 @@ void te_gather_s8(const te_gather_params *p, const int8_t *input, int8_t *output
     int32_t outer, i;
     const size_t inner = (size_t)p->inner_size;
     for (outer = 0; outer < p->outer_size; ++outer) {
-        const int8_t *block = input + (size_t)outer * p->axis_size * inner;
+        const int8_t *block = input + (size_t)outer * (size_t)p->axis_size * inner;
         for (i = 0; i < p->count; ++i) {
             memcpy(output, block + (size_t)p->indices[i] * inner, inner);
             output += inner;
@@ -58,7 +58,7 @@ void te_resize_nearest_s8(const te_resize_params *p, const int8_t *input, int8_t
     const size_t depth = (size_t)p->depth;
     const size_t row = (size_t)p->input_width * depth;
     for (b = 0; b < p->batches; ++b) {
-        const int8_t *image = input + (size_t)b * p->input_height * row;
+        const int8_t *image = input + (size_t)b * (size_t)p->input_height * row;
         for (y = 0; y < p->output_height; ++y) {
             const int8_t *in_row = image + (size_t)p->y_lower[y] * row;
             for (x = 0; x < p->output_width; ++x) {
@@ -73,11 +73,12 @@ void te_resize_nearest_s8(const te_resize_params *p, const int8_t *input, int8_t
  * pixel with half-pixel centres, where lower == upper), products summed at 2^20 and rounded half away
  * from zero. |sum| < 128 * 2048 * 2048, so int32 holds it. */
 void te_resize_bilinear_s8(const te_resize_params *p, const int8_t *input, int8_t *output) {
-    int32_t b, y, x, c;
+    int32_t b, y, x;
+    size_t c;
     const size_t depth = (size_t)p->depth;
     const size_t row = (size_t)p->input_width * depth;
     for (b = 0; b < p->batches; ++b) {
-        const int8_t *image = input + (size_t)b * p->input_height * row;
+        const int8_t *image = input + (size_t)b * (size_t)p->input_height * row;
         for (y = 0; y < p->output_height; ++y) {
             const int8_t *row0 = image + (size_t)p->y_lower[y] * row;
             const int8_t *row1 = image + (size_t)p->y_upper[y] * row;
@@ -88,7 +89,7 @@ void te_resize_bilinear_s8(const te_resize_params *p, const int8_t *input, int8_
                 const size_t x1 = (size_t)p->x_upper[x] * depth;
                 const int32_t wx1 = p->x_fraction[x];
                 const int32_t wx0 = 1024 - wx1;
-                for (c = 0; c < (int32_t)depth; ++c) {
+                for (c = 0; c < depth; ++c) {
                     const int32_t sum = row0[x0 + c] * wy0 * wx0 + row1[x0 + c] * wy1 * wx0 +
                                         row0[x1 + c] * wy0 * wx1 + row1[x1 + c] * wy1 * wx1;
                     const int32_t round = sum > 0 ? (1 << 19) : -(1 << 19);
