@@ -68,7 +68,7 @@ def _check_count(op: Operator, ctx: LoweringContext, output: int, dims: list[int
 
 def lower_transpose(op: Operator, ctx: LoweringContext) -> Step:
     shape = list(ctx.tensors[op.inputs[0]].shape)
-    rank = _rank(op, shape, MAX_DIMS)
+    rank = _rank(op, shape, 5)   # TFLM's TRANSPOSE takes up to 5 dimensions
     perm = [int(v) for v in _constant_ints(op, ctx, 1, "permutation").reshape(-1)]
     if sorted(perm) != list(range(rank)):
         raise _refuse(op, f"has the permutation {perm}, not one of its {rank} dimensions",
