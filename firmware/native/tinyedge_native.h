@@ -158,12 +158,12 @@ typedef struct {
     int32_t input1_offset;
     int32_t input2_offset;
     int32_t output_offset;
-    int32_t left_shift;                /* ADD only */
-    int32_t input1_multiplier;         /* ADD only */
+    int32_t left_shift;                /* ADD, SUB, SQUARED_DIFFERENCE */
+    int32_t input1_multiplier;         /* ADD, SUB, SQUARED_DIFFERENCE; PRELU: the rescale of inputs >= 0 */
     int32_t input1_shift;              /* ADD only */
     int32_t input2_multiplier;         /* ADD only */
     int32_t input2_shift;              /* ADD only */
-    int32_t output_multiplier;
+    int32_t output_multiplier;         /* PRELU: the rescale of input * alpha */
     int32_t output_shift;
     int32_t activation_min;
     int32_t activation_max;
@@ -183,6 +183,12 @@ static inline int8_t te_add_element(const te_binary_params *p, int32_t x, int32_
 
 void te_add_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 void te_mul_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+void te_sub_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+void te_squared_difference_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2,
+                              int8_t *output);
+void te_maximum_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+void te_minimum_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+void te_prelu_s8(const te_binary_params *p, const int8_t *input, const int8_t *alpha, int8_t *output);
 
 /* te_params: te_requant (generated from tinyedge/codegen/params.py; edit it there) */
 /* Per-channel requantization rearranged by the generator for the fast kernels (see te_requant_apply
@@ -444,6 +450,62 @@ void te_strided_copy_s8(const te_strided_copy_params *p, const int8_t *input, in
 void te_gather_s8(const te_gather_params *p, const int8_t *input, int8_t *output);
 void te_resize_nearest_s8(const te_resize_params *p, const int8_t *input, int8_t *output);
 void te_resize_bilinear_s8(const te_resize_params *p, const int8_t *input, int8_t *output);
+
+/* ---- element-wise activations, normalization and arg max/min (te_elementwise2.c) --------------- */
+
+/* te_params: te_hard_swish_params (generated from tinyedge/codegen/params.py; edit it there) */
+typedef struct {
+    int32_t size;
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    int32_t reluish_multiplier;        /* int16 fixed point: the input on a scale where 3.0 is 32768 */
+    int32_t reluish_exponent;
+    int32_t output_multiplier;         /* int16 fixed point: the input (times 128) on the output scale */
+    int32_t output_exponent;           /* <= 0 */
+} te_hard_swish_params;
+
+/* te_params: te_leaky_relu_params (generated from tinyedge/codegen/params.py; edit it there) */
+typedef struct {
+    int32_t size;
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    int32_t identity_multiplier;       /* input >= zero point: input scale / output scale */
+    int32_t identity_shift;
+    int32_t alpha_multiplier;          /* below it: alpha * input scale / output scale */
+    int32_t alpha_shift;
+} te_leaky_relu_params;
+
+/* te_params: te_rsqrt_params (generated from tinyedge/codegen/params.py; edit it there) */
+typedef struct {
+    int32_t size;
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    int32_t multiplier;                /* 1 / (sqrt(input scale) * output scale) */
+    int32_t shift;
+} te_rsqrt_params;
+
+/* te_params: te_l2_norm_params (generated from tinyedge/codegen/params.py; edit it there) */
+typedef struct {
+    int32_t outer_size;
+    int32_t depth;                     /* the last dimension, normalized */
+    int32_t input_zero_point;
+} te_l2_norm_params;
+
+/* te_params: te_arg_params (generated from tinyedge/codegen/params.py; edit it there) */
+typedef struct {
+    int32_t outer_size;                /* product of the dims before the axis */
+    int32_t axis_size;
+    int32_t inner_size;                /* product of the dims after the axis */
+    int32_t int64_output;              /* 1: the output is int64, 0: int32 */
+} te_arg_params;
+
+void te_hard_swish_s8(const te_hard_swish_params *p, const int8_t *input, int8_t *output);
+void te_leaky_relu_s8(const te_leaky_relu_params *p, const int8_t *input, int8_t *output);
+void te_rsqrt_s8(const te_rsqrt_params *p, const int8_t *input, int8_t *output);
+void te_l2_normalization_s8(const te_l2_norm_params *p, const int8_t *input, int8_t *output);
+/* output: int32_t or int64_t values (p->int64_output) */
+void te_arg_max_s8(const te_arg_params *p, const int8_t *input, void *output);
+void te_arg_min_s8(const te_arg_params *p, const int8_t *input, void *output);
 
 #ifdef __cplusplus
 }

@@ -111,7 +111,62 @@ def _specs() -> list[Spec]:
                  L.Conv2D(4, 1)(x))),
     ]
     specs += _layout_specs()
+    specs += _elementwise_specs()
     return specs
+
+
+def _elementwise_specs() -> list[Spec]:
+    """HARD_SWISH, LEAKY_RELU, PRELU, SUB, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE, RSQRT,
+    L2_NORMALIZATION, ARG_MAX and ARG_MIN (int32 and int64 indices), broadcasting where the op takes it."""
+    def two_convs(f):
+        return lambda k, L, tf, rng, x: L.Lambda(lambda ab: f(tf, ab[0], ab[1]))(
+            [L.Conv2D(4, 1)(x), L.Conv2D(4, 3, padding="same")(x)])
+
+    def hard_swish(tf, t):
+        return t * tf.nn.relu6(t + 3.0) * (1.0 / 6.0)
+
+    def squeeze_excite_hard(k, L, tf, rng, x):
+        y = L.Lambda(lambda t: hard_swish(tf, t))(L.Conv2D(6, 3, padding="same")(x))
+        gate = L.Conv2D(6, 1)(L.Conv2D(3, 1, activation="relu")(
+            L.Lambda(lambda t: tf.reduce_mean(t, axis=[1, 2], keepdims=True))(y)))
+        return L.Multiply()([y, L.Lambda(lambda t: tf.nn.relu6(t + 3.0) * (1.0 / 6.0))(gate)])
+
+    return [
+        Spec("hard_swish_conv", (7, 6, 3), lambda k, L, tf, rng, x: L.Lambda(lambda t: hard_swish(tf, t))(
+            L.Conv2D(5, 3)(x))),
+        Spec("hard_swish_squeeze_excite", (6, 6, 2), squeeze_excite_hard),
+        Spec("leaky_relu_dense", (14,), lambda k, L, tf, rng, x: L.LeakyReLU(0.3)(L.Dense(9)(x))),
+        Spec("leaky_relu_conv_small_alpha", (6, 5, 2),
+             lambda k, L, tf, rng, x: L.LeakyReLU(0.01)(L.Conv2D(3, 3)(x))),
+        Spec("prelu_shared_axes", (7, 6, 3),
+             lambda k, L, tf, rng, x: L.PReLU(alpha_initializer=k.initializers.RandomUniform(-0.5, 1.0),
+                                              shared_axes=[1, 2])(L.Conv2D(4, 3)(x))),
+        Spec("prelu_full_alpha", (5, 4, 2),
+             lambda k, L, tf, rng, x: L.PReLU(alpha_initializer=k.initializers.RandomUniform(0.0, 0.6))(
+                 L.Conv2D(3, 1)(x))),
+        Spec("sub_elementwise", (6, 5, 3), two_convs(lambda tf, a, b: a - b)),
+        Spec("sub_broadcast_mean", (5, 6, 3), lambda k, L, tf, rng, x: L.Lambda(
+            lambda t: t - tf.reduce_mean(t, axis=[1, 2], keepdims=True))(L.Conv2D(4, 1)(x))),
+        Spec("maximum_minimum", (6, 5, 2), two_convs(lambda tf, a, b: tf.minimum(tf.maximum(a, b), 0.5 * b))),
+        Spec("maximum_broadcast_constant", (7,), lambda k, L, tf, rng, x: L.Lambda(
+            lambda t: tf.maximum(t, tf.constant([[-0.5, 0.0, 0.25, 1.0, -2.0]])))(L.Dense(5)(x))),
+        Spec("squared_difference", (6, 5, 2), two_convs(lambda tf, a, b: tf.math.squared_difference(a, b))),
+        Spec("squared_difference_broadcast", (5, 4, 3), lambda k, L, tf, rng, x: L.Lambda(
+            lambda t: tf.math.squared_difference(t, tf.reduce_mean(t, axis=-1, keepdims=True)))(
+                L.Conv2D(4, 1)(x))),
+        Spec("rsqrt_after_relu", (9,), lambda k, L, tf, rng, x: L.Lambda(
+            lambda t: tf.math.rsqrt(tf.nn.relu(t) + 0.25))(L.Dense(6)(x))),
+        Spec("l2_normalization_channels", (5, 4, 3), lambda k, L, tf, rng, x: L.Lambda(
+            lambda t: tf.math.l2_normalize(t, axis=-1))(L.Conv2D(6, 1)(x))),
+        Spec("l2_normalization_dense", (12,), lambda k, L, tf, rng, x: L.Lambda(
+            lambda t: tf.math.l2_normalize(t, axis=-1))(L.Dense(7)(x))),
+        # TFLM refuses int64 indices ("Only int32_t are supported"): the test compares with TensorFlow
+        # Lite's interpreter, so ARG_MAX reads the model input (no arithmetic to round differently)
+        Spec("arg_max_int64", (4, 9), lambda k, L, tf, rng, x: L.Lambda(
+            lambda t: tf.math.argmax(t, axis=-1))(x)),
+        Spec("arg_min_int32_axis1", (6, 5, 3), lambda k, L, tf, rng, x: L.Lambda(
+            lambda t: tf.math.argmin(t, axis=1, output_type=tf.int32))(L.Conv2D(4, 1)(x))),
+    ]
 
 
 def _layout_specs() -> list[Spec]:
@@ -256,9 +311,9 @@ def _cached(name: str, make: Callable[[], bytes]) -> Path:
 
 
 def unsupported_op_model() -> Path:
-    """An int8 model with LEAKY_RELU, which the native runtime does not implement."""
-    spec = Spec("unsupported_leaky_relu", (12,),
-                lambda k, L, tf, rng, x: L.LeakyReLU(0.2)(L.Dense(6)(x)), static_batch=True)
+    """An int8 model with ABS, which the native runtime does not implement."""
+    spec = Spec("unsupported_abs", (12,),
+                lambda k, L, tf, rng, x: L.Lambda(lambda t: tf.abs(t))(L.Dense(6)(x)), static_batch=True)
     return _cached(spec.name, lambda: _convert(spec, 99))
 
 

@@ -19,6 +19,8 @@ REQUIRED_OPS = {
     "RESHAPE", "SOFTMAX", "LOGISTIC", "TANH", "RELU", "RELU6", "PAD", "CONCATENATION", "MEAN", "QUANTIZE",
     "DEQUANTIZE", "SHAPE", "STRIDED_SLICE", "PACK", "EXPAND_DIMS", "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND",
     "TRANSPOSE", "SLICE", "SPLIT", "SPLIT_V", "GATHER", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
+    "HARD_SWISH", "LEAKY_RELU", "PRELU", "SUB", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "RSQRT",
+    "L2_NORMALIZATION", "ARG_MAX", "ARG_MIN",
 }
 
 
@@ -26,7 +28,10 @@ def _tflm(model_bytes: bytes) -> TflmRunner:
     return TflmRunner(model_bytes, arena_size=512 * 1024)
 
 
-TFLM_DEFINED = [spec.name for spec in native_model_zoo.SPECS if "space_to_batch" not in spec.name]
+# Models TFLM refuses to run (ARG_MAX with int64 indices: "Only int32_t are supported currently").
+TFLM_REFUSES = ["arg_max_int64"]
+TFLM_DEFINED = [spec.name for spec in native_model_zoo.SPECS
+                if "space_to_batch" not in spec.name and spec.name not in TFLM_REFUSES]
 SPACE_TO_BATCH = [spec.name for spec in native_model_zoo.SPECS if "space_to_batch" in spec.name]
 
 
@@ -68,6 +73,36 @@ def test_space_to_batch_dilation_is_folded_into_a_dilated_convolution(zoo, name)
     difference = np.abs(native.astype(int) - np.stack(expected).astype(int))
     assert difference.max() <= 1
     assert (difference == 0).mean() > 0.9
+
+
+def _tflite_interpreter_outputs(model_bytes: bytes, batch: np.ndarray) -> np.ndarray:
+    import tensorflow as tf
+    interpreter = tf.lite.Interpreter(model_content=model_bytes)
+    interpreter.allocate_tensors()
+    outputs = []
+    for sample in batch:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], sample[None])
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0])
+    return np.stack(outputs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TFLM_REFUSES)
+def test_int64_arg_max_matches_tflite_where_tflm_refuses(zoo, name):
+    """TFLM fails to invoke ARG_MAX with int64 indices (the converter's default for tf.math.argmax);
+    the native runtime computes them, checked against TensorFlow Lite's interpreter (the op reads the
+    model input, so there is no rounding to differ)."""
+    model = load(zoo[name])
+    with pytest.raises(Exception, match="Only int32_t are supported"):
+        _tflm(model.raw).run(native_model_zoo.random_inputs(model.main.input_tensors()[0].shape[1:], "int8", 2, 0))
+    tensor = model.main.input_tensors()[0]
+    batch = native_model_zoo.random_inputs(tensor.shape[1:], tensor.dtype, SAMPLES, seed=5)
+    batch[2:10] = batch[2:10] // 64   # few distinct values: ties, where the first index must win
+    native = NativeRunner.build(model).run(batch)
+    expected = _tflite_interpreter_outputs(model.raw, batch)
+    assert native.dtype == np.int64 == expected.dtype
+    np.testing.assert_array_equal(native, expected)
 
 
 def test_zoo_covers_every_required_op(zoo):

@@ -18,7 +18,8 @@ from .ir import ArrayArg, NullArg, ScratchArg, Step, TensorArg, TensorListArg
 from .lowering import LoweredGraph, Storage
 from .params import ARRAY_TYPES, REQUANT, SIZE_T, ConstArray, FieldKind, Struct
 
-C_TYPES = {"int8": "int8_t", "int32": "int32_t", "float32": "float", "int16": "int16_t", "uint8": "uint8_t"}
+C_TYPES = {"int8": "int8_t", "int32": "int32_t", "float32": "float", "int16": "int16_t", "uint8": "uint8_t",
+           "int64": "int64_t"}
 VALUES_PER_ROW = 16
 
 

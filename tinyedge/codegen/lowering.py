@@ -19,6 +19,7 @@ from .ops import LOWERINGS, LoweringContext, fold_dilated_convolution
 from .planner import Buffer, Link, align, plan
 
 SUPPORTED_IO = ("int8", "float32")
+SUPPORTED_OUTPUTS = SUPPORTED_IO + ("int32", "int64")   # ARG_MAX / ARG_MIN write indices
 FLOAT_BOUNDARY_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
 
 
@@ -64,7 +65,8 @@ def _check_types(op: Operator, model: TFLiteModel) -> None:
     allowed = LOWERINGS[op.opcode].other_inputs
     roles = [(f"input {position}", index, allowed.get(position, ("int8",)))
              for position, index in enumerate(op.inputs) if index >= 0]
-    roles += [(f"output {position}", index, ("int8",)) for position, index in enumerate(op.outputs)]
+    roles += [(f"output {position}", index, LOWERINGS[op.opcode].outputs)
+              for position, index in enumerate(op.outputs)]
     for role, index, dtypes in roles:
         dtype = tensors[index].dtype
         if op.opcode in FLOAT_BOUNDARY_OPS and dtype == "float32":
@@ -120,10 +122,12 @@ def lower_graph(model: TFLiteModel, prefix: str) -> LoweredGraph:
             raise TinyedgeError(f"the native runtime has no kernel for {_where(op, model)}",
                                 "use --runtime tflm for this model")
     for position, index in enumerate(graph.inputs + graph.outputs):
-        if tensors[index].dtype not in SUPPORTED_IO:
-            raise TinyedgeError(f"model {'input' if position < len(graph.inputs) else 'output'} "
+        is_input = position < len(graph.inputs)
+        if tensors[index].dtype not in (SUPPORTED_IO if is_input else SUPPORTED_OUTPUTS):
+            raise TinyedgeError(f"model {'input' if is_input else 'output'} "
                                 f"'{tensors[index].name}' is {tensors[index].dtype}; the native runtime "
-                                f"takes int8 or float32", "use --runtime tflm for this model")
+                                f"takes int8 or float32{'' if is_input else ' (or int32/int64 indices)'}",
+                                "use --runtime tflm for this model")
 
     aliases = Aliases()
     context = LoweringContext(tensors, prefix)

@@ -503,10 +503,13 @@ class Lowering:
     # The lowering refuses some forms of the op (a TinyedgeError naming why, e.g. GATHER's run-time
     # indices): unsupported_ops, and with it `auto`, tries it on each such op.
     may_refuse: bool = False
+    outputs: tuple[str, ...] = ("int8",)   # the dtypes its outputs may have (ARG_MAX: int32, int64)
 
 
 from .ops_layout import (lower_gather, lower_resize_bilinear, lower_resize_nearest_neighbor,  # noqa: E402
                          lower_slice, lower_split, lower_split_v, lower_strided_slice, lower_transpose)
+
+from . import ops_elementwise as _elementwise  # noqa: E402  (its lowerings use the helpers above)
 
 _BIAS = {2: ("int32",)}
 _SHAPE = {1: ("int32", "int64")}
@@ -532,6 +535,17 @@ LOWERINGS: dict[str, Lowering] = {
     "DEQUANTIZE": Lowering(lower_dequantize),
     "SPACE_TO_BATCH_ND": Lowering(lower_space_to_batch_nd, {1: ("int32",), 2: ("int32",)}),
     "BATCH_TO_SPACE_ND": Lowering(lower_batch_to_space_nd, {1: ("int32",), 2: ("int32",)}),
+    "SUB": Lowering(_elementwise.lower_sub),
+    "SQUARED_DIFFERENCE": Lowering(_elementwise.lower_squared_difference),
+    "MAXIMUM": Lowering(_elementwise.lower_maximum),
+    "MINIMUM": Lowering(_elementwise.lower_minimum),
+    "PRELU": Lowering(_elementwise.lower_prelu),
+    "HARD_SWISH": Lowering(_elementwise.lower_hard_swish),
+    "LEAKY_RELU": Lowering(_elementwise.lower_leaky_relu),
+    "RSQRT": Lowering(_elementwise.lower_rsqrt),
+    "L2_NORMALIZATION": Lowering(_elementwise.lower_l2_normalization),
+    "ARG_MAX": Lowering(_elementwise.lower_arg_max, _SHAPE, outputs=("int32", "int64")),
+    "ARG_MIN": Lowering(_elementwise.lower_arg_min, _SHAPE, outputs=("int32", "int64")),
     "TRANSPOSE": Lowering(lower_transpose, {1: ("int32",)}, may_refuse=True),
     "STRIDED_SLICE": Lowering(lower_strided_slice, {1: ("int32",), 2: ("int32",), 3: ("int32",)}, may_refuse=True),
     "SLICE": Lowering(lower_slice, {1: ("int32", "int64"), 2: ("int32", "int64")}, may_refuse=True),

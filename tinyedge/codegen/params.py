@@ -257,12 +257,12 @@ class BinaryParams(Struct):
     input1_offset: int = i32()
     input2_offset: int = i32()
     output_offset: int = i32()
-    left_shift: int = i32("ADD only")
-    input1_multiplier: int = i32("ADD only")
+    left_shift: int = i32("ADD, SUB, SQUARED_DIFFERENCE")
+    input1_multiplier: int = i32("ADD, SUB, SQUARED_DIFFERENCE; PRELU: the rescale of inputs >= 0")
     input1_shift: int = i32("ADD only")
     input2_multiplier: int = i32("ADD only")
     input2_shift: int = i32("ADD only")
-    output_multiplier: int = i32()
+    output_multiplier: int = i32("PRELU: the rescale of input * alpha")
     output_shift: int = i32()
     activation_min: int = i32()
     activation_max: int = i32()
@@ -459,9 +459,61 @@ class ResizeParams(Struct):
     x_upper: ConstArray | None = pointer(INT32)
     x_fraction: ConstArray | None = pointer(INT32)
 
+@struct("te_hard_swish_params")
+class HardSwishParams(Struct):
+    size: int = i32()
+    input_zero_point: int = i32()
+    output_zero_point: int = i32()
+    reluish_multiplier: int = i32("int16 fixed point: the input on a scale where 3.0 is 32768")
+    reluish_exponent: int = i32()
+    output_multiplier: int = i32("int16 fixed point: the input (times 128) on the output scale")
+    output_exponent: int = i32("<= 0")
+
+
+@struct("te_leaky_relu_params")
+class LeakyReluParams(Struct):
+    size: int = i32()
+    input_zero_point: int = i32()
+    output_zero_point: int = i32()
+    identity_multiplier: int = i32("input >= zero point: input scale / output scale")
+    identity_shift: int = i32()
+    alpha_multiplier: int = i32("below it: alpha * input scale / output scale")
+    alpha_shift: int = i32()
+
+
+@struct("te_rsqrt_params")
+class RsqrtParams(Struct):
+    size: int = i32()
+    input_zero_point: int = i32()
+    output_zero_point: int = i32()
+    multiplier: int = i32("1 / (sqrt(input scale) * output scale)")
+    shift: int = i32()
+
+
+@struct("te_l2_norm_params")
+class L2NormParams(Struct):
+    outer_size: int = i32()
+    depth: int = i32("the last dimension, normalized")
+    input_zero_point: int = i32()
+
+
+@struct("te_arg_params")
+class ArgParams(Struct):
+    outer_size: int = i32("product of the dims before the axis")
+    axis_size: int = i32()
+    inner_size: int = i32("product of the dims after the axis")
+    int64_output: int = i32("1: the output is int64, 0: int32")
+
+
+# -- matrix and sequence ops (ops_sequence.py) ------------------------------------------------------
+
+UINT16 = CType("uint16_t", 2, 2, np.uint16)
+
+
 STRUCTS: tuple[type[Struct], ...] = (
     ConvParams, FullyConnectedParams, PoolParams, BinaryParams, Requant, FastConvParams,
     Depthwise3x3Params, FastFullyConnectedParams, ReluParams, SigmoidParams, SoftmaxParams, MeanParams,
     PadParams, ConcatParams, SpaceBatchParams, QuantizeParams,
-    StridedCopyParams, GatherParams, ResizeParams)
+    StridedCopyParams, GatherParams, ResizeParams,
+    HardSwishParams, LeakyReluParams, RsqrtParams, L2NormParams, ArgParams)
 STRUCT_BYTES: dict[str, int] = {s.C_NAME: s.sizeof() for s in STRUCTS}

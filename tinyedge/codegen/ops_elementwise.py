@@ -1,0 +1,207 @@
+"""Lowerings of the element-wise activations and binary ops, L2_NORMALIZATION and ARG_MAX/ARG_MIN
+(kernels in firmware/native/te_elementwise.c and te_elementwise2.c).
+
+Each parameter is computed as TFLM's prepare step computes it, float32 where TFLM uses float and
+double where it uses double (named at each), because one differing rounding changes the int8 result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import TinyedgeError
+from ..tflite.model import Operator
+from . import params as p
+from . import quantization as q
+from .ir import Kernel, Step, TensorArg
+from .ops import LoweringContext, _broadcast_shapes, _constant_ints, _quant, _unary
+
+SUB = Kernel("te_sub_s8", "te_elementwise.c", p.BinaryParams)
+SQUARED_DIFFERENCE = Kernel("te_squared_difference_s8", "te_elementwise.c", p.BinaryParams)
+MAXIMUM = Kernel("te_maximum_s8", "te_elementwise.c", p.BinaryParams)
+MINIMUM = Kernel("te_minimum_s8", "te_elementwise.c", p.BinaryParams)
+PRELU = Kernel("te_prelu_s8", "te_elementwise.c", p.BinaryParams)
+HARD_SWISH = Kernel("te_hard_swish_s8", "te_elementwise2.c", p.HardSwishParams)
+LEAKY_RELU = Kernel("te_leaky_relu_s8", "te_elementwise2.c", p.LeakyReluParams)
+RSQRT = Kernel("te_rsqrt_s8", "te_elementwise2.c", p.RsqrtParams)
+L2_NORMALIZATION = Kernel("te_l2_normalization_s8", "te_elementwise2.c", p.L2NormParams)
+ARG_MAX = Kernel("te_arg_max_s8", "te_elementwise2.c", p.ArgParams)
+ARG_MIN = Kernel("te_arg_min_s8", "te_elementwise2.c", p.ArgParams)
+
+_NO_RESCALE = {"left_shift": 0, "input1_multiplier": 0, "input1_shift": 0, "input2_multiplier": 0,
+               "input2_shift": 0, "output_multiplier": 0, "output_shift": 0}
+_FULL_RANGE = {"activation_min": q.INT8_MIN, "activation_max": q.INT8_MAX}
+
+
+def _f32(value) -> np.float32:
+    return np.float32(value)
+
+
+def _binary_step(op: Operator, ctx: LoweringContext, kernel: Kernel, rescale: dict, activation: dict,
+                 offsets: tuple[int, int, int]) -> Step:
+    t = ctx.tensors
+    a, b, out = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
+    params = p.BinaryParams(flat_size=out.num_elements, **_broadcast_shapes(a, b, out),
+                            input1_offset=offsets[0], input2_offset=offsets[1], output_offset=offsets[2],
+                            **rescale, **activation)
+    step = Step(op, kernel, ctx.name(op, "params"), params,
+                [TensorArg(op.inputs[0]), TensorArg(op.inputs[1]), TensorArg(op.outputs[0])],
+                [op.inputs[0], op.inputs[1]], [op.outputs[0]])
+    if params.rank == 0:  # element i read before element i written: either input may be overwritten
+        step.in_place = [(op.inputs[0], op.outputs[0]), (op.inputs[1], op.outputs[0])]
+    return step
+
+
+def _three_quants(op: Operator, ctx: LoweringContext):
+    t = ctx.tensors
+    return _quant(t[op.inputs[0]]), _quant(t[op.inputs[1]]), _quant(t[op.outputs[0]])
+
+
+def lower_sub(op: Operator, ctx: LoweringContext) -> Step:
+    """CalculateOpDataSub: ADD's shape (left shift 20), but every ratio in float32 where ADD's are
+    double."""
+    (a_scale, a_zp), (b_scale, b_zp), (out_scale, out_zp) = _three_quants(op, ctx)
+    act_min, act_max = q.activation_range(op.options.get("fused_activation_function"), out_scale, out_zp)
+    left_shift = 20
+    twice_max = _f32(2) * max(_f32(a_scale), _f32(b_scale))
+    m1, s1 = q.quantize_multiplier(float(_f32(a_scale) / twice_max))
+    m2, s2 = q.quantize_multiplier(float(_f32(b_scale) / twice_max))
+    mo, so = q.quantize_multiplier(float(twice_max / (_f32(1 << left_shift) * _f32(out_scale))))
+    rescale = {"left_shift": left_shift, "input1_multiplier": m1, "input1_shift": s1, "input2_multiplier": m2,
+               "input2_shift": s2, "output_multiplier": mo, "output_shift": so}
+    return _binary_step(op, ctx, SUB, rescale, {"activation_min": act_min, "activation_max": act_max},
+                        (-a_zp, -b_zp, out_zp))
+
+
+def lower_squared_difference(op: Operator, ctx: LoweringContext) -> Step:
+    """squared_difference.cc PrepareQuantized, int8: left shift 7, the ratios in double."""
+    (a_scale, a_zp), (b_scale, b_zp), (out_scale, out_zp) = _three_quants(op, ctx)
+    left_shift = 7
+    twice_max = 2.0 * float(max(_f32(a_scale), _f32(b_scale)))
+    m1, s1 = q.quantize_multiplier(float(_f32(a_scale)) / twice_max)
+    m2, s2 = q.quantize_multiplier(float(_f32(b_scale)) / twice_max)
+    # (1 << 14) * output scale is a float product in TFLM
+    mo, so = q.quantize_multiplier(twice_max * twice_max / float(_f32(1 << (2 * left_shift)) * _f32(out_scale)))
+    rescale = {"left_shift": left_shift, "input1_multiplier": m1, "input1_shift": s1, "input2_multiplier": m2,
+               "input2_shift": s2, "output_multiplier": mo, "output_shift": so}
+    return _binary_step(op, ctx, SQUARED_DIFFERENCE, rescale, _FULL_RANGE, (-a_zp, -b_zp, out_zp))
+
+
+def _maximum_minimum(op: Operator, ctx: LoweringContext, kernel: Kernel) -> Step:
+    # TFLM compares the stored int8 values whatever the quantization; so does the kernel.
+    return _binary_step(op, ctx, kernel, _NO_RESCALE, _FULL_RANGE, (0, 0, 0))
+
+
+def lower_maximum(op: Operator, ctx: LoweringContext) -> Step:
+    return _maximum_minimum(op, ctx, MAXIMUM)
+
+
+def lower_minimum(op: Operator, ctx: LoweringContext) -> Step:
+    return _maximum_minimum(op, ctx, MINIMUM)
+
+
+def lower_prelu(op: Operator, ctx: LoweringContext) -> Step:
+    """CalculatePreluParams: both rescales in double."""
+    alpha = ctx.tensors[op.inputs[1]]
+    if alpha.quantization is not None and alpha.quantization.scale.size > 1:
+        raise TinyedgeError(f"operator {op.index} (PRELU) has a per-channel quantized alpha; TFLM reads "
+                            f"one scale", "use --runtime tflm for this model")
+    (in_scale, in_zp), (alpha_scale, alpha_zp), (out_scale, out_zp) = _three_quants(op, ctx)
+    m1, s1 = q.quantize_multiplier(float(_f32(in_scale)) / float(_f32(out_scale)))
+    m2, s2 = q.quantize_multiplier(float(_f32(in_scale)) * float(_f32(alpha_scale)) / float(_f32(out_scale)))
+    rescale = dict(_NO_RESCALE, input1_multiplier=m1, input1_shift=s1, output_multiplier=m2, output_shift=s2)
+    step = _binary_step(op, ctx, PRELU, rescale, _FULL_RANGE, (-in_zp, -alpha_zp, out_zp))
+    step.in_place = [pair for pair in step.in_place if pair[0] == op.inputs[0]]
+    return step
+
+
+def _downscale_to_int16(multiplier: int) -> int:
+    """DownScaleInt32ToInt16Multiplier."""
+    if multiplier >= (1 << 31) - 1 - (1 << 15):
+        return (1 << 15) - 1
+    return (multiplier + (1 << 15)) >> 16
+
+
+def lower_hard_swish(op: Operator, ctx: LoweringContext) -> Step:
+    """HardSwishPrepare: the scales in float32, the multipliers quantized to 16 bits."""
+    t = ctx.tensors
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    in_scale, in_zp = _quant(inp)
+    out_scale, out_zp = _quant(out)
+    hires_scale = _f32(1.0 / 128.0) * _f32(in_scale)
+    reluish_scale = _f32(3.0) / _f32(32768.0)
+    output_multiplier, output_exponent = q.quantize_multiplier(float(hires_scale / _f32(out_scale)))
+    if output_exponent > 0:
+        raise TinyedgeError(f"operator {op.index} (HARD_SWISH) output scale is less than 1/128 of its input "
+                            f"scale", "TFLM refuses that too; export the model again")
+    reluish_multiplier, reluish_exponent = q.quantize_multiplier(float(hires_scale / reluish_scale))
+    return _unary(op, ctx, HARD_SWISH, p.HardSwishParams(
+        size=out.num_elements, input_zero_point=in_zp, output_zero_point=out_zp,
+        reluish_multiplier=_downscale_to_int16(reluish_multiplier), reluish_exponent=reluish_exponent,
+        output_multiplier=_downscale_to_int16(output_multiplier), output_exponent=output_exponent))
+
+
+def lower_leaky_relu(op: Operator, ctx: LoweringContext) -> Step:
+    """CalculateOpDataLeakyRelu: input scale * alpha / output scale in float32."""
+    t = ctx.tensors
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    in_scale, in_zp = _quant(inp)
+    out_scale, out_zp = _quant(out)
+    alpha = _f32(op.options.get("alpha", 0.2))
+    if alpha < 0:
+        raise TinyedgeError(f"operator {op.index} (LEAKY_RELU) has a negative alpha ({float(alpha)}); the "
+                            f"native runtime takes alpha >= 0", "use --runtime tflm for this model")
+    alpha_multiplier, alpha_shift = q.quantize_multiplier(float(_f32(in_scale) * alpha / _f32(out_scale)))
+    identity_multiplier, identity_shift = q.quantize_multiplier(float(_f32(in_scale) / _f32(out_scale)))
+    return _unary(op, ctx, LEAKY_RELU, p.LeakyReluParams(
+        size=out.num_elements, input_zero_point=in_zp, output_zero_point=out_zp,
+        identity_multiplier=identity_multiplier, identity_shift=identity_shift,
+        alpha_multiplier=alpha_multiplier, alpha_shift=alpha_shift))
+
+
+def lower_rsqrt(op: Operator, ctx: LoweringContext) -> Step:
+    """SetRsqrtOutputMultiplier: 1 / (sqrt(input scale) * output scale), the product in float32."""
+    t = ctx.tensors
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    in_scale, in_zp = _quant(inp)
+    out_scale, out_zp = _quant(out)
+    multiplier, shift = q.quantize_multiplier(1.0 / float(np.sqrt(_f32(in_scale)) * _f32(out_scale)))
+    return _unary(op, ctx, RSQRT, p.RsqrtParams(size=out.num_elements, input_zero_point=in_zp,
+                                                output_zero_point=out_zp, multiplier=multiplier, shift=shift))
+
+
+def lower_l2_normalization(op: Operator, ctx: LoweringContext) -> Step:
+    t = ctx.tensors
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    _, in_zp = _quant(inp)
+    out_scale, out_zp = _quant(out)
+    if _f32(out_scale) != _f32(1.0 / 128) or out_zp != 0:
+        raise TinyedgeError(f"operator {op.index} (L2_NORMALIZATION) output is not quantized with scale 1/128 "
+                            f"and zero point 0", "TFLM requires that too; export the model again")
+    depth = inp.shape[-1] if inp.shape else 1
+    return _unary(op, ctx, L2_NORMALIZATION, p.L2NormParams(
+        outer_size=inp.num_elements // max(depth, 1), depth=depth, input_zero_point=in_zp))
+
+
+def _arg_extreme(op: Operator, ctx: LoweringContext, kernel: Kernel) -> Step:
+    t = ctx.tensors
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    rank = len(inp.shape)
+    axis = int(_constant_ints(op, ctx, 1, "axis").reshape(-1)[0])
+    axis = axis + rank if axis < 0 else axis
+    if not 0 <= axis < rank or inp.shape[axis] == 0:
+        raise TinyedgeError(f"operator {op.index} ({op.opcode}) reduces axis {axis} of a {rank}-D input",
+                            "the model file is corrupt; export it again")
+    params = p.ArgParams(outer_size=int(np.prod(inp.shape[:axis], dtype=np.int64)), axis_size=inp.shape[axis],
+                         inner_size=int(np.prod(inp.shape[axis + 1:], dtype=np.int64)),
+                         int64_output=int(out.dtype == "int64"))
+    return Step(op, kernel, ctx.name(op, "params"), params, [TensorArg(op.inputs[0]), TensorArg(op.outputs[0])],
+                [op.inputs[0]], [op.outputs[0]])
+
+
+def lower_arg_max(op: Operator, ctx: LoweringContext) -> Step:
+    return _arg_extreme(op, ctx, ARG_MAX)
+
+
+def lower_arg_min(op: Operator, ctx: LoweringContext) -> Step:
+    return _arg_extreme(op, ctx, ARG_MIN)
