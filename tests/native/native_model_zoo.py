@@ -131,6 +131,16 @@ def _elementwise_specs() -> list[Spec]:
             L.Lambda(lambda t: tf.reduce_mean(t, axis=[1, 2], keepdims=True))(y)))
         return L.Multiply()([y, L.Lambda(lambda t: tf.nn.relu6(t + 3.0) * (1.0 / 6.0))(gate)])
 
+    def mix_activations(k, L, tf, rng, x):
+        y = L.Lambda(lambda t: hard_swish(tf, t))(L.Conv2D(6, 3, padding="same")(x))
+        y = L.LeakyReLU(0.2)(L.PReLU(alpha_initializer=k.initializers.RandomUniform(0.0, 0.8),
+                                     shared_axes=[1, 2])(y))
+        return L.Lambda(lambda t: tf.math.l2_normalize(t, axis=-1) * tf.math.rsqrt(tf.nn.relu(t) + 0.5))(y)
+
+    def mix_binary(tf, a, b):
+        low = tf.minimum(tf.maximum(a - b, b), a)
+        return tf.math.squared_difference(low, a)
+
     return [
         Spec("hard_swish_conv", (7, 6, 3), lambda k, L, tf, rng, x: L.Lambda(lambda t: hard_swish(tf, t))(
             L.Conv2D(5, 3)(x))),
@@ -166,6 +176,9 @@ def _elementwise_specs() -> list[Spec]:
             lambda t: tf.math.argmax(t, axis=-1))(x)),
         Spec("arg_min_int32_axis1", (6, 5, 3), lambda k, L, tf, rng, x: L.Lambda(
             lambda t: tf.math.argmin(t, axis=1, output_type=tf.int32))(L.Conv2D(4, 1)(x))),
+        # the int8 ops in two models, for the emulated boards (tests/perf/test_elementwise_emulated.py)
+        Spec("elementwise_mix_activations", (6, 5, 3), mix_activations),
+        Spec("elementwise_mix_binary", (6, 5, 2), two_convs(mix_binary)),
     ]
 
 
