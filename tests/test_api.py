@@ -236,3 +236,22 @@ def test_the_sources_hash_follows_source_bytes_and_ignores_bytecode_caches(tmp_p
     assert sources_hash([folder]) == before
     (folder / "emit.py").write_text("X = 2\n")
     assert sources_hash([folder]) != before
+
+
+@pytest.mark.slow
+@pytest.mark.emulated
+def test_measure_in_a_kept_folder_compiles_once_and_records_the_model(built, tmp_path):
+    """Two measurements of one model on the host board in one kept folder: the second compiles nothing
+    (the program's bytes and mtime are unchanged) and both are bit-exact with tflite_micro."""
+    model = built[1].build_dir / buildfiles.MODEL
+    folder = tmp_path / "bench"
+    first = api.measure("host", model, build_dir=folder)
+    program = folder / "firmware" / "build" / "firmware.elf"
+    stamp = (_sha(program), program.stat().st_mtime_ns)
+    second = api.measure("host", model, build_dir=folder)
+    assert first.bit_exact and second.bit_exact
+    assert (second.flash_bytes, second.ram_bytes, second.output_hex) == \
+        (first.flash_bytes, first.ram_bytes, first.output_hex)
+    assert (_sha(program), program.stat().st_mtime_ns) == stamp
+    record = json.loads((folder / buildfiles.MANIFEST).read_text())["stages"]["bench"]
+    assert record["inputs"]["model"] == _sha(model) and record["metrics"]["bit_exact"] is True

@@ -143,11 +143,34 @@ def _record_measurement(project: Project, name: str, folder: BuildFolder, settin
     manifest.record_measurement(name, inputs, [firmware.get("key", "")], outputs, metrics, seconds)
 
 
-def measure(board: str | Board, model: str | Path, *, runtime: str = "native",
-            port: str | None = None) -> BenchResult:
+def measure(board: str | Board, model: str | Path, *, runtime: str = "native", port: str | None = None,
+            build_dir: str | Path | None = None) -> BenchResult:
     """Build `model` alone into the benchmark firmware for `board`, run it there and return its latency,
-    arena, flash, RAM and whether its output is bit-exact with TFLM."""
-    from .bench import check_bench_target, run_bench
+    arena, flash, RAM and whether its output is bit-exact with TFLM.
+
+    Without `build_dir` the firmware is built in a scratch folder and thrown away. With one (a search
+    measuring candidates again and again), the firmware is a stage in that folder's manifest.json, made
+    again only when the model, the board, the runtime or tinyedge's sources changed, and each
+    measurement is recorded there with the model's hash."""
+    import time
+
+    from .bench import build_bench_firmware, check_bench_target, run_bench
     target = board if isinstance(board, Board) else Catalogue.load().get(board)
     check_bench_target(target, runtime)
-    return run_bench(target, Path(model), runtime, port=port)
+    if build_dir is None:
+        return run_bench(target, Path(model), runtime, port=port)
+    from .locking import build_folder_lock
+    from .pipeline import firmware_stage
+    from .pipeline.manifest import Manifest, file_hash
+    folder, model = Path(build_dir).resolve(), Path(model)
+    with build_folder_lock(folder):
+        manifest = Manifest(folder)
+        settings = firmware_stage.bench_settings(target, model, runtime)
+        built = firmware_stage.cached(manifest, "firmware", settings,
+                                      lambda: build_bench_firmware(target, model, folder, runtime))
+        started = time.perf_counter()
+        result = run_bench(target, model, runtime, port=port, built=built)
+        inputs = {"board": target.name, "runtime": runtime, "port": port, "model": file_hash(model)}
+        manifest.record_measurement("bench", inputs, [manifest.data["stages"]["firmware"]["key"]], [],
+                                    result.to_json(), time.perf_counter() - started)
+    return result

@@ -104,13 +104,22 @@ def _device_transport(board: Board, built, port: str | None, console) -> Iterato
         yield transport
 
 
+def build_bench_firmware(board: Board, model_path: Path, folder: Path, runtime: str = "native",
+                         console: Callable[[str], None] | None = None):
+    """The benchmark firmware of one model for `board`, generated (and compiled) under `folder`."""
+    from .project.firmware import build_firmware
+    _say(console, f"bench: building the {runtime} firmware for {board.name}")
+    return build_firmware(board, Path(model_path), Path(folder), runtime=runtime,
+                          name=Path(model_path).stem, console=console)
+
+
 def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: np.ndarray | None = None,
               build_dir: Path | None = None, console: Callable[[str], None] | None = None,
-              port: str | None = None) -> BenchResult:
-    """Builds the firmware for `board`, runs one inference of `sample` on it and compares with TFLM."""
+              port: str | None = None, built=None) -> BenchResult:
+    """Builds the firmware for `board` (unless `built` is that firmware, made by build_bench_firmware),
+    runs one inference of `sample` on it and compares with TFLM."""
     from .codegen import generate
     from .device.protocol import DeviceClient
-    from .project.firmware import build_firmware
     from .tflite.tflm import TflmRunner
 
     check_bench_target(board, runtime)
@@ -131,10 +140,9 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
     sample = default_sample(model) if sample is None else np.asarray(sample, dtype=np.int8)
 
     with tempfile.TemporaryDirectory(prefix="tinyedge-bench-") as scratch:
-        folder = Path(build_dir) if build_dir is not None else Path(scratch)
-        _say(console, f"bench: building the {runtime} firmware for {board.name}")
-        built = build_firmware(board, model_path, folder, runtime=runtime, name=model_path.stem,
-                               console=console)
+        if built is None:
+            folder = Path(build_dir) if build_dir is not None else Path(scratch)
+            built = build_bench_firmware(board, model_path, folder, runtime, console)
         with _device_transport(board, built, port, console) as transport:
             client = DeviceClient(transport, infer_timeout=INFER_TIMEOUT_S)
             client.connect()

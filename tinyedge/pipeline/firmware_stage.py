@@ -21,7 +21,7 @@ import numpy as np
 from .. import buildfiles
 from ..boards import Board
 from ..config import Config
-from .manifest import file_hash, sources_hash
+from .manifest import Manifest, file_hash, sources_hash, stage_key
 
 if TYPE_CHECKING:  # the firmware's modules load only when a build reaches this stage
     from ..project.firmware import FirmwareResult
@@ -66,9 +66,36 @@ def settings(config: Config, board: Board, model: Path, labels: list[str], tflm_
             "sources": sources_hash(generator_sources())}
 
 
-def traced(settings: dict, board: Board) -> dict:
+def bench_settings(board: Board, model: Path, runtime: str) -> dict:
+    """The key of a benchmark firmware (the model alone, no project settings)."""
+    from ..targets import for_board
+    return {"model": file_hash(model), "runtime": runtime, "name": Path(model).stem,
+            "board": {key: value for key, value in dataclasses.asdict(board).items() if key != "path"},
+            "missing_toolchain": for_board(board).missing_toolchain(),
+            "sources": sources_hash(generator_sources())}
+
+
+def cached(manifest: Manifest, name: str, settings: dict,
+           make: Callable[[], FirmwareResult]) -> FirmwareResult:
+    """The firmware recorded under `name` when its key and files are unchanged, else `make()`'s,
+    recorded (for a firmware made outside the build pipeline: bench's)."""
+    import time
+    key = stage_key(name, settings, [])
+    record = manifest.cached(name, key)
+    if record is None:
+        manifest.forget(name)
+        started = time.perf_counter()
+        built = make()
+        record = manifest.record(name, key, outputs(manifest.build_dir, built),
+                                 record_of(built, manifest.build_dir), time.perf_counter() - started,
+                                 traced(settings))
+    return from_record(record["metrics"], manifest.build_dir)
+
+
+def traced(settings: dict) -> dict:
     """What the manifest's record keeps of the key's inputs (the board by name)."""
-    return {**{key: value for key, value in settings.items() if key != "board"}, "board": board.name}
+    return {**{key: value for key, value in settings.items() if key != "board"},
+            "board": settings["board"]["name"]}
 
 
 def make(config: Config, board: Board, build_dir: Path, labels: list[str], tflm_dir: Path | None,

@@ -364,7 +364,7 @@ class Pipeline:
 
         _, record, _ = self._stage("firmware", settings, [tflm_key],
                                    lambda: firmware_stage.outputs(self.build_dir, made[0]), work,
-                                   firmware_stage.traced(settings, self.board))
+                                   firmware_stage.traced(settings))
         return firmware_stage.from_record(record["metrics"], self.build_dir)
 
     def write_report(self, result: PipelineResult, firmware: FirmwareResult | None) -> dict:
