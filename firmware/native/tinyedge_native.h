@@ -507,6 +507,92 @@ void te_l2_normalization_s8(const te_l2_norm_params *p, const int8_t *input, int
 void te_arg_max_s8(const te_arg_params *p, const int8_t *input, void *output);
 void te_arg_min_s8(const te_arg_params *p, const int8_t *input, void *output);
 
+/* ---- matrix and sequence ops (te_matrix.c, te_lstm.c) ------------------------------------------ */
+
+/* te_params: te_transpose_conv_params (generated from tinyedge/codegen/params.py; edit it there) */
+typedef struct {
+    int32_t batches;
+    int32_t input_height;
+    int32_t input_width;
+    int32_t input_depth;
+    int32_t output_height;
+    int32_t output_width;
+    int32_t output_depth;
+    int32_t filter_height;
+    int32_t filter_width;
+    int32_t stride_height;
+    int32_t stride_width;
+    int32_t pad_height;                /* leading padding of the output, as TFLM computes it from the output size */
+    int32_t pad_width;
+    int32_t input_offset;              /* -input zero point */
+    int32_t output_offset;             /* output zero point */
+    int32_t activation_min;
+    int32_t activation_max;
+    const int32_t *multipliers;        /* one per output channel */
+    const int32_t *shifts;             /* one per output channel */
+} te_transpose_conv_params;
+
+/* Filter layout OHWI (output channels first), input and output NHWC. `bias` may be NULL. */
+void te_transpose_conv_s8(const te_transpose_conv_params *p, const int8_t *input, const int8_t *filter,
+                          const int32_t *bias, int8_t *output);
+
+/* te_params: te_batch_matmul_params (generated from tinyedge/codegen/params.py; edit it there) */
+typedef struct {
+    int32_t batches;                   /* product of the output's batch dimensions */
+    int32_t rows;
+    int32_t cols;
+    int32_t depth;
+    int32_t lhs_row_stride;            /* adj_x swaps these two */
+    int32_t lhs_depth_stride;
+    int32_t rhs_depth_stride;          /* adj_y swaps these two */
+    int32_t rhs_col_stride;
+    int32_t lhs_offset;                /* -lhs zero point */
+    int32_t rhs_offset;                /* -rhs zero point */
+    int32_t output_offset;
+    int32_t multiplier;
+    int32_t shift;
+    const int32_t *lhs_batch_offsets;  /* per output batch: where its lhs matrix starts (broadcast) */
+    const int32_t *rhs_batch_offsets;
+} te_batch_matmul_params;
+
+void te_batch_matmul_s8(const te_batch_matmul_params *p, const int8_t *lhs, const int8_t *rhs,
+                        int8_t *output);
+
+/* te_params: te_lstm_params (generated from tinyedge/codegen/params.py; edit it there) */
+typedef struct {
+    int32_t batches;
+    int32_t time_steps;
+    int32_t input_size;
+    int32_t state_size;
+    int32_t time_major;
+    int32_t input_offset;              /* -input zero point */
+    int32_t input_multipliers[TE_MAX_DIMS]; /* per gate (input, forget, cell, output): input FC to int16 at 2^-12 */
+    int32_t input_shifts[TE_MAX_DIMS];
+    int32_t recurrent_multipliers[TE_MAX_DIMS]; /* per gate: recurrent FC to int16 at 2^-12 */
+    int32_t recurrent_shifts[TE_MAX_DIMS];
+    int32_t cell_gate_sigmoid;         /* the cell gate's activation: 1 sigmoid, 0 tanh */
+    int32_t forget_multiplier;         /* forget gate * cell state -> cell scale */
+    int32_t forget_shift;
+    int32_t input_gate_multiplier;     /* input gate * cell gate -> cell scale */
+    int32_t input_gate_shift;
+    int32_t cell_clip_enabled;
+    int32_t cell_clip;                 /* quantized to the cell scale */
+    int32_t cell_tanh_multiplier;      /* tanh of the cell state: (x * multiplier + round) >> shift */
+    int32_t cell_tanh_shift;
+    int32_t hidden_multiplier;         /* tanh(cell) * output gate -> hidden scale */
+    int32_t hidden_shift;
+    int32_t hidden_zero_point;
+    const uint16_t *sigmoid_table;     /* sigmoid(i / 24) in 0.16, 256 entries */
+} te_lstm_params;
+
+/* weights: input_to_{input, forget, cell, output}, recurrent_to_{input, forget, cell, output};
+ * the states are the op's variable tensors (kept between invokes); scratch: 4 * rows * state_size
+ * int16 (rows: the batch when time-major, else 1). */
+void te_lstm_s8(const te_lstm_params *p, const int8_t *const *weights, const int8_t *input,
+                const int32_t *input_bias, const int32_t *forget_bias, const int32_t *cell_bias,
+                const int32_t *output_bias, int8_t *hidden_state, int16_t *cell_state, int8_t *scratch,
+                int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

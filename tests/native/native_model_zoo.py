@@ -112,6 +112,7 @@ def _specs() -> list[Spec]:
     ]
     specs += _layout_specs()
     specs += _elementwise_specs()
+    specs += _sequence_specs()
     return specs
 
 
@@ -241,6 +242,40 @@ def _layout_specs() -> list[Spec]:
         Spec("layout_mix_resize", (5, 4, 2), after_conv(4, mix_resize), static_batch=True),
         Spec("squeeze_width", (6, 5, 3),
              lambda k, L, tf, rng, x: L.Lambda(lambda t: tf.squeeze(t, axis=2))(L.Conv2D(4, (1, 5))(x))),
+    ]
+
+
+def _sequence_specs() -> list[Spec]:
+    """TRANSPOSE_CONV, BATCH_MATMUL with one constant operand, and Keras LSTMs (the converter's
+    UNIDIRECTIONAL_SEQUENCE_LSTM, int8 with an int16 cell state)."""
+    def matmul(shape, constant_first=False, **options):
+        def build(k, L, tf, rng, x):
+            constant = tf.constant(rng.normal(0.0, 1.0, shape).astype(np.float32))
+            return L.Lambda(lambda t: tf.matmul(constant, t, **options) if constant_first
+                            else tf.matmul(t, constant, **options))(x)
+        return build
+
+    return [
+        Spec("transpose_conv_same_s2", (5, 4, 3),
+             lambda k, L, tf, rng, x: L.Conv2DTranspose(4, 3, strides=2, padding="same")(x)),
+        Spec("transpose_conv_valid_23_relu_pertensor", (4, 5, 2),
+             lambda k, L, tf, rng, x: L.Conv2DTranspose(3, (3, 2), strides=(2, 3), activation="relu")(x),
+             per_channel=False, static_batch=True),
+        Spec("transpose_conv_no_bias_s1", (6, 5, 3),
+             lambda k, L, tf, rng, x: L.Conv2DTranspose(2, (2, 4), padding="same", use_bias=False)(x),
+             static_batch=True),
+        Spec("batch_matmul_constant_rhs", (2, 5, 6), matmul((2, 6, 4)), static_batch=True),
+        Spec("batch_matmul_adjoint_both", (2, 6, 5), matmul((2, 4, 6), adjoint_a=True, adjoint_b=True),
+             static_batch=True),
+        Spec("batch_matmul_broadcast_lhs", (1, 5, 6), matmul((1, 3, 6, 4)), static_batch=True),
+        Spec("batch_matmul_constant_lhs", (6, 4), matmul((1, 2, 5, 6), constant_first=True), static_batch=True),
+        Spec("lstm_last_state_dense", (6, 5), lambda k, L, tf, rng, x: L.Dense(3)(L.LSTM(7)(x)),
+             static_batch=True),
+        Spec("lstm_sequences_dense", (5, 4),
+             lambda k, L, tf, rng, x: L.Dense(4, activation="softmax")(L.Flatten()(
+                 L.LSTM(6, return_sequences=True)(x))), static_batch=True),
+        Spec("lstm_stacked", (8, 3),
+             lambda k, L, tf, rng, x: L.LSTM(5)(L.LSTM(9, return_sequences=True)(x)), static_batch=True),
     ]
 
 

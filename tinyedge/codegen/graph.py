@@ -13,6 +13,8 @@ def data_inputs(op: Operator) -> list[int]:
     """Input tensors whose contents the op reads at run time (shape operands excluded)."""
     if op.opcode in ALIAS_OPS:
         return op.inputs[:1]
+    if op.opcode == "TRANSPOSE_CONV":   # input 0 is the output shape, which static shapes make known
+        return [t for t in op.inputs[1:] if t >= 0]
     return [t for t in op.inputs if t >= 0]
 
 

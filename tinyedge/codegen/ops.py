@@ -511,6 +511,9 @@ from .ops_layout import (lower_gather, lower_resize_bilinear, lower_resize_neare
 
 from . import ops_elementwise as _elementwise  # noqa: E402  (its lowerings use the helpers above)
 
+from .ops_sequence import (lower_batch_matmul, lower_lstm,  # noqa: E402
+                           lower_transpose_conv)
+
 _BIAS = {2: ("int32",)}
 _SHAPE = {1: ("int32", "int64")}
 
@@ -554,4 +557,7 @@ LOWERINGS: dict[str, Lowering] = {
     "GATHER": Lowering(lower_gather, {1: ("int32",)}, may_refuse=True),
     "RESIZE_NEAREST_NEIGHBOR": Lowering(lower_resize_nearest_neighbor, {1: ("int32",)}, may_refuse=True),
     "RESIZE_BILINEAR": Lowering(lower_resize_bilinear, {1: ("int32",)}, may_refuse=True),
+    "TRANSPOSE_CONV": Lowering(lower_transpose_conv, {0: ("int32",), 3: ("int32",)}, may_refuse=True),
+    "BATCH_MATMUL": Lowering(lower_batch_matmul, may_refuse=True),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": Lowering(lower_lstm, {12: ("int32",), 13: ("int32",), 14: ("int32",), 15: ("int32",), 19: ("int16",)}, may_refuse=True),
 }

@@ -459,6 +459,7 @@ class ResizeParams(Struct):
     x_upper: ConstArray | None = pointer(INT32)
     x_fraction: ConstArray | None = pointer(INT32)
 
+
 @struct("te_hard_swish_params")
 class HardSwishParams(Struct):
     size: int = i32()
@@ -510,10 +511,80 @@ class ArgParams(Struct):
 UINT16 = CType("uint16_t", 2, 2, np.uint16)
 
 
+@struct("te_transpose_conv_params")
+class TransposeConvParams(Struct):
+    batches: int = i32()
+    input_height: int = i32()
+    input_width: int = i32()
+    input_depth: int = i32()
+    output_height: int = i32()
+    output_width: int = i32()
+    output_depth: int = i32()
+    filter_height: int = i32()
+    filter_width: int = i32()
+    stride_height: int = i32()
+    stride_width: int = i32()
+    pad_height: int = i32("leading padding of the output, as TFLM computes it from the output size")
+    pad_width: int = i32()
+    input_offset: int = i32("-input zero point")
+    output_offset: int = i32("output zero point")
+    activation_min: int = i32()
+    activation_max: int = i32()
+    multipliers: ConstArray = pointer(INT32, "one per output channel")
+    shifts: ConstArray = pointer(INT32, "one per output channel")
+
+
+@struct("te_batch_matmul_params")
+class BatchMatMulParams(Struct):
+    batches: int = i32("product of the output's batch dimensions")
+    rows: int = i32()
+    cols: int = i32()
+    depth: int = i32()
+    lhs_row_stride: int = i32("adj_x swaps these two")
+    lhs_depth_stride: int = i32()
+    rhs_depth_stride: int = i32("adj_y swaps these two")
+    rhs_col_stride: int = i32()
+    lhs_offset: int = i32("-lhs zero point")
+    rhs_offset: int = i32("-rhs zero point")
+    output_offset: int = i32()
+    multiplier: int = i32()
+    shift: int = i32()
+    lhs_batch_offsets: ConstArray = pointer(INT32, "per output batch: where its lhs matrix starts (broadcast)")
+    rhs_batch_offsets: ConstArray = pointer(INT32)
+
+
+@struct("te_lstm_params")
+class LstmParams(Struct):
+    batches: int = i32()
+    time_steps: int = i32()
+    input_size: int = i32()
+    state_size: int = i32()
+    time_major: int = i32()
+    input_offset: int = i32("-input zero point")
+    input_multipliers: tuple = dims("per gate (input, forget, cell, output): input FC to int16 at 2^-12")
+    input_shifts: tuple = dims()
+    recurrent_multipliers: tuple = dims("per gate: recurrent FC to int16 at 2^-12")
+    recurrent_shifts: tuple = dims()
+    cell_gate_sigmoid: int = i32("the cell gate's activation: 1 sigmoid, 0 tanh")
+    forget_multiplier: int = i32("forget gate * cell state -> cell scale")
+    forget_shift: int = i32()
+    input_gate_multiplier: int = i32("input gate * cell gate -> cell scale")
+    input_gate_shift: int = i32()
+    cell_clip_enabled: int = i32()
+    cell_clip: int = i32("quantized to the cell scale")
+    cell_tanh_multiplier: int = i32("tanh of the cell state: (x * multiplier + round) >> shift")
+    cell_tanh_shift: int = i32()
+    hidden_multiplier: int = i32("tanh(cell) * output gate -> hidden scale")
+    hidden_shift: int = i32()
+    hidden_zero_point: int = i32()
+    sigmoid_table: ConstArray = pointer(UINT16, "sigmoid(i / 24) in 0.16, 256 entries")
+
+
 STRUCTS: tuple[type[Struct], ...] = (
     ConvParams, FullyConnectedParams, PoolParams, BinaryParams, Requant, FastConvParams,
     Depthwise3x3Params, FastFullyConnectedParams, ReluParams, SigmoidParams, SoftmaxParams, MeanParams,
     PadParams, ConcatParams, SpaceBatchParams, QuantizeParams,
     StridedCopyParams, GatherParams, ResizeParams,
-    HardSwishParams, LeakyReluParams, RsqrtParams, L2NormParams, ArgParams)
+    HardSwishParams, LeakyReluParams, RsqrtParams, L2NormParams, ArgParams,
+    TransposeConvParams, BatchMatMulParams, LstmParams)
 STRUCT_BYTES: dict[str, int] = {s.C_NAME: s.sizeof() for s in STRUCTS}

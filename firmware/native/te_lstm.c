@@ -1,0 +1,129 @@
+/* UNIDIRECTIONAL_SEQUENCE_LSTM, int8 activations and weights, int16 cell state: TFLM's integer LSTM
+ * (lstm_eval.h). Each gate is two FULLY_CONNECTEDs to int16 at scale 2^-12 (the input one with the
+ * gate's bias), their saturating sum, then a sigmoid or tanh to int16 at 2^-15; the cell and hidden
+ * updates are int16 multiplies requantized to the cell or hidden scale.
+ *
+ * The hidden and cell states are variable tensors kept in the arena between invokes, as TFLM keeps
+ * them. TFLM starts the int8 hidden state at its zero point; the arena starts at zero, so this kernel
+ * stores the hidden state minus its zero point (wrapping), which starts as zero bytes. */
+#include "tinyedge_native.h"
+
+/* Fixed-point sigmoid / tanh of an int16, interpolated in the 256-entry table of sigmoid(i / 24) in
+ * 0.16 (reference_integer_ops::Logistic / Tanh, int16 forms). */
+static int16_t te_sigmoid16(const te_lstm_params *p, int32_t x) {
+    const int32_t value = x * 3;
+    const uint32_t magnitude = (uint32_t)(value < 0 ? -value : value);
+    const uint32_t index = magnitude >> 9;
+    uint32_t result;
+    if (index >= 255) {
+        result = (uint32_t)0x7FFF << 10;
+    } else {
+        const uint32_t low = p->sigmoid_table[index];
+        const uint32_t high = p->sigmoid_table[index + 1];
+        result = (low << 9) + (magnitude & 0x1FF) * (high - low);
+    }
+    result = value >= 0 ? result + (1u << 9) : (1u << 25) - result + (1u << 9) - 1;
+    return (int16_t)(result >> 10);
+}
+
+static int16_t te_tanh16(const te_lstm_params *p, int32_t x, int32_t multiplier, int32_t left_shift) {
+    const int32_t round = left_shift > 0 ? (1 << (left_shift - 1)) : 0;
+    const int32_t value = (x * multiplier + round) >> left_shift;
+    const uint32_t magnitude = (uint32_t)(value < 0 ? -value : value);
+    const uint32_t index = magnitude >> 8;
+    int32_t result;
+    if (index >= 255) {
+        result = 0xFFFF << 8;
+    } else {
+        const uint32_t low = p->sigmoid_table[index];
+        const uint32_t high = p->sigmoid_table[index + 1];
+        result = (int32_t)((low << 8) + (magnitude & 0xFF) * (high - low));
+    }
+    result = value >= 0 ? result - (1 << 23) + (1 << 7) : -result + (1 << 23) + (1 << 7) - 1;
+    return (int16_t)(result >> 8);
+}
+
+static int16_t te_saturate16(int32_t x) {
+    return (int16_t)te_clamp(x, INT16_MIN, INT16_MAX);
+}
+
+/* One gate for `rows` rows: input FC (with bias) + recurrent FC, saturated, then the non-linearity. */
+static void te_lstm_gate(const te_lstm_params *p, int gate, const int8_t *const *weights,
+                         const int32_t *bias, const int8_t *input, const int8_t *hidden, int32_t rows,
+                         int sigmoid, int16_t *out) {
+    const int8_t *input_weights = weights[gate];
+    const int8_t *recurrent_weights = weights[4 + gate];
+    int32_t r, u, k;
+    for (r = 0; r < rows; ++r) {
+        const int8_t *x = input + (size_t)r * p->input_size;
+        const int8_t *h = hidden + (size_t)r * p->state_size;
+        for (u = 0; u < p->state_size; ++u) {
+            const int8_t *w = input_weights + (size_t)u * p->input_size;
+            const int8_t *rw = recurrent_weights + (size_t)u * p->state_size;
+            int32_t from_input = bias != NULL ? bias[u] : 0;
+            int32_t from_state = 0;
+            int32_t sum;
+            for (k = 0; k < p->input_size; ++k) {
+                from_input += ((int32_t)x[k] + p->input_offset) * w[k];
+            }
+            for (k = 0; k < p->state_size; ++k) {   /* h + input offset, stored as h - zero point */
+                const int32_t value = (int8_t)(uint8_t)((uint32_t)(uint8_t)h[k] + (uint32_t)p->hidden_zero_point);
+                from_state += (value - p->hidden_zero_point) * rw[k];
+            }
+            from_input = te_saturate16(te_requantize(from_input, p->input_multipliers[gate], p->input_shifts[gate]));
+            from_state = te_saturate16(te_requantize(from_state, p->recurrent_multipliers[gate],
+                                                     p->recurrent_shifts[gate]));
+            sum = te_saturate16(from_input + from_state);
+            out[(size_t)r * p->state_size + u] = sigmoid ? te_sigmoid16(p, sum) : te_tanh16(p, sum, 3, 0);
+        }
+    }
+}
+
+/* weights: input_to_{input, forget, cell, output}, then recurrent_to_{input, forget, cell, output}.
+ * biases: the input, forget, cell and output gates'. scratch: 4 * rows * state_size int16. */
+void te_lstm_s8(const te_lstm_params *p, const int8_t *const *weights, const int8_t *input,
+                const int32_t *input_bias, const int32_t *forget_bias, const int32_t *cell_bias,
+                const int32_t *output_bias, int8_t *hidden_state, int16_t *cell_state, int8_t *scratch,
+                int8_t *output) {
+    const int32_t rows = p->time_major ? p->batches : 1;
+    const int32_t sequences = p->time_major ? 1 : p->batches;
+    const size_t gate_size = (size_t)rows * p->state_size;
+    int16_t *forget_gate = (int16_t *)(void *)scratch;
+    int16_t *input_gate = forget_gate + gate_size;
+    int16_t *cell_gate = input_gate + gate_size;
+    int16_t *output_gate = cell_gate + gate_size;
+    int32_t s, t;
+    size_t i;
+    for (s = 0; s < sequences; ++s) {
+        int8_t *hidden = hidden_state + (size_t)s * p->state_size;
+        int16_t *cell = cell_state + (size_t)s * p->state_size;
+        for (t = 0; t < p->time_steps; ++t) {
+            const size_t step = (size_t)s * p->time_steps + t;
+            const int8_t *x = input + step * rows * p->input_size;
+            int8_t *y = output + step * gate_size;
+            te_lstm_gate(p, 1, weights, forget_bias, x, hidden, rows, 1, forget_gate);
+            te_lstm_gate(p, 0, weights, input_bias, x, hidden, rows, 1, input_gate);
+            te_lstm_gate(p, 2, weights, cell_bias, x, hidden, rows, p->cell_gate_sigmoid, cell_gate);
+            for (i = 0; i < gate_size; ++i) {
+                const int32_t kept = te_saturate16(te_requantize((int32_t)forget_gate[i] * cell[i],
+                                                                 p->forget_multiplier, p->forget_shift));
+                const int32_t added = te_saturate16(te_requantize((int32_t)input_gate[i] * cell_gate[i],
+                                                                  p->input_gate_multiplier, p->input_gate_shift));
+                int32_t updated = te_saturate16(kept + added);
+                if (p->cell_clip_enabled) {
+                    updated = te_clamp(updated, -p->cell_clip, p->cell_clip);
+                }
+                cell[i] = (int16_t)updated;
+            }
+            te_lstm_gate(p, 3, weights, output_bias, x, hidden, rows, 1, output_gate);
+            for (i = 0; i < gate_size; ++i) {
+                const int32_t activated = te_tanh16(p, cell[i], p->cell_tanh_multiplier, p->cell_tanh_shift);
+                const int32_t value = te_clamp(te_requantize(activated * output_gate[i], p->hidden_multiplier,
+                                                             p->hidden_shift) + p->hidden_zero_point,
+                                               INT8_MIN, INT8_MAX);
+                y[i] = (int8_t)value;
+                hidden[i] = (int8_t)(uint8_t)(value - p->hidden_zero_point);
+            }
+        }
+    }
+}
