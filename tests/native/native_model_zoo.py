@@ -255,6 +255,11 @@ def _sequence_specs() -> list[Spec]:
                             else tf.matmul(t, constant, **options))(x)
         return build
 
+    def mix_sequence(k, L, tf, rng, x):
+        y = L.Reshape((1, 6, 6))(L.LSTM(6, return_sequences=True)(x))
+        y = matmul((1, 2, 6, 4))(k, L, tf, rng, y)
+        return L.Conv2DTranspose(3, 3, strides=2, padding="same")(y)
+
     return [
         Spec("transpose_conv_same_s2", (5, 4, 3),
              lambda k, L, tf, rng, x: L.Conv2DTranspose(4, 3, strides=2, padding="same")(x)),
@@ -276,6 +281,8 @@ def _sequence_specs() -> list[Spec]:
                  L.LSTM(6, return_sequences=True)(x))), static_batch=True),
         Spec("lstm_stacked", (8, 3),
              lambda k, L, tf, rng, x: L.LSTM(5)(L.LSTM(9, return_sequences=True)(x)), static_batch=True),
+        # the three ops in one model, for the emulated boards (tests/perf/test_sequence_emulated.py)
+        Spec("sequence_mix_lstm_matmul_transpose_conv", (6, 5), mix_sequence, static_batch=True),
     ]
 
 

@@ -1,0 +1,35 @@
+"""The matrix and sequence kernels (te_matrix.c, te_lstm.c) compiled for Cortex-M4 and Cortex-M3 and
+run in QEMU: every output byte equals the tflite_micro interpreter's, for one zoo model that holds
+UNIDIRECTIONAL_SEQUENCE_LSTM, BATCH_MATMUL and TRANSPOSE_CONV. Each bench run boots the firmware and
+invokes once, as a fresh TFLM interpreter does, so the LSTM starts from TFLM's initial state (its
+hidden state at the zero point)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tinyedge.bench import build_bench_firmware, run_bench
+from tinyedge.boards import Catalogue
+from tinyedge.tflite.model import load
+
+import native_model_zoo
+
+pytestmark = pytest.mark.emulated
+
+MODEL = "sequence_mix_lstm_matmul_transpose_conv"
+SAMPLES = 3   # the extremes (-128, 127 everywhere) and one random input
+
+
+@pytest.mark.parametrize("board", ["emu-m4", "emu-m3"])
+def test_sequence_ops_on_the_emulated_core_are_bit_exact(perf_zoo, emulator, tmp_path, board):
+    model = load(perf_zoo[MODEL])
+    assert {"UNIDIRECTIONAL_SEQUENCE_LSTM", "BATCH_MATMUL", "TRANSPOSE_CONV"} <= \
+        {op.opcode for op in model.main.operators}
+    target = Catalogue.load().get(board)
+    shape = model.main.input_tensors()[0].shape
+    batch = native_model_zoo.random_inputs(tuple(shape[1:]), "int8", SAMPLES, seed=17)
+    built = build_bench_firmware(target, perf_zoo[MODEL], tmp_path, "native", console=lambda line: None)
+    for sample in batch:
+        result = run_bench(target, perf_zoo[MODEL], "native", sample[None], built=built, console=lambda line: None)
+        assert result.bit_exact, f"device {result.output_hex} vs TFLM {result.tflm_output_hex}"
+        assert len(result.output_hex) == 2 * model.main.output_tensors()[0].num_elements
