@@ -1,4 +1,4 @@
-/* RELU, RELU6 (clamp), LOGISTIC, TANH and SOFTMAX for int8.
+/* RELU, RELU6 (clamp), LOGISTIC, TANH, SOFTMAX and LOG_SOFTMAX for int8.
  *
  * LOGISTIC, TANH and SOFTMAX reproduce TFLM's integer implementations bit for bit, which are built
  * on gemmlowp's fixed-point exp and Newton-Raphson reciprocal. A value in "Qn" below is an int32
@@ -225,6 +225,72 @@ void te_softmax_s8(const te_softmax_params *p, const int8_t *input, int8_t *outp
                 const int32_t unsaturated =
                     te_rounding_divide_by_pot(te_srdhm(shifted_scale, te_softmax_exp(p, diff)), exponent);
                 out[c] = (int8_t)te_clamp(unsaturated - 128, INT8_MIN, INT8_MAX);
+            } else {
+                out[c] = INT8_MIN;
+            }
+        }
+    }
+}
+
+/* log(x) for x >= 1, x in Q12 and the result in Q5 (TFLM's log_x_for_x_greater_than_or_equal_to_1):
+ * x = 2^k * r with r near 1 (two candidate splits, the one with r closer to 1 wins), log r from a
+ * rational approximation in q = 2 (r - 2^-1/4). */
+static int32_t te_log_q12_to_q5(int32_t x) {
+    const int32_t log_2 = 1488522236, sqrt_sqrt_half = 1805811301, sqrt_half = 1518500250;
+    const int32_t alpha_n = 117049297, alpha_d = 127690142, alpha_i = 1057819769, alpha_f = 638450708;
+    const int32_t quarter_q6 = te_saturating_rounding_mul_pot(536870912, -6);
+    const int a_headroom_plus_one = te_count_leading_zeros((uint32_t)x);
+    const int32_t r_a = te_saturating_rounding_mul_pot(
+        te_srdhm(te_saturating_rounding_mul_pot(x, a_headroom_plus_one - 1), sqrt_half), 1);
+    const int64_t a_pow_2 = (int64_t)te_saturating_rounding_mul_pot(12 - a_headroom_plus_one, 25) + quarter_q6;
+    const int b_headroom = te_count_leading_zeros((uint32_t)te_srdhm(x, sqrt_half)) - 1;
+    const int32_t r_b = te_saturating_rounding_mul_pot(x, b_headroom);
+    const int64_t b_pow_2 = (int64_t)te_saturating_rounding_mul_pot(12 - b_headroom, 25) - quarter_q6;
+    const int32_t r = r_a < r_b ? r_a : r_b;
+    const int64_t pow_2_wide = a_pow_2 > b_pow_2 ? a_pow_2 : b_pow_2;   /* both saturate to int32 */
+    const int32_t pow_2 = (int32_t)(pow_2_wide > INT32_MAX ? INT32_MAX : (pow_2_wide < INT32_MIN ? INT32_MIN
+                                                                                           : pow_2_wide));
+    const int32_t p = te_rounding_half_sum(r, sqrt_sqrt_half);
+    const int32_t q = te_wrap_add(te_wrap_sub(r, sqrt_sqrt_half), te_wrap_sub(r, sqrt_sqrt_half));
+    const int32_t q_squared = te_srdhm(q, q);
+    const int32_t num = te_wrap_add(te_srdhm(q, r), te_srdhm(te_srdhm(q, q_squared), alpha_n));
+    const int32_t denominator_minus_one = te_wrap_add(
+        te_srdhm(p, te_wrap_add(te_wrap_add(alpha_i, q), te_srdhm(alpha_d, q_squared))), te_srdhm(alpha_f, q));
+    const int32_t reciprocal = te_one_over_one_plus_x(denominator_minus_one);
+    const int32_t num_q6 = te_saturating_rounding_mul_pot(num, -6);
+    return te_saturating_rounding_mul_pot(te_wrap_add(te_srdhm(pow_2, log_2), te_srdhm(num_q6, reciprocal)), 1);
+}
+
+/* LOG_SOFTMAX as TFLM's LogSoftmaxQuantized: the output has scale 16/256 and zero point 127. */
+void te_log_softmax_s8(const te_log_softmax_params *p, const int8_t *input, int8_t *output) {
+    int32_t row, c;
+    for (row = 0; row < p->outer_size; ++row) {
+        const int8_t *in = input + (size_t)row * p->depth;
+        int8_t *out = output + (size_t)row * p->depth;
+        int32_t max_in_row = INT8_MIN, sum_of_exps = 0;   /* Q12 */
+        int32_t log_sum, adjusted_diff_min, reverse;
+        for (c = 0; c < p->depth; ++c) {
+            if (in[c] > max_in_row) {
+                max_in_row = in[c];
+            }
+        }
+        for (c = 0; c < p->depth; ++c) {
+            const int32_t diff = (int32_t)in[c] - max_in_row;
+            if (diff >= p->diff_min) {
+                const int32_t diff_q5 = te_requantize(diff, p->input_multiplier, p->input_left_shift);
+                sum_of_exps = te_wrap_add(sum_of_exps,
+                                          te_rounding_divide_by_pot(te_exp_on_negative_values(diff_q5, 5), 12));
+            }
+        }
+        log_sum = te_log_q12_to_q5(sum_of_exps);
+        reverse = te_requantize(te_wrap_add(log_sum, INT32_MIN), p->reverse_multiplier, p->reverse_shift);
+        adjusted_diff_min = p->diff_min - 1 > reverse ? p->diff_min - 1 : reverse;
+        for (c = 0; c < p->depth; ++c) {
+            const int32_t diff = (int32_t)in[c] - max_in_row;
+            if (diff > adjusted_diff_min) {
+                const int32_t diff_q5 = te_requantize(diff, p->input_multiplier, p->input_left_shift);
+                const int32_t value = te_rounding_divide_by_pot(te_wrap_sub(diff_q5, log_sum), 31 - 5 - 4) + 127;
+                out[c] = (int8_t)te_clamp(value, INT8_MIN, INT8_MAX);
             } else {
                 out[c] = INT8_MIN;
             }

@@ -331,6 +331,19 @@ typedef struct {
 
 void te_softmax_s8(const te_softmax_params *p, const int8_t *input, int8_t *output);
 
+/* te_params: te_log_softmax_params (generated from tinyedge/codegen/params.py; edit it there) */
+typedef struct {
+    int32_t outer_size;
+    int32_t depth;
+    int32_t input_multiplier;          /* the input difference to Q5 */
+    int32_t input_left_shift;
+    int32_t reverse_multiplier;        /* Q5 back to the input scale (TFLM's reverse scaling divisor) */
+    int32_t reverse_shift;             /* <= 0 */
+    int32_t diff_min;
+} te_log_softmax_params;
+
+void te_log_softmax_s8(const te_log_softmax_params *p, const int8_t *input, int8_t *output);
+
 /* ---- reductions (te_reduce.c) ------------------------------------------------------------------ */
 
 /* te_params: te_mean_params (generated from tinyedge/codegen/params.py; edit it there) */

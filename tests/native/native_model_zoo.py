@@ -177,6 +177,10 @@ def _elementwise_specs() -> list[Spec]:
             lambda t: tf.math.argmax(t, axis=-1))(x)),
         Spec("arg_min_int32_axis1", (6, 5, 3), lambda k, L, tf, rng, x: L.Lambda(
             lambda t: tf.math.argmin(t, axis=1, output_type=tf.int32))(L.Conv2D(4, 1)(x))),
+        Spec("log_softmax_dense", (11,), lambda k, L, tf, rng, x: L.Lambda(
+            lambda t: tf.nn.log_softmax(t, axis=-1))(L.Dense(7)(x))),
+        Spec("log_softmax_channels", (5, 4, 3), lambda k, L, tf, rng, x: L.Lambda(
+            lambda t: tf.nn.log_softmax(t * 3.0, axis=-1))(L.Conv2D(9, 1)(x))),
         # the int8 ops in two models, for the emulated boards (tests/perf/test_elementwise_emulated.py)
         Spec("elementwise_mix_activations", (6, 5, 3), mix_activations),
         Spec("elementwise_mix_binary", (6, 5, 2), two_convs(mix_binary)),

@@ -1,6 +1,7 @@
 """The element-wise kernels (te_elementwise.c, te_elementwise2.c) compiled for Cortex-M4 and Cortex-M3
 and run in QEMU: every output byte equals the tflite_micro interpreter's, for two zoo models that hold
-HARD_SWISH, PRELU, LEAKY_RELU, RSQRT, L2_NORMALIZATION, SUB, MAXIMUM, MINIMUM and SQUARED_DIFFERENCE.
+HARD_SWISH, PRELU, LEAKY_RELU, RSQRT, L2_NORMALIZATION, SUB, MAXIMUM, MINIMUM and SQUARED_DIFFERENCE,
+and one with LOG_SOFTMAX.
 (ARG_MAX/ARG_MIN write int32/int64 indices, which bench does not compare; the host test covers them.)"""
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import native_model_zoo
 pytestmark = pytest.mark.emulated
 
 MODELS = {"elementwise_mix_activations": {"HARD_SWISH", "PRELU", "LEAKY_RELU", "RSQRT", "L2_NORMALIZATION"},
-          "elementwise_mix_binary": {"SUB", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE"}}
+          "elementwise_mix_binary": {"SUB", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE"},
+          "log_softmax_channels": {"LOG_SOFTMAX"}}
 SAMPLES = 3   # the extremes (-128, 127 everywhere) and one random input
 
 

@@ -547,6 +547,7 @@ LOWERINGS: dict[str, Lowering] = {
     "LEAKY_RELU": Lowering(_elementwise.lower_leaky_relu),
     "RSQRT": Lowering(_elementwise.lower_rsqrt),
     "L2_NORMALIZATION": Lowering(_elementwise.lower_l2_normalization),
+    "LOG_SOFTMAX": Lowering(_elementwise.lower_log_softmax),
     "ARG_MAX": Lowering(_elementwise.lower_arg_max, _SHAPE, outputs=("int32", "int64")),
     "ARG_MIN": Lowering(_elementwise.lower_arg_min, _SHAPE, outputs=("int32", "int64")),
     "TRANSPOSE": Lowering(lower_transpose, {1: ("int32",)}, may_refuse=True),

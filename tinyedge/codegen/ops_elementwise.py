@@ -1,5 +1,6 @@
-"""Lowerings of the element-wise activations and binary ops, L2_NORMALIZATION and ARG_MAX/ARG_MIN
-(kernels in firmware/native/te_elementwise.c and te_elementwise2.c).
+"""Lowerings of the element-wise activations and binary ops, L2_NORMALIZATION, LOG_SOFTMAX and
+ARG_MAX/ARG_MIN (kernels in firmware/native/te_elementwise.c, te_elementwise2.c and, beside SOFTMAX,
+te_activations.c).
 
 Each parameter is computed as TFLM's prepare step computes it, float32 where TFLM uses float and
 double where it uses double (named at each), because one differing rounding changes the int8 result.
@@ -25,6 +26,7 @@ HARD_SWISH = Kernel("te_hard_swish_s8", "te_elementwise2.c", p.HardSwishParams)
 LEAKY_RELU = Kernel("te_leaky_relu_s8", "te_elementwise2.c", p.LeakyReluParams)
 RSQRT = Kernel("te_rsqrt_s8", "te_elementwise2.c", p.RsqrtParams)
 L2_NORMALIZATION = Kernel("te_l2_normalization_s8", "te_elementwise2.c", p.L2NormParams)
+LOG_SOFTMAX = Kernel("te_log_softmax_s8", "te_activations.c", p.LogSoftmaxParams)
 ARG_MAX = Kernel("te_arg_max_s8", "te_elementwise2.c", p.ArgParams)
 ARG_MIN = Kernel("te_arg_min_s8", "te_elementwise2.c", p.ArgParams)
 
@@ -205,3 +207,21 @@ def lower_arg_max(op: Operator, ctx: LoweringContext) -> Step:
 
 def lower_arg_min(op: Operator, ctx: LoweringContext) -> Step:
     return _arg_extreme(op, ctx, ARG_MIN)
+
+
+def lower_log_softmax(op: Operator, ctx: LoweringContext) -> Step:
+    """LOG_SOFTMAX's CalculateOpData: SOFTMAX's input scaling (beta 1) and its reverse, in double."""
+    t = ctx.tensors
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    in_scale, _ = _quant(inp)
+    out_scale, out_zp = _quant(out)
+    if _f32(out_scale) != _f32(16.0 / 256) or out_zp != 127:
+        raise TinyedgeError(f"operator {op.index} (LOG_SOFTMAX) output is not quantized with scale 16/256 and "
+                            f"zero point 127", "TFLM requires that too; export the model again")
+    multiplier, left_shift, diff_min = q.softmax_parameters(1.0, in_scale)
+    reverse_multiplier, reverse_shift = q.quantize_multiplier((1 << (31 - left_shift)) / float(multiplier))
+    depth = inp.shape[-1] if inp.shape else 1
+    return _unary(op, ctx, LOG_SOFTMAX, p.LogSoftmaxParams(
+        outer_size=inp.num_elements // max(depth, 1), depth=depth, input_multiplier=multiplier,
+        input_left_shift=left_shift, reverse_multiplier=reverse_multiplier, reverse_shift=reverse_shift,
+        diff_min=diff_min))

@@ -506,6 +506,17 @@ class ArgParams(Struct):
     int64_output: int = i32("1: the output is int64, 0: int32")
 
 
+@struct("te_log_softmax_params")
+class LogSoftmaxParams(Struct):
+    outer_size: int = i32()
+    depth: int = i32()
+    input_multiplier: int = i32("the input difference to Q5")
+    input_left_shift: int = i32()
+    reverse_multiplier: int = i32("Q5 back to the input scale (TFLM's reverse scaling divisor)")
+    reverse_shift: int = i32("<= 0")
+    diff_min: int = i32()
+
+
 # -- matrix and sequence ops (ops_sequence.py) ------------------------------------------------------
 
 UINT16 = CType("uint16_t", 2, 2, np.uint16)
@@ -585,6 +596,6 @@ STRUCTS: tuple[type[Struct], ...] = (
     Depthwise3x3Params, FastFullyConnectedParams, ReluParams, SigmoidParams, SoftmaxParams, MeanParams,
     PadParams, ConcatParams, SpaceBatchParams, QuantizeParams,
     StridedCopyParams, GatherParams, ResizeParams,
-    HardSwishParams, LeakyReluParams, RsqrtParams, L2NormParams, ArgParams,
+    HardSwishParams, LeakyReluParams, RsqrtParams, L2NormParams, ArgParams, LogSoftmaxParams,
     TransposeConvParams, BatchMatMulParams, LstmParams)
 STRUCT_BYTES: dict[str, int] = {s.C_NAME: s.sizeof() for s in STRUCTS}
