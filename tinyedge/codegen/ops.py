@@ -108,6 +108,12 @@ def _check_bias(op: Operator, ctx: LoweringContext) -> None:
         raise TinyedgeError(f"operator {op.index} ({op.opcode}) has a "
                             f"{ctx.tensors[op.inputs[2]].dtype} bias; the native runtime takes int32",
                             "use --runtime tflm for this model")
+    weights = ctx.tensors[op.inputs[1]]
+    if weights.quantization is None or weights.quantization.scale.size == 0:
+        # TFLM may still run such a model (hybrid kernels); the native kernels need int8 weight scales.
+        raise TinyedgeError(f"operator {op.index} ({op.opcode}) has weights '{weights.name}' without "
+                            f"quantization parameters; the native runtime takes int8-quantized weights",
+                            "quantize the model to int8 (full-integer PTQ), or use --runtime tflm")
 
 
 @dataclass
