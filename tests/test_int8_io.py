@@ -13,7 +13,7 @@ import pytest
 from tinyedge.errors import TinyedgeError
 from tinyedge.hostcc import find_compiler
 from tinyedge.int8_io import dequantize, quantize
-from tinyedge.project.render import _render
+from tinyedge.project.render import render_template
 
 # Reads float32 values on stdin, writes their quantized int8 bytes, then every int8 dequantized.
 _HARNESS = r"""
@@ -44,7 +44,7 @@ def _device_helpers(tmp_path, scale: float, zero_point: int):
     """The firmware's two helpers for this scale and zero point, as a function of float32 values."""
     bundle = SimpleNamespace(sha256="0" * 64, protocol_name="t", labels=[],
                              input=_tensor(scale, zero_point), output=_tensor(scale, zero_point))
-    header = _render("common/tinyedge.h.j2", {"version": "test", "bundle": bundle,
+    header = render_template("common/tinyedge.h.j2", {"version": "test", "bundle": bundle,
                                                "runtime": SimpleNamespace(kind="native"),
                                                "name_literal": '"t"'})
     (tmp_path / "tinyedge.h").write_text(header)

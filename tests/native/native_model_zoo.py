@@ -181,6 +181,9 @@ def _elementwise_specs() -> list[Spec]:
             lambda t: tf.nn.log_softmax(t, axis=-1))(L.Dense(7)(x))),
         Spec("log_softmax_channels", (5, 4, 3), lambda k, L, tf, rng, x: L.Lambda(
             lambda t: tf.nn.log_softmax(t * 3.0, axis=-1))(L.Conv2D(9, 1)(x))),
+        # straight on the model input: 50 random samples of 256 values reach nearly every int8 input
+        Spec("hard_swish_on_input", (256,), lambda k, L, tf, rng, x: L.Lambda(lambda t: hard_swish(tf, t))(x)),
+        Spec("leaky_relu_on_input", (256,), lambda k, L, tf, rng, x: L.LeakyReLU(0.1)(x)),
         # the int8 ops in two models, for the emulated boards (tests/perf/test_elementwise_emulated.py)
         Spec("elementwise_mix_activations", (6, 5, 3), mix_activations),
         Spec("elementwise_mix_binary", (6, 5, 2), two_convs(mix_binary)),

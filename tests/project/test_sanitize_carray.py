@@ -39,11 +39,11 @@ def test_names_for_the_protocol_arduino_and_single_line_fields():
 
 def test_model_array_parses_back_to_exactly_the_model_bytes(model_case, model_bundle):
     """On the MLPerf Tiny kws model (../shared) and on the digits CNN made by the tests."""
-    from tinyedge.project.render import _context, _render, ProjectPlan
+    from tinyedge.project.render import _context, render_template, ProjectPlan
     from tinyedge.project.runtime import RuntimeChoice
     context = _context(model_bundle, _board("emu-m4"), ProjectPlan("cmake", RuntimeChoice("tflm", "test"),
                                                                    tflm=_tflm_plan()))
-    source = _render("common/model_data.cc.j2", context)
+    source = render_template("common/model_data.cc.j2", context)
     symbol = f"tinyedge_{model_case.key}_model_data"
     assert f"alignas(16) const unsigned char {symbol}[] = {{" in source
     assert f"const unsigned int {symbol}_len = {len(model_case.model_bytes)};" in source

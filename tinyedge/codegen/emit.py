@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
 
-import jinja2
 import numpy as np
 
-from .. import __version__
-from ..errors import TinyedgeError
-from ..resources import TEMPLATES_DIR
+from .. import __version__, templating
 from ..tflite.model import TFLiteModel
 from .ir import ArrayArg, NullArg, ScratchArg, Step, TensorArg, TensorListArg
 from .lowering import LoweredGraph, Storage
@@ -48,21 +44,9 @@ def c_members(params: Struct) -> str:
                            for name, kind, _ in params.members())
 
 
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    env.filters["c_initializer"] = c_initializer
-    env.filters["c_members"] = c_members
-    return env
-
-
 def render(template: str, **context) -> str:
-    try:
-        return _environment().get_template(template).render(**context)
-    except jinja2.UndefinedError as exc:  # a template bug, not a user error: name the template
-        raise TinyedgeError(f"template {template} uses an undefined value ({exc.message})",
-                            "this is a bug in tinyedge; please report it") from None
+    return templating.render(template, context, compact=True,
+                             filters={"c_initializer": c_initializer, "c_members": c_members})
 
 
 # -- what the templates see -------------------------------------------------------------------------

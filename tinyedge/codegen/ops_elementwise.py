@@ -151,7 +151,7 @@ def lower_leaky_relu(op: Operator, ctx: LoweringContext) -> Step:
     out_scale, out_zp = _quant(out)
     alpha = _f32(op.options.get("alpha", 0.2))
     if alpha < 0:
-        raise TinyedgeError(f"operator {op.index} (LEAKY_RELU) has a negative alpha ({float(alpha)}); the "
+        raise TinyedgeError(f"operator {op.index} (LEAKY_RELU) has a negative alpha ({float(alpha):g}); the "
                             f"native runtime takes alpha >= 0", "use --runtime tflm for this model")
     alpha_multiplier, alpha_shift = q.quantize_multiplier(float(_f32(in_scale) * alpha / _f32(out_scale)))
     identity_multiplier, identity_shift = q.quantize_multiplier(float(_f32(in_scale) / _f32(out_scale)))

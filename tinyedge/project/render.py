@@ -8,15 +8,12 @@ from firmware/ copied as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
-import jinja2
-
-from .. import __version__
+from .. import __version__, templating
 from ..boards import Board
 from ..errors import TinyedgeError
-from ..resources import FIRMWARE_DIR, TEMPLATES_DIR
+from ..resources import FIRMWARE_DIR
 from .bundle import ModelBundle
 from .carray import array_body, signed_array_body
 from .runtime import RuntimeChoice
@@ -120,27 +117,10 @@ def _c_float(value: float) -> str:
     return f"{text}f"
 
 
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             autoescape=False)
-    env.filters["c_float"] = _c_float
-    return env
-
-
 def render_template(template: str, context: dict) -> str:
-    """One template under templates/ with `context`: the one way tinyedge writes C outside the kernel
-    emitter (StrictUndefined: a missing value is an error naming the template)."""
-    return _render(template, context)
-
-
-def _render(template: str, context: dict) -> str:
-    try:
-        return _environment().get_template(template).render(**context)
-    except jinja2.UndefinedError as exc:  # a template bug, not a user error: name the template
-        raise TinyedgeError(f"template {template} uses an undefined value ({exc.message})",
-                            "this is a bug in tinyedge; please report it") from None
+    """One template under templates/ with `context` (tinyedge.templating: a missing value is an error
+    naming the template)."""
+    return templating.render(template, context, filters={"c_float": _c_float})
 
 
 def _firmware_text(path: Path) -> str:
@@ -197,16 +177,16 @@ def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
 def _model_files(context: dict, plan: ProjectPlan, folder: str) -> dict[str, str]:
     """The model and runtime glue that every kind carries, under `folder`."""
     files = {
-        f"{folder}/model_data.cc": _render("common/model_data.cc.j2", context),
-        f"{folder}/model_data.h": _render("common/model_data.h.j2", context),
-        f"{folder}/tinyedge_info.c": _render("common/tinyedge_info.c.j2", context),
-        f"{folder}/tinyedge_sample.c": _render("common/tinyedge_sample.c.j2", context),
-        f"{folder}/tinyedge_sample.h": _render("common/tinyedge_sample.h.j2", context),
+        f"{folder}/model_data.cc": render_template("common/model_data.cc.j2", context),
+        f"{folder}/model_data.h": render_template("common/model_data.h.j2", context),
+        f"{folder}/tinyedge_info.c": render_template("common/tinyedge_info.c.j2", context),
+        f"{folder}/tinyedge_sample.c": render_template("common/tinyedge_sample.c.j2", context),
+        f"{folder}/tinyedge_sample.h": render_template("common/tinyedge_sample.h.j2", context),
     }
     if plan.runtime.kind == "native":
-        files[f"{folder}/tinyedge_runtime.c"] = _render("common/tinyedge_runtime_native.c.j2", context)
+        files[f"{folder}/tinyedge_runtime.c"] = render_template("common/tinyedge_runtime_native.c.j2", context)
     else:
-        files[f"{folder}/tinyedge_runtime.cpp"] = _render("common/tinyedge_runtime_tflm.cpp.j2", context)
+        files[f"{folder}/tinyedge_runtime.cpp"] = render_template("common/tinyedge_runtime_tflm.cpp.j2", context)
     return files
 
 
@@ -222,16 +202,16 @@ def _native_files(plan: ProjectPlan, folder: str) -> dict[str, str]:
 def _device_sources(context: dict, folder: str) -> dict[str, str]:
     """What every firmware carries beside the model: the one header, the protocol's model adapter and
     the self-test of the stored sample."""
-    return {f"{folder}/tinyedge.h": _render("common/tinyedge.h.j2", context),
-            f"{folder}/te_adapter.c": _render("common/te_adapter.c.j2", context),
-            f"{folder}/tinyedge_selftest.c": _render("common/tinyedge_selftest.c.j2", context)}
+    return {f"{folder}/tinyedge.h": render_template("common/tinyedge.h.j2", context),
+            f"{folder}/te_adapter.c": render_template("common/te_adapter.c.j2", context),
+            f"{folder}/tinyedge_selftest.c": render_template("common/tinyedge_selftest.c.j2", context)}
 
 
 def _arduino_glue(context: dict, folder: str) -> dict[str, str]:
     """The Arduino side: Serial/micros()/DWT port and the setup()/loop() glue."""
-    return {f"{folder}/tinyedge_arduino.cpp": _render("common/tinyedge_arduino.cpp.j2", context),
-            f"{folder}/tinyedge_arduino.h": _render("common/tinyedge_arduino.h.j2", context),
-            f"{folder}/port_arduino.cpp": _render("common/port_arduino.cpp.j2", context)}
+    return {f"{folder}/tinyedge_arduino.cpp": render_template("common/tinyedge_arduino.cpp.j2", context),
+            f"{folder}/tinyedge_arduino.h": render_template("common/tinyedge_arduino.h.j2", context),
+            f"{folder}/port_arduino.cpp": render_template("common/port_arduino.cpp.j2", context)}
 
 
 def _protocol_files(folder: str) -> dict[str, str]:
@@ -258,13 +238,13 @@ def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: d
     extra_flags += plan.link_flags
     context = dict(context, platform=plan.platform_spec or board.platformio.platform,
                    lib_deps=lib_deps, extra_build_flags=extra_flags, src_flags=src_flags)
-    files = {"platformio.ini": _render("platformio/platformio.ini.j2", context),
-             "README.md": _render("platformio/README.md.j2", context)}
+    files = {"platformio.ini": render_template("platformio/platformio.ini.j2", context),
+             "README.md": render_template("platformio/README.md.j2", context)}
     files.update(_model_files(context, plan, "src"))
     files.update(_device_sources(context, "src"))
     files["src/te_main.c"] = _firmware_text(PROTOCOL_DIR / "te_main.c")
     if arduino:
-        files["src/main.cpp"] = _render("platformio/main.cpp.j2", context)
+        files["src/main.cpp"] = render_template("platformio/main.cpp.j2", context)
         files.update(_arduino_glue(context, "src"))
     files.update(_protocol_files("lib/tinyedge_protocol"))
     files.update(_native_files(plan, "lib/tinyedge_native"))
@@ -275,7 +255,7 @@ def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: d
 
 def _host(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: dict) -> dict[str, str]:
     """The same firmware sources with the host port: a program whose stdin/stdout is its serial link."""
-    files = {"README.md": _render("host/README.md.j2", context)}
+    files = {"README.md": render_template("host/README.md.j2", context)}
     files.update(_model_files(context, plan, "src"))
     files.update(_device_sources(context, "src"))
     files["src/te_main.c"] = _firmware_text(PROTOCOL_DIR / "te_main.c")
@@ -290,10 +270,10 @@ def _arduino_library(bundle: ModelBundle, board: Board, plan: ProjectPlan, conte
     context = dict(context, library=library, guard=f"{library.upper()}_H",
                    sentence=one_line(f"The model {bundle.name} ({plan.runtime.kind} runtime), generated by tinyedge."),
                    arduino=True)
-    files = {"library.properties": _render("arduino_library/library.properties.j2", context),
-             "README.md": _render("arduino_library/README.md.j2", context),
-             f"src/{library}.h": _render("arduino_library/library.h.j2", context),
-             f"examples/{library}/{library}.ino": _render("arduino_library/example.ino.j2", context)}
+    files = {"library.properties": render_template("arduino_library/library.properties.j2", context),
+             "README.md": render_template("arduino_library/README.md.j2", context),
+             f"src/{library}.h": render_template("arduino_library/library.h.j2", context),
+             f"examples/{library}/{library}.ino": render_template("arduino_library/example.ino.j2", context)}
     files.update(_model_files(context, plan, "src"))
     files.update(_device_sources(context, "src"))
     files.update(_arduino_glue(context, "src"))
@@ -305,20 +285,20 @@ def _arduino_library(bundle: ModelBundle, board: Board, plan: ProjectPlan, conte
 def _cmake(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: dict) -> dict[str, str]:
     files = _model_files(context, plan, "src")
     files.update(_native_files(plan, "src"))
-    files["include/tinyedge.h"] = _render("common/tinyedge.h.j2", context)
+    files["include/tinyedge.h"] = render_template("common/tinyedge.h.j2", context)
     library_sources = sorted(path for path in files if path.endswith((".c", ".cc", ".cpp"))
                              and not path.endswith("tinyedge_sample.c"))
     protocol = _protocol_files("protocol")
-    protocol["protocol/te_adapter.c"] = _render("common/te_adapter.c.j2", context)
+    protocol["protocol/te_adapter.c"] = render_template("common/te_adapter.c.j2", context)
     protocol_sources = sorted(path for path in protocol if path.endswith(".c"))
     context = dict(context, library_sources=library_sources, protocol_sources=protocol_sources,
                    cpu_flags=" ".join(board.gcc_flags()))
     files.update(protocol)
-    files["CMakeLists.txt"] = _render("cmake/CMakeLists.txt.j2", context)
-    files["README.md"] = _render("cmake/README.md.j2", context)
-    files["example/run_sample.c"] = _render("cmake/run_sample.c.j2", context)
+    files["CMakeLists.txt"] = render_template("cmake/CMakeLists.txt.j2", context)
+    files["README.md"] = render_template("cmake/README.md.j2", context)
+    files["example/run_sample.c"] = render_template("cmake/run_sample.c.j2", context)
     if board.is_arm:
-        files["toolchain/arm-none-eabi.cmake"] = _render("cmake/arm-none-eabi.cmake.j2", context)
+        files["toolchain/arm-none-eabi.cmake"] = render_template("cmake/arm-none-eabi.cmake.j2", context)
     return files
 
 
