@@ -10,6 +10,7 @@ results come back as typed objects, faults as TinyedgeError.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -57,15 +58,32 @@ def open_project(directory: str | Path = ".", board: str | None = None,
     return Project(config, Catalogue.load().get(config.get("project.board")), directory)
 
 
+TFLM_DIR_ENV = "TINYEDGE_TFLM_DIR"
+
+
+def tflm_dir_of(project: Project | None = None, explicit: str | Path | None = None) -> Path | None:
+    """The local TFLM tree the tflm runtime compiles against: `explicit` (--tflm-dir), else the
+    project's runtime.tflm_dir (relative to the project), else $TINYEDGE_TFLM_DIR, else None."""
+    if explicit is not None and str(explicit):
+        return Path(explicit).expanduser().resolve()
+    configured = str(project.config.get("runtime.tflm_dir") or "") if project is not None else ""
+    if configured:
+        path = Path(configured).expanduser()
+        return (path if path.is_absolute() else project.directory / path).resolve()
+    from_env = os.environ.get(TFLM_DIR_ENV, "")
+    return Path(from_env).expanduser().resolve() if from_env else None
+
+
 def build(project: Project, *, tflm_dir: Path | None = None,
           log: Callable[[str], None] | None = None) -> BuildResult:
     """Every stage of the build (data ... int8, TFLM on the host, firmware), each reused when its inputs
     are unchanged; holds the build folder's lock while it runs. Budgets missed: TinyedgeError, after
-    report.json is written."""
+    report.json is written. The TFLM tree: `tflm_dir`, else the project's (tflm_dir_of)."""
     from .locking import build_folder_lock
     from .pipeline.runner import build as run_pipeline
     with build_folder_lock(project.build_dir):
-        return run_pipeline(project.config, project.board, project.directory, tflm_dir, log)
+        return run_pipeline(project.config, project.board, project.directory,
+                            tflm_dir_of(project, tflm_dir), log)
 
 
 def folder_of(result: BuildResult, project: Project) -> BuildFolder:
@@ -144,32 +162,35 @@ def _record_measurement(project: Project, name: str, folder: BuildFolder, settin
 
 
 def measure(board: str | Board, model: str | Path, *, runtime: str = "native", port: str | None = None,
-            build_dir: str | Path | None = None) -> BenchResult:
+            build_dir: str | Path | None = None, tflm_dir: str | Path | None = None) -> BenchResult:
     """Build `model` alone into the benchmark firmware for `board`, run it there and return its latency,
     arena, flash, RAM and whether its output is bit-exact with TFLM.
 
     Without `build_dir` the firmware is built in a scratch folder and thrown away. With one (a search
     measuring candidates again and again), the firmware is a stage in that folder's manifest.json, made
     again only when the model, the board, the runtime or tinyedge's sources changed, and each
-    measurement is recorded there with the model's hash."""
+    measurement is recorded there with the model's hash. The tflm runtime compiles against
+    `tflm_dir`, else $TINYEDGE_TFLM_DIR (tflm_dir_of)."""
     import time
 
     from .bench import build_bench_firmware, check_bench_target, run_bench
     target = board if isinstance(board, Board) else Catalogue.load().get(board)
     check_bench_target(target, runtime)
+    tree = tflm_dir_of(None, tflm_dir) if runtime == "tflm" else None
     if build_dir is None:
-        return run_bench(target, Path(model), runtime, port=port)
+        return run_bench(target, Path(model), runtime, port=port, tflm_dir=tree)
     from .locking import build_folder_lock
     from .pipeline import firmware_stage
     from .pipeline.manifest import Manifest, file_hash
     folder, model = Path(build_dir).resolve(), Path(model)
     with build_folder_lock(folder):
         manifest = Manifest(folder)
-        settings = firmware_stage.bench_settings(target, model, runtime)
+        settings = firmware_stage.bench_settings(target, model, runtime, tree)
         built = firmware_stage.cached(manifest, "firmware", settings,
-                                      lambda: build_bench_firmware(target, model, folder, runtime))
+                                      lambda: build_bench_firmware(target, model, folder, runtime,
+                                                                   tflm_dir=tree))
         started = time.perf_counter()
-        result = run_bench(target, model, runtime, port=port, built=built)
+        result = run_bench(target, model, runtime, port=port, built=built, tflm_dir=tree)
         inputs = {"board": target.name, "runtime": runtime, "port": port, "model": file_hash(model)}
         manifest.record_measurement("bench", inputs, [manifest.data["stages"]["firmware"]["key"]], [],
                                     result.to_json(), time.perf_counter() - started)

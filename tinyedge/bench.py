@@ -76,11 +76,25 @@ def default_sample(model: TFLiteModel) -> np.ndarray:
     return values.astype(np.int8)
 
 
+BENCH_RUNTIMES = ("native", "tflm")
+
+
+def bench_runtimes(requested: str) -> list[str]:
+    """`--runtime`: native, tflm, or both side by side ("both", "native,tflm", "tflm,native")."""
+    names = list(BENCH_RUNTIMES) if requested.strip() == "both" else \
+        [name.strip() for name in requested.split(",") if name.strip()]
+    unknown = [name for name in names if name not in BENCH_RUNTIMES]
+    if unknown or not names or len(set(names)) != len(names):
+        raise TinyedgeError(f"bench --runtime '{requested}' is not a runtime list",
+                            "use native, tflm, both or native,tflm")
+    return names
+
+
 def check_bench_target(board: Board, runtime: str) -> None:
     """The one-line refusals, before anything is built."""
-    if runtime != "native":
-        raise TinyedgeError(f"bench runs the native runtime, not '{runtime}'", "use --runtime native (the "
-                            "default); docs/performance.md lists TFLM + CMSIS-NN's figures on the same boards")
+    if runtime not in BENCH_RUNTIMES:
+        raise TinyedgeError(f"bench measures the native or the tflm runtime, not '{runtime}'",
+                            "use --runtime native, tflm or both")
     from .targets import for_board
     missing = for_board(board).missing_toolchain()
     if missing:
@@ -105,17 +119,18 @@ def _device_transport(board: Board, built, port: str | None, console) -> Iterato
 
 
 def build_bench_firmware(board: Board, model_path: Path, folder: Path, runtime: str = "native",
-                         console: Callable[[str], None] | None = None):
+                         console: Callable[[str], None] | None = None, tflm_dir: Path | None = None):
     """The benchmark firmware of one model for `board`, generated (and compiled) under `folder`."""
     from .project.firmware import build_firmware
     _say(console, f"bench: building the {runtime} firmware for {board.name}")
     return build_firmware(board, Path(model_path), Path(folder), runtime=runtime,
-                          name=Path(model_path).stem, console=console)
+                          name=Path(model_path).stem, console=console,
+                          tflm_dir=tflm_dir if runtime == "tflm" else None)
 
 
 def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: np.ndarray | None = None,
               build_dir: Path | None = None, console: Callable[[str], None] | None = None,
-              port: str | None = None, built=None) -> BenchResult:
+              port: str | None = None, built=None, tflm_dir: Path | None = None) -> BenchResult:
     """Builds the firmware for `board` (unless `built` is that firmware, made by build_bench_firmware),
     runs one inference of `sample` on it and compares with TFLM."""
     from .codegen import generate
@@ -132,17 +147,17 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
         raise TinyedgeError(f"{model_path.name} has {len(model.main.inputs)} inputs and "
                             f"{len(model.main.outputs)} outputs; bench runs single-input, single-output models",
                             "benchmark the model with one input and one output")
-    native = generate(model)
-    if native.input_dtypes[0] != "int8" or native.output_dtypes[0] != "int8":
-        raise TinyedgeError(f"{model_path.name} has {native.input_dtypes[0]} input or "
-                            f"{native.output_dtypes[0]} output; bench compares int8 models bit for bit",
-                            "quantize the model's input and output to int8")
+    input_dtype = model.main.input_tensors()[0].dtype
+    output_dtype = model.main.tensors[model.main.outputs[0]].dtype
+    if input_dtype != "int8" or output_dtype != "int8":
+        raise TinyedgeError(f"{model_path.name} has {input_dtype} input or {output_dtype} output; bench "
+                            "compares int8 models bit for bit", "quantize the model's input and output to int8")
     sample = default_sample(model) if sample is None else np.asarray(sample, dtype=np.int8)
 
     with tempfile.TemporaryDirectory(prefix="tinyedge-bench-") as scratch:
         if built is None:
             folder = Path(build_dir) if build_dir is not None else Path(scratch)
-            built = build_bench_firmware(board, model_path, folder, runtime, console)
+            built = build_bench_firmware(board, model_path, folder, runtime, console, tflm_dir)
         with _device_transport(board, built, port, console) as transport:
             client = DeviceClient(transport, infer_timeout=INFER_TIMEOUT_S)
             client.connect()
@@ -155,6 +170,13 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
     expected = np.asarray(reference, dtype=np.int8).tobytes()
     macs = model_macs(model)
     flash = int(built.flash_bytes or 0)
+    if runtime == "native":
+        native = generate(model)
+        arena, activations, io_bytes = native.arena_bytes + native.io_bytes, native.arena_bytes, native.io_bytes
+        model_flash = native.weights_bytes
+    else:  # TFLM's arena holds every tensor, inputs and outputs included; its model is the flatbuffer
+        arena = activations = int(built.tflm_arena_bytes or 0)
+        io_bytes, model_flash = 0, len(model_bytes)
     emulated = ticks.unit == "instructions"
     instructions = int(round(ticks.per_inference)) if emulated else None
     return BenchResult(
@@ -164,9 +186,9 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
         cycles_per_inference=int(round(ticks.per_inference)) if ticks.unit == "cycles" else None,
         microseconds_per_inference=(None if emulated else
                                     round(ticks.per_inference / ticks.ticks_per_second * 1e6, 1)),
-        arena_bytes=native.arena_bytes + native.io_bytes, activation_arena_bytes=native.arena_bytes,
-        io_bytes=native.io_bytes, ram_bytes=int(built.ram_bytes or 0), flash_bytes=flash,
-        runtime_flash_bytes=flash - native.weights_bytes, model_flash_bytes=native.weights_bytes,
+        arena_bytes=arena, activation_arena_bytes=activations,
+        io_bytes=io_bytes, ram_bytes=int(built.ram_bytes or 0), flash_bytes=flash,
+        runtime_flash_bytes=flash - model_flash, model_flash_bytes=model_flash,
         bit_exact=output == expected, output_hex=output.hex(), tflm_output_hex=expected.hex())
 
 
@@ -195,3 +217,58 @@ def report_lines(result: BenchResult) -> list[str]:
         f"  bit-exact with TFLM         {'yes' if result.bit_exact else 'NO'}"
         + ("" if result.bit_exact else f" (device {result.output_hex}, TFLM {result.tflm_output_hex})"),
     ]
+
+
+# The side-by-side table: (label, BenchResult field, unit); the ratio is native / TFLM (below 1: native
+# needs less).
+COMPARED = (("instructions per inference", "instructions_per_inference", ""),
+            ("cycles per inference", "cycles_per_inference", ""),
+            ("time per inference", "microseconds_per_inference", "us"),
+            ("arena", "arena_bytes", "B"),
+            ("runtime flash", "runtime_flash_bytes", "B"),
+            ("total flash", "flash_bytes", "B"),
+            ("RAM (data + bss)", "ram_bytes", "B"))
+
+
+def _ratios(native: BenchResult, tflm: BenchResult) -> dict[str, float | None]:
+    ratios = {}
+    for _label, field, _unit in COMPARED:
+        mine, theirs = getattr(native, field), getattr(tflm, field)
+        if mine is not None and theirs is not None:
+            ratios[field] = round(mine / theirs, 3) if theirs else None
+    return ratios
+
+
+def _pair(results: list[BenchResult]) -> tuple[BenchResult, BenchResult]:
+    by_runtime = {result.runtime: result for result in results}
+    return by_runtime["native"], by_runtime["tflm"]
+
+
+def comparison_json(results: list[BenchResult]) -> dict:
+    """`bench --runtime both --json`: each runtime's figures and the ratios native / TFLM."""
+    native, tflm = _pair(results)
+    return {"board": native.board, "model": native.model, "native": native.to_json(), "tflm": tflm.to_json(),
+            "ratio_native_to_tflm": _ratios(native, tflm),
+            "same_output": native.output_hex == tflm.output_hex}
+
+
+def comparison_lines(results: list[BenchResult]) -> list[str]:
+    """One table, a row per figure: native, TFLM, native / TFLM."""
+    native, tflm = _pair(results)
+    ratios = _ratios(native, tflm)
+    lines = [f"{native.model} on {native.board}, native and TFLM side by side (same input)",
+             f"  {'':<28} {'native':>14} {'tflm':>14} {'native/tflm':>12}"]
+    for label, field, unit in COMPARED:
+        mine, theirs = getattr(native, field), getattr(tflm, field)
+        if mine is None and theirs is None:
+            continue
+        show = (lambda value: "-" if value is None else f"{value:,}{' ' + unit if unit else ''}")
+        ratio = ratios.get(field)
+        lines.append(f"  {label:<28} {show(mine):>14} {show(theirs):>14} "
+                     f"{'-' if ratio is None else f'{ratio:.2f}':>12}")
+    exact = lambda result: "yes" if result.bit_exact else "NO"  # noqa: E731
+    lines.append(f"  {'bit-exact with host TFLM':<28} {exact(native):>14} {exact(tflm):>14}")
+    if native.macs:
+        lines.append(f"  ({native.macs:,} MACs; native and TFLM outputs "
+                     f"{'identical' if native.output_hex == tflm.output_hex else 'DIFFER'})")
+    return lines

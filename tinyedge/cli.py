@@ -24,6 +24,10 @@ board_option = click.option("--board", "-b", metavar="NAME",
                             help="Board name or alias (see 'tinyedge boards'); default: the project's.")
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON object on stdout instead of tables.")
+tflm_dir_option = click.option(
+    "--tflm-dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Local TensorFlow Lite Micro tree (create_tflm_tree.py) for the tflm runtime (default: the "
+         "project's runtime.tflm_dir, else $TINYEDGE_TFLM_DIR).")
 project_dir_option = click.option("--dir", "project_dir", type=click.Path(file_okay=False, path_type=Path),
                                   default=Path("."), show_default=True,
                                   help="Project folder (holds tinyedge.toml and build/).")
@@ -71,8 +75,7 @@ def boards(as_json: bool):
 @click.option("--data", "data_source", metavar="PATH", help="Data: 'digits', an .npz or a folder.")
 @click.option("--teacher", metavar="PATH", help="A trained teacher model (.keras, .h5, SavedModel).")
 @click.option("--epochs", type=int, metavar="N", help="Distillation epochs.")
-@click.option("--tflm-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Local TensorFlow Lite Micro tree for the tflm runtime.")
+@tflm_dir_option
 def build(**options):
     """Distill, compress, int8-quantize and check the model, then generate and compile the firmware.
 
@@ -121,6 +124,9 @@ def flash(**options):
 @json_option
 @click.option("--port", metavar="PORT", help="Serial port (default: found by the board's USB ids).")
 @click.option("--samples", type=int, metavar="N", help="Test samples to send (default: all).")
+@click.option("--runtime", type=click.Choice(["auto", "native", "tflm"]),
+              help="Inference runtime of the firmware it builds (default: the project's, 'auto').")
+@tflm_dir_option
 def validate(**options):
     """Run the test data on the device over serial: accuracy, agreement with the host, latency."""
     _run("validate", **options)
@@ -130,10 +136,15 @@ def validate(**options):
 @board_option
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), help="The .tflite model.")
 @click.option("--port", metavar="PORT", help="Serial port of a real board (default: found by its USB ids).")
+@click.option("--runtime", default="native", show_default=True, metavar="native|tflm|both",
+              help="Runtime(s) to measure: native, tflm, or both (also 'native,tflm'), side by side "
+                   "on the same input.")
+@tflm_dir_option
 @json_option
 def bench(**options):
-    """Measure a model with the native runtime on a board: instructions (emulated), cycles or microseconds
-    per inference, arena, flash, RAM, and whether the output is bit-exact with TFLM."""
+    """Measure a model on a board with the native runtime, TFLM, or both side by side: instructions
+    (emulated), cycles or microseconds per inference, arena, flash, RAM, and whether the output is
+    bit-exact with host TFLM."""
     _run("bench", **options)
 
 

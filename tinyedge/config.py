@@ -92,6 +92,8 @@ SCHEMA: dict[str, dict[str, Setting]] = {
                            choices=("platformio", "arduino-library", "cmake")),
         "arena_margin": Setting(0.1, "extra arena for the TFLM runtime, as a share of the tested minimum",
                                 minimum=0.0, maximum=4.0),
+        "tflm_dir": Setting("", "local TFLM tree (made by tflite-micro's create_tflm_tree.py) for the tflm "
+                                "runtime, relative to the project; empty: $TINYEDGE_TFLM_DIR, else none"),
     },
     "budgets": {
         "min_accuracy": Setting(0.0, "least int8 accuracy (0..1) on the test split, for classification: "

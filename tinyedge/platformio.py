@@ -248,6 +248,9 @@ def run_build(project_dir: str | os.PathLike, env_name: str, core_dir: str | os.
             process.wait()
 
     if returncode != 0:
+        library = library_download_failure(lines)
+        if library is not None:
+            raise LibraryDownloadFailed(library, log_path)
         raise TinyedgeError(f"the build of {project_dir.name} [{env_name}] failed: "
                             f"{first_error(lines) or 'PlatformIO exited with code %d' % returncode}",
                             f"full log: {log_path}")
@@ -258,6 +261,32 @@ def run_build(project_dir: str | os.PathLike, env_name: str, core_dir: str | os.
     size = read_elf_size(elf)
     write_json_atomic(stamp, _image_hashes(build_dir))
     return BuildResult(elf=elf, flash_bytes=size.flash_bytes, ram_bytes=size.ram_bytes, log=log_path)
+
+
+# PlatformIO installing a lib_deps library and failing to reach the registry (no network).
+LIBRARY_INSTALLING = re.compile(r"^Library Manager: Installing (.+?)\s*$")
+NETWORK_ERRORS = ("HTTPClientError", "ConnectionError", "InternetConnectionError")
+
+
+class LibraryDownloadFailed(TinyedgeError):
+    """A library of lib_deps could not be downloaded (the registry is out of reach)."""
+
+    def __init__(self, library: str, log: Path):
+        super().__init__(f"PlatformIO could not download the library {library} (no network?)",
+                         f"full log: {log}")
+        self.library, self.log = library, log
+
+
+def library_download_failure(lines: list[str]) -> str | None:
+    """The library PlatformIO was installing when a network error ended the build, else None."""
+    installing = None
+    for line in lines:
+        match = LIBRARY_INSTALLING.match(line.strip())
+        if match:
+            installing = match.group(1)
+        elif installing and line.strip().split(":", 1)[0] in NETWORK_ERRORS:
+            return installing
+    return None
 
 
 def first_error(lines: list[str]) -> str | None:

@@ -26,8 +26,9 @@ def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool =
 
     project = api.open_project(project_dir, board, {
         "data.source": _absolute(data_source), "teacher.model": _absolute(teacher),
-        "distillation.epochs": epochs, "runtime.kind": runtime, "runtime.project": project_kind})
-    result = api.build(project, tflm_dir=tflm_dir)
+        "distillation.epochs": epochs, "runtime.kind": runtime, "runtime.project": project_kind,
+        "runtime.tflm_dir": _absolute(str(tflm_dir)) if tflm_dir is not None else None})
+    result = api.build(project)
     print_table(result.table(), to_stderr=as_json)
     if as_json:
         click.echo(json.dumps(result.to_json()))

@@ -61,15 +61,26 @@ def settings(config: Config, board: Board, model: Path, labels: list[str], tflm_
     return {"model": file_hash(model), "runtime": runtime["kind"], "kind": runtime["project"],
             "arena_margin": runtime["arena_margin"], "name": config["project"]["name"], "labels": labels,
             "tflm_dir": str(tflm_dir) if tflm_dir else None,
+            "tflm_library": tflm_library_key(board, tflm_dir if runtime["kind"] != "native" else None),
             "board": {key: value for key, value in dataclasses.asdict(board).items() if key != "path"},
             "missing_toolchain": for_board(board).missing_toolchain(),
             "sources": sources_hash(generator_sources())}
 
 
-def bench_settings(board: Board, model: Path, runtime: str) -> dict:
+def tflm_library_key(board: Board, tflm_dir: Path | None) -> str | None:
+    """The TFLM tree's contents (as its cached library's key), so a tree changed in place makes the
+    firmware again; None without a tree or off Arm."""
+    if tflm_dir is None or not board.is_arm or not Path(tflm_dir).is_dir():
+        return None
+    from ..project.tflm_library import library_key
+    return library_key(Path(tflm_dir), board)
+
+
+def bench_settings(board: Board, model: Path, runtime: str, tflm_dir: Path | None = None) -> dict:
     """The key of a benchmark firmware (the model alone, no project settings)."""
     from ..targets import for_board
     return {"model": file_hash(model), "runtime": runtime, "name": Path(model).stem,
+            "tflm_dir": str(tflm_dir) if tflm_dir else None, "tflm_library": tflm_library_key(board, tflm_dir),
             "board": {key: value for key, value in dataclasses.asdict(board).items() if key != "path"},
             "missing_toolchain": for_board(board).missing_toolchain(),
             "sources": sources_hash(generator_sources())}

@@ -19,6 +19,7 @@ from ..boards import Board
 from ..console import say
 from ..errors import TinyedgeError
 from ..tflite.model import parse
+from ..tflite.stale_batch import stale_batch_dilations
 from .bundle import ModelBundle, make_bundle
 from .render import KINDS, ProjectPlan, TflmPlan
 from .runtime import RuntimeChoice, choose_runtime, tflm_arena_bytes, tflm_resolver_methods
@@ -41,6 +42,7 @@ class FirmwareResult:
     compiled: bool
     next_step: str                    # what the user runs next (one line)
     estimate_basis: str = ""          # what the estimate counts
+    tflm_arena_bytes: int | None = None  # the TFLM runtime's reserved arena (tested minimum + margin)
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -88,6 +90,7 @@ def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", ru
         plan.tflm = TflmPlan(methods=tflm_resolver_methods(bundle.ops), tested_bytes=tested_arena,
                              arena_bytes=tflm_arena_bytes(tested_arena, arena_margin), margin=arena_margin,
                              tflm_dir=_check_tree_path(tflm_dir) if tflm_dir is not None else None)
+        for_board(board).plan_tflm(plan)
     return plan
 
 
@@ -112,6 +115,8 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
     bundle = make_bundle(model_bytes, name, labels, test_sample)
     plan = plan_project(bundle, board, kind, runtime, arena_margin, arena_bytes, tflm_dir)
     _say(console, f"runtime: {plan.runtime.kind} ({plan.runtime.reason})")
+    for finding in stale_batch_dilations(bundle.model):   # a model TFLM itself computes wrongly
+        _say(console, f"warning: {finding.text()}")
 
     estimate = footprint.estimate_plan(bundle, plan, board)
 
@@ -122,7 +127,8 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
     result = FirmwareResult(project=project, kind=kind, runtime=plan.runtime.kind,
                             runtime_reason=plan.runtime.reason, elf=None, flash_bytes=None, ram_bytes=None,
                             estimated_flash_bytes=estimate.flash_bytes, estimated_ram_bytes=estimate.ram_bytes,
-                            compiled=False, next_step="", estimate_basis=estimate.basis)
+                            compiled=False, next_step="", estimate_basis=estimate.basis,
+                            tflm_arena_bytes=plan.tflm.arena_bytes if plan.tflm is not None else None)
 
     def not_compiled() -> FirmwareResult:
         # No ELF will be checked here: the budgets and the board are checked against the estimate
@@ -148,6 +154,9 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
         result.next_step = f"pio run -d {project}"
         return not_compiled()
 
+    if plan.tflm is not None and plan.tflm.library is not None:
+        from .tflm_library import ensure_library
+        ensure_library(plan.tflm.tflm_dir, board)   # compiled once per tree and core, then cached
     # The firmware is compiled: its ELF is the truth, and the estimate refuses nothing.
     built = target.compile(project)
     result.elf, result.flash_bytes, result.ram_bytes = built.elf, built.flash_bytes, built.ram_bytes

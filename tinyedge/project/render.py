@@ -90,6 +90,9 @@ class TflmPlan:
     arena_bytes: int              # with the margin
     margin: float
     tflm_dir: Path | None = None
+    # The tree compiled once into a static library (tflm_library.py) that the firmware links, where
+    # the target takes one (emulated boards); else a PlatformIO library built from the tree's sources.
+    library: Path | None = None
 
     @property
     def margin_percent(self) -> str:
@@ -157,6 +160,8 @@ def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
         "tflm_library_name": TFLM_LIBRARY_NAME,
         "tflm_library_version": TFLM_LIBRARY_VERSION,
         "tflm_dir": str(tflm.tflm_dir) if tflm is not None and tflm.tflm_dir is not None else "",
+        # TFLM's timer from tinyedge's port where the firmware has one (a CMake library may not).
+        "tflm_port_timer": tflm is not None and tflm.tflm_dir is not None and plan.kind != "cmake",
         "core_dir": plan.core_dir,
         "local_platform": bool(plan.platform_files),
         "timer_text": {"dwt": "the DWT cycle counter", "micros": "micros()", "systick": "SysTick",
@@ -231,10 +236,14 @@ def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: d
             lib_deps.append(TFLM_LIB_DEP)
         else:
             tree = plan.tflm.tflm_dir
-            lib_deps.append(TFLM_TREE_LIBRARY)
-            extra_flags += tflm_tree_flags(tree)
             src_flags.append(TFLM_CXX_STANDARD)   # the runtime glue includes TFLM's C++17 headers
-            tflm_library = tflm_tree_library(tree)
+            if plan.tflm.library is not None:     # compiled once for the core, linked from the cache
+                from .tflm_library import LIBRARY_NAME, firmware_flags
+                extra_flags += [*firmware_flags(tree), f"-L{plan.tflm.library.parent}", f"-l{LIBRARY_NAME}"]
+            else:
+                lib_deps.append(TFLM_TREE_LIBRARY)
+                extra_flags += tflm_tree_flags(tree)
+                tflm_library = tflm_tree_library(tree)
     extra_flags += plan.link_flags
     context = dict(context, platform=plan.platform_spec or board.platformio.platform,
                    lib_deps=lib_deps, extra_build_flags=extra_flags, src_flags=src_flags)

@@ -59,6 +59,9 @@ class Target(Protocol):
         """Fills in what this kind's project needs (platform spec, link flags, extra files, layout), or
         refuses a runtime it cannot run, with a TinyedgeError."""
 
+    def plan_tflm(self, plan: "ProjectPlan") -> None:
+        """Fills in how the TFLM runtime's project gets TFLM (plan.tflm is made), or refuses."""
+
     def generate_project(self, bundle, plan: "ProjectPlan") -> dict[str, str]:
         """{path: text} of the project (rendered, nothing written)."""
 

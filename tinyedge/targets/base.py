@@ -14,6 +14,10 @@ class BaseTarget:
     def __init__(self, board: Board):
         self.board = board
 
+    def plan_tflm(self, plan) -> None:
+        """How the TFLM runtime's project gets TFLM (plan.tflm is made): by default the tree as a
+        PlatformIO library, or the pinned registry library without a tree."""
+
     def generate_project(self, bundle, plan) -> dict[str, str]:
         """{path: text} of the firmware project for this board (`plan` went through `self.plan`)."""
         from ..project.render import render_project

@@ -19,6 +19,15 @@ from .platformio_board import PlatformIOTarget
 STACK_BYTES = 8 * 1024
 
 
+NO_TFLM_TREE_HINT = ("give a tree made by tflite-micro's create_tflm_tree.py with --tflm-dir DIR (or "
+                     "runtime.tflm_dir in tinyedge.toml, or TINYEDGE_TFLM_DIR), or use --runtime native")
+
+
+def no_tflm_tree_message(board: str) -> str:
+    return (f"the tflm runtime on {board} needs the TFLM library, which must be downloaded (a tree "
+            "from create_tflm_tree.py) or given with --tflm-dir")
+
+
 class EmulatedTarget(PlatformIOTarget):
     @property
     def timer_unit(self) -> str:
@@ -30,6 +39,17 @@ class EmulatedTarget(PlatformIOTarget):
         plan.core_dir = PROJECT_CORE_FOLDER
         plan.link_flags = [f"-Wl,--defsym=__stack_size={STACK_BYTES:#x}", "-Wl,--defsym=__heap_size=0"]
         plan.platform_files = emulated_platform_files(self.board.platformio.board)
+
+    def plan_tflm(self, plan) -> None:
+        """TFLM from a local tree, compiled once for the core into the user's cache and linked; the
+        registry's TFLM is an Arduino library, which a bare-metal emulated board cannot build."""
+        from ..project.tflm_library import LIBRARY_FILE, cache_root, library_key
+        if plan.kind != "platformio":   # an Arduino library or a CMake project: the user's build links TFLM
+            return
+        tree = plan.tflm.tflm_dir
+        if tree is None:
+            raise TinyedgeError(no_tflm_tree_message(self.board.name), NO_TFLM_TREE_HINT)
+        plan.tflm.library = cache_root() / library_key(tree, self.board) / LIBRARY_FILE
 
     def firmware_figures(self) -> FirmwareFigures:
         from ..footprint import FIRMWARE_FLASH_BYTES, FIRMWARE_RAM_BYTES

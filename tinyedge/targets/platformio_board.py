@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import TinyedgeError
 from . import Built, FirmwareFigures
 from .base import BaseTarget
 
@@ -52,8 +53,15 @@ class PlatformIOTarget(BaseTarget):
                 f"{project}), and tinyedge flash --board {name} uploads it")
 
     def compile(self, project: Path) -> Built:
-        from ..platformio import run_build
-        built = run_build(project, self.board.name, self.core_dir(project))
+        from ..platformio import LibraryDownloadFailed, run_build
+        try:
+            built = run_build(project, self.board.name, self.core_dir(project))
+        except LibraryDownloadFailed as failed:  # the only library a tinyedge project downloads is TFLM
+            raise TinyedgeError(f"the TFLM library ({failed.library}) must be downloaded or given with "
+                                "--tflm-dir: PlatformIO could not download it (no network)",
+                                f"on a machine with the network the build downloads it once; or pass "
+                                f"--tflm-dir DIR, a tree made by create_tflm_tree.py (full log: {failed.log})"
+                                ) from None
         return Built(built.elf, built.flash_bytes, built.ram_bytes)
 
     def next_step(self) -> str:
