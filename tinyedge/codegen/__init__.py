@@ -16,7 +16,6 @@ from ..errors import TinyedgeError
 from ..resources import FIRMWARE_DIR
 from ..tflite.model import TFLiteModel
 from .emit import emit
-from .graph import ALIAS_OPS, live_operators
 from .lowering import lower_graph
 
 KERNEL_DIR = FIRMWARE_DIR / "native"
@@ -49,23 +48,11 @@ class GeneratedRuntime:
 
 
 def unsupported_ops(model: TFLiteModel) -> list[str]:
-    """Names of the operators (after folding) that the native runtime lacks, or whose form its lowering
-    refuses (GATHER with run-time indices, ...); empty when it can run the model. Used by `--runtime auto`."""
-    from .ops import LOWERINGS, LoweringContext
-    graph = model.main
-    context = LoweringContext(graph.tensors, "probe")
-    missing = set()
-    for op in live_operators(graph):
-        lowering = LOWERINGS.get(op.opcode)
-        if lowering is None:
-            if op.opcode not in ALIAS_OPS:
-                missing.add(op.opcode)
-        elif lowering.may_refuse:
-            try:
-                lowering.lower(op, context)
-            except TinyedgeError:
-                missing.add(op.opcode)
-    return sorted(missing)
+    """Names of the operators (after folding) that the native runtime lacks, or whose form or types its
+    lowering refuses (GATHER with run-time indices, an int32 ADD, ...); empty when it can run every op
+    (the model's I/O types and memory plan are support.native_refusals' too)."""
+    from .support import native_refusals, refused_ops
+    return refused_ops(native_refusals(model))
 
 
 def generate(model: TFLiteModel, prefix: str = "tinyedge") -> GeneratedRuntime:

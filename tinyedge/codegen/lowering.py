@@ -50,7 +50,7 @@ def _where(op: Operator, model: TFLiteModel) -> str:
     return f"operator {op.index} ({op.opcode}, output '{output}')"
 
 
-def _check_types(op: Operator, model: TFLiteModel) -> None:
+def check_operand_types(op: Operator, model: TFLiteModel) -> None:
     tensors = model.main.tensors
     if op.opcode in ALIAS_OPS:
         return
@@ -111,16 +111,27 @@ def _fold_dilations(steps: list[Step], live: list[Operator], context: LoweringCo
     return result, folded
 
 
-def lower_graph(model: TFLiteModel, prefix: str) -> LoweredGraph:
+def check_has_kernel(op: Operator, model: TFLiteModel) -> None:
+    if op.opcode not in LOWERINGS and op.opcode not in ALIAS_OPS:
+        raise TinyedgeError(f"the native runtime has no kernel for {_where(op, model)}",
+                            "use --runtime tflm for this model")
+
+
+def check_alias_shapes(op: Operator, model: TFLiteModel) -> None:
+    """A RESHAPE / EXPAND_DIMS / SQUEEZE shares its input's bytes: both sizes must be known and equal."""
+    tensors = model.main.tensors
+    if tensors[op.inputs[0]].nbytes != tensors[op.outputs[0]].nbytes:
+        raise TinyedgeError(
+            f"{_where(op, model)} has a shape that is only known at run time "
+            f"({tensors[op.inputs[0]].shape} -> {tensors[op.outputs[0]].shape}); the native runtime "
+            f"needs static shapes", "convert the model with a fixed batch size of 1 "
+            "(keras.Input(..., batch_size=1)), or use --runtime tflm")
+
+
+def check_model_io(model: TFLiteModel) -> None:
+    """The model's inputs and outputs in the types the native runtime's callers pass and receive."""
     graph = model.main
     tensors = graph.tensors
-    live = live_operators(graph)
-    for op in live:
-        _check_types(op, model)
-    for op in live:
-        if op.opcode not in LOWERINGS and op.opcode not in ALIAS_OPS:
-            raise TinyedgeError(f"the native runtime has no kernel for {_where(op, model)}",
-                                "use --runtime tflm for this model")
     for position, index in enumerate(graph.inputs + graph.outputs):
         is_input = position < len(graph.inputs)
         if tensors[index].dtype not in (SUPPORTED_IO if is_input else SUPPORTED_OUTPUTS):
@@ -129,18 +140,24 @@ def lower_graph(model: TFLiteModel, prefix: str) -> LoweredGraph:
                                 f"takes int8 or float32{'' if is_input else ' (or int32/int64 indices)'}",
                                 "use --runtime tflm for this model")
 
+
+def lower_graph(model: TFLiteModel, prefix: str) -> LoweredGraph:
+    graph = model.main
+    tensors = graph.tensors
+    live = live_operators(graph)
+    for op in live:
+        check_operand_types(op, model)
+    for op in live:
+        check_has_kernel(op, model)
+    check_model_io(model)
+
     aliases = Aliases()
     context = LoweringContext(tensors, prefix)
     steps: list[Step] = []
     folded = [op.opcode for op in graph.operators if op not in live]
     for op in live:
         if op.opcode in ALIAS_OPS:
-            if tensors[op.inputs[0]].nbytes != tensors[op.outputs[0]].nbytes:
-                raise TinyedgeError(
-                    f"{_where(op, model)} has a shape that is only known at run time "
-                    f"({tensors[op.inputs[0]].shape} -> {tensors[op.outputs[0]].shape}); the native runtime "
-                    f"needs static shapes", "convert the model with a fixed batch size of 1 "
-                    "(keras.Input(..., batch_size=1)), or use --runtime tflm")
+            check_alias_shapes(op, model)
             aliases.join(op.inputs[0], op.outputs[0])
             folded.append(op.opcode)
             continue

@@ -18,15 +18,27 @@ def _kb(n: int | None) -> str:
     return "n/a" if n is None else f"{n:,} B ({n / 1024:.1f} KB)"
 
 
+def runs_native(row: dict) -> str:
+    return "yes" if row["native"] is None else f"no: {row['native']}"
+
+
+def runs_tflm(row: dict) -> str:
+    return f"yes ({row['tflm_method']})" if row["tflm"] is None else f"no: {row['tflm']}"
+
+
 def _print(report: analysis.ModelReport, console: Console) -> None:
     console.print(f"[bold]{report.source}[/bold]: {report.model_bytes:,} bytes, "
                   f"{report.params:,} parameters, {report.macs:,} MACs")
-    ops = Table(title="ops", title_justify="left")
-    for column in ("op", "version", "count", "TFLite Micro"):
-        ops.add_column(column)
+    ops = Table(title="ops: which runtime runs each", title_justify="left")
+    for column in ("op", "version", "count", "native", "TFLite Micro"):
+        ops.add_column(column, overflow="fold")
     for row in report.ops:
-        ops.add_row(row["op"], str(row["version"]), str(row["count"]), row["tflm"] or "supported")
+        ops.add_row(row["op"], str(row["version"]), str(row["count"]), runs_native(row), runs_tflm(row))
     console.print(ops)
+    if report.native_model:
+        console.print(f"native: no for the model as a whole: {report.native_model}", markup=False)
+    for warning in report.warnings:
+        console.print(f"warning: {warning}", markup=False, style="yellow")
     layers = Table(title="layers", title_justify="left")
     for column in ("#", "op", "layer", "output", "params", "MACs"):
         layers.add_column(column, overflow="fold")

@@ -51,7 +51,9 @@ class IOTensor:
 class ModelReport:
     source: str
     model_bytes: int
-    ops: list[dict]                     # op, version, count, tflm (None or the reason it is missing)
+    ops: list[dict]                     # op, version, count; tflm: None or the reason TFLM cannot run
+                                        # it, tflm_method: the resolver call registering it; native:
+                                        # None or the reason the native runtime refuses it
     layers: list[Layer]
     tensors: list[TensorRow]
     inputs: list[IOTensor]
@@ -63,6 +65,12 @@ class ModelReport:
     arena_note: str
     problems: list[str] = field(default_factory=list)   # why it is not a fully int8 TFLM model
     fit: BoardFit | None = None
+    native_model: str | None = None     # what native refuses of the model as a whole (I/O types...)
+    warnings: list[str] = field(default_factory=list)   # forms a runtime computes wrongly
+
+    @property
+    def native_runs_it(self) -> bool:
+        return self.native_model is None and all(row["native"] is None for row in self.ops)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -131,7 +139,8 @@ def _arena(model: TFLiteModel) -> tuple[int | None, str]:
 
 def analyse(model: TFLiteModel, source: str, with_arena: bool = True) -> ModelReport:
     from ..pipeline.checks import find_problems, layer_name
-    from .tflm_ops import support
+    from .stale_batch import stale_batch_dilations
+    from .tflm_ops import method as tflm_method, support
 
     subgraph = model.main
     layers, seen_params = [], set()
@@ -149,7 +158,10 @@ def analyse(model: TFLiteModel, source: str, with_arena: bool = True) -> ModelRe
         for op in sg.operators:
             key = (op.opcode, op.version, op.custom)
             counts[key] = counts.get(key, 0) + 1
-    ops = [{"op": name, "version": version, "count": count, "tflm": support(name, version, custom)}
+    native = _native_reasons(model)
+    ops = [{"op": name, "version": version, "count": count, "tflm": support(name, version, custom),
+            "tflm_method": tflm_method(name) if support(name, version, custom) is None else None,
+            "native": native.get((name, version))}
            for (name, version, custom), count in sorted(counts.items())]
     tensors = [TensorRow(t.index, t.name, list(t.shape), t.dtype, t.nbytes, t.is_constant)
                for t in subgraph.tensors]
@@ -160,7 +172,20 @@ def analyse(model: TFLiteModel, source: str, with_arena: bool = True) -> ModelRe
         inputs=_io(subgraph, subgraph.inputs), outputs=_io(subgraph, subgraph.outputs),
         params=sum(layer.params for layer in layers), macs=sum(layer.macs for layer in layers),
         activation_bytes=max(activations, default=0), arena_bytes=arena, arena_note=note,
-        problems=[problem.text() for problem in find_problems(model)])
+        problems=[problem.text() for problem in find_problems(model)], native_model=native.get(None),
+        warnings=[finding.text() for finding in stale_batch_dilations(model)])
+
+
+def _native_reasons(model: TFLiteModel) -> dict:
+    """(op, version) -> the first reason native refuses an operator of that kind, and None -> what it
+    refuses of the model as a whole (codegen.support: the lowering's own checks)."""
+    from ..codegen.support import native_refusals
+    versions = {op.index: op.version for op in model.main.operators}
+    reasons: dict = {}
+    for refusal in native_refusals(model):
+        key = None if refusal.opcode is None else (refusal.opcode, versions[refusal.op_index])
+        reasons.setdefault(key, refusal.reason)
+    return reasons
 
 
 def board_fit(report: ModelReport, model: TFLiteModel, board: Board, runtime: str = "auto",

@@ -87,11 +87,16 @@ def max_version(opcode: str) -> int | None:
     return entry[0] if entry else None
 
 
+def method(opcode: str) -> str | None:
+    """The MicroMutableOpResolver method registering one op (builtin or custom), None when TFLM lacks it."""
+    entry = TFLM_OPS.get(opcode)
+    return entry[1] if entry else TFLM_CUSTOM_OPS.get(opcode)
+
+
 def resolver_methods(ops: list[str]) -> list[str]:
     """MicroMutableOpResolver methods registering exactly `ops` (builtin or custom names), in order."""
-    methods = {**{op: method for op, (_, method) in TFLM_OPS.items()}, **TFLM_CUSTOM_OPS}
-    missing = [op for op in ops if op not in methods]
+    missing = [op for op in ops if method(op) is None]
     if missing:
         raise TinyedgeError(f"TFLM's op resolver has no method for {', '.join(missing)}",
                             "these ops cannot run on TFLM; change the model")
-    return [methods[op] for op in ops]
+    return [method(op) for op in ops]

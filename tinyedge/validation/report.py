@@ -172,6 +172,8 @@ def summary_rows(data: dict) -> list[tuple[str, str]]:
     unit = latency.get("unit", "")
     rows = [("samples", f"{data['samples']} of {data['requested_samples']} requested "
                         f"({data['test_samples']} in the test split)")]
+    if data.get("runtime"):
+        rows.insert(0, ("runtime", f"{data['runtime']} ({data.get('runtime_reason') or 'as built'})"))
     if data["metric"] == "accuracy":
         rows += [("device accuracy", _percent(data["device_accuracy"])),
                  ("host TFLM accuracy", _percent(data["host_accuracy"]))]

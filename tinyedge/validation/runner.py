@@ -78,6 +78,9 @@ class ValidationResult:
             "model": {"name": self.build.identity.name, "sha256": self.build.identity.sha256,
                       "file": str(self.build.model_path)},
             "device_model": self.device_model,
+            # the runtime the build chose (auto: with its note), as report.json and the manifest say
+            "runtime": self.build.firmware.get("runtime"),
+            "runtime_reason": self.build.firmware.get("runtime_reason"),
             "complete": self.complete,
             "error": self.error,
             "samples": metrics.samples,
