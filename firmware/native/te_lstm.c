@@ -1,11 +1,16 @@
-/* UNIDIRECTIONAL_SEQUENCE_LSTM, int8 activations and weights, int16 cell state: TFLM's integer LSTM
+/* The recurrent ops with variable state: UNIDIRECTIONAL_SEQUENCE_LSTM and SVDF.
+ *
+ * UNIDIRECTIONAL_SEQUENCE_LSTM, int8 activations and weights, int16 cell state: TFLM's integer LSTM
  * (lstm_eval.h). Each gate is two FULLY_CONNECTEDs to int16 at scale 2^-12 (the input one with the
  * gate's bias), their saturating sum, then a sigmoid or tanh to int16 at 2^-15; the cell and hidden
  * updates are int16 multiplies requantized to the cell or hidden scale.
  *
- * The hidden and cell states are variable tensors kept in the arena between invokes, as TFLM keeps
- * them. TFLM starts the int8 hidden state at its zero point; the arena starts at zero, so this kernel
- * stores the hidden state minus its zero point (wrapping), which starts as zero bytes. */
+ * The hidden and cell states are variable tensors with arena bytes of their own. With reset_state
+ * they start from TFLM's reset values at each invoke, as tinyedge's host reference resets them before
+ * each sample (each sample is an independent sequence); without it they carry over, as in a TFLM
+ * interpreter that is never reset. TFLM resets the int8 hidden state to its zero point: this kernel
+ * stores the hidden state minus its zero point (wrapping), so the reset value is zero bytes, which is
+ * also what the arena holds at start-up. */
 #include "tinyedge_native.h"
 
 /* Fixed-point sigmoid / tanh of an int16, interpolated in the 256-entry table of sigmoid(i / 24) in
@@ -94,6 +99,12 @@ void te_lstm_s8(const te_lstm_params *p, const int8_t *const *weights, const int
     int16_t *output_gate = cell_gate + gate_size;
     int32_t s, t;
     size_t i;
+    if (p->reset_state) {
+        for (i = 0; i < (size_t)p->batches * p->state_size; ++i) {
+            hidden_state[i] = 0;
+            cell_state[i] = 0;
+        }
+    }
     for (s = 0; s < sequences; ++s) {
         int8_t *hidden = hidden_state + (size_t)s * p->state_size;
         int16_t *cell = cell_state + (size_t)s * p->state_size;
@@ -124,6 +135,52 @@ void te_lstm_s8(const te_lstm_params *p, const int8_t *const *weights, const int
                 y[i] = (int8_t)value;
                 hidden[i] = (int8_t)(uint8_t)(value - p->hidden_zero_point);
             }
+        }
+    }
+}
+
+/* SVDF with int8 input and feature weights, int16 time weights and state (TFLM's
+ * EvalIntegerSvdfReference). The state (a variable tensor with arena bytes of its own) holds each
+ * filter's last memory_size feature values; each invoke shifts it by one and appends the new ones,
+ * after resetting it to zeros (TFLM's reset value) when reset_state is set. */
+void te_svdf_s8(const te_svdf_params *p, const int8_t *input, const int8_t *weights_feature,
+                const int16_t *weights_time, const int32_t *bias, int16_t *state, int8_t *output) {
+    const int32_t filters = p->num_units * p->rank;
+    const size_t state_size = (size_t)p->batches * filters * p->memory_size;
+    int32_t b, f, u, j, k;
+    size_t i;
+    if (p->reset_state) {
+        for (i = 0; i < state_size; ++i) {
+            state[i] = 0;
+        }
+    }
+    for (i = 0; i + 1 < state_size; ++i) {
+        state[i] = state[i + 1];
+    }
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *x = input + (size_t)b * p->input_size;
+        int16_t *memory = state + (size_t)b * filters * p->memory_size;
+        for (f = 0; f < filters; ++f) {
+            const int8_t *w = weights_feature + (size_t)f * p->input_size;
+            int32_t acc = 0;
+            for (k = 0; k < p->input_size; ++k) {
+                acc += w[k] * ((int32_t)x[k] - p->input_zero_point);
+            }
+            acc = te_clamp(te_requantize(acc, p->feature_multiplier, p->feature_shift), INT16_MIN, INT16_MAX);
+            memory[(size_t)f * p->memory_size + p->memory_size - 1] = (int16_t)(p->state_zero_point + acc);
+        }
+        for (u = 0; u < p->num_units; ++u) {
+            int32_t acc = bias != NULL ? bias[u] : 0;
+            for (j = 0; j < p->rank; ++j) {
+                const int32_t filter = u * p->rank + j;
+                const int16_t *row = memory + (size_t)filter * p->memory_size;
+                const int16_t *w = weights_time + (size_t)filter * p->memory_size;
+                for (k = 0; k < p->memory_size; ++k) {
+                    acc += w[k] * ((int32_t)row[k] - p->state_zero_point);
+                }
+            }
+            acc = te_requantize(acc, p->output_multiplier, p->output_shift) + p->output_zero_point;
+            output[(size_t)b * p->num_units + u] = (int8_t)te_clamp(acc, INT8_MIN, INT8_MAX);
         }
     }
 }

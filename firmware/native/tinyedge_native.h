@@ -595,6 +595,7 @@ typedef struct {
     int32_t hidden_multiplier;         /* tanh(cell) * output gate -> hidden scale */
     int32_t hidden_shift;
     int32_t hidden_zero_point;
+    int32_t reset_state;               /* 1: the states start from TFLM's reset values at each invoke */
     const uint16_t *sigmoid_table;     /* sigmoid(i / 24) in 0.16, 256 entries */
 } te_lstm_params;
 
@@ -605,6 +606,27 @@ void te_lstm_s8(const te_lstm_params *p, const int8_t *const *weights, const int
                 const int32_t *input_bias, const int32_t *forget_bias, const int32_t *cell_bias,
                 const int32_t *output_bias, int8_t *hidden_state, int16_t *cell_state, int8_t *scratch,
                 int8_t *output);
+
+/* te_params: te_svdf_params (generated from tinyedge/codegen/params.py; edit it there) */
+typedef struct {
+    int32_t batches;
+    int32_t input_size;
+    int32_t num_units;
+    int32_t rank;                      /* filters = num_units * rank */
+    int32_t memory_size;
+    int32_t input_zero_point;
+    int32_t state_zero_point;
+    int32_t output_zero_point;
+    int32_t feature_multiplier;        /* input * feature weights -> state scale */
+    int32_t feature_shift;
+    int32_t output_multiplier;         /* state * time weights -> output scale */
+    int32_t output_shift;
+    int32_t reset_state;               /* 1: the state starts from TFLM's reset value (zeros) at each invoke */
+} te_svdf_params;
+
+/* state: the op's int16 variable tensor [batches][filters][memory_size], kept between invokes. */
+void te_svdf_s8(const te_svdf_params *p, const int8_t *input, const int8_t *weights_feature,
+                const int16_t *weights_time, const int32_t *bias, int16_t *state, int8_t *output);
 
 #ifdef __cplusplus
 }

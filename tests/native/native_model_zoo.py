@@ -456,3 +456,75 @@ def small_cnn_model() -> Path:
         return L.Dense(3, activation="softmax")(L.Flatten()(y))
     spec = Spec("fuzz_small_cnn", (8, 8, 2), build, static_batch=True)
     return _cached(spec.name, lambda: _convert(spec, 113))
+
+
+@dataclass(frozen=True)
+class SvdfSpec:
+    name: str
+    input_size: int
+    units: int
+    rank: int
+    memory: int
+    bias: bool = True    # tflite_micro's SVDF prepare crashes (SIGSEGV) on a model without one
+
+
+# Keras has no SVDF layer and the converter never writes one from a TensorFlow graph, so these models
+# are written directly with TFLite's schema: int8 input and feature weights, int16 time weights and
+# state, int32 bias at the state scale times the time weights' (what TFLM's prepare checks).
+SVDF_SPECS = [SvdfSpec("svdf_rank1", 10, 4, 1, 6), SvdfSpec("svdf_rank2", 7, 3, 2, 5),
+              SvdfSpec("svdf_rank3_long_memory", 12, 2, 3, 16)]
+
+
+def svdf_model(spec: SvdfSpec, seed: int = 5) -> Path:
+    """One hand-written SVDF model (cached like the zoo's)."""
+    def make() -> bytes:
+        import flatbuffers
+        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+        rng = np.random.default_rng(seed)
+        filters = spec.units * spec.rank
+        buffers = [schema.BufferT()]
+
+        def tensor(name, shape, kind, scale, zero_point, data=None, variable=False):
+            t = schema.TensorT()
+            t.name, t.shape, t.type, t.isVariable = name, list(shape), kind, variable
+            t.quantization = schema.QuantizationParametersT()
+            t.quantization.scale, t.quantization.zeroPoint = [float(scale)], [int(zero_point)]
+            t.buffer = 0
+            if data is not None:
+                buffer = schema.BufferT()
+                buffer.data = list(np.ascontiguousarray(data).view(np.uint8).reshape(-1))
+                buffers.append(buffer)
+                t.buffer = len(buffers) - 1
+            return t
+
+        state_scale, time_scale = 2.0 ** -9 * rng.uniform(0.7, 1.3), rng.uniform(2e-5, 6e-5)
+        tensors = [
+            tensor("input", (1, spec.input_size), schema.TensorType.INT8, rng.uniform(0.01, 0.05), int(rng.integers(-20, 20))),
+            tensor("weights_feature", (filters, spec.input_size), schema.TensorType.INT8, rng.uniform(0.004, 0.02), 0,
+                   rng.integers(-127, 128, (filters, spec.input_size)).astype(np.int8)),
+            tensor("weights_time", (filters, spec.memory), schema.TensorType.INT16, time_scale, 0,
+                   rng.integers(-32767, 32768, (filters, spec.memory)).astype("<i2")),
+            tensor("bias", (spec.units,), schema.TensorType.INT32, np.float32(state_scale) * np.float32(time_scale), 0,
+                   rng.integers(-20000, 20000, spec.units).astype("<i4")),
+            tensor("state", (1, filters * spec.memory), schema.TensorType.INT16, state_scale, 0, variable=True),
+            tensor("output", (1, spec.units), schema.TensorType.INT8, rng.uniform(0.02, 0.08), int(rng.integers(-10, 10))),
+        ]
+        code = schema.OperatorCodeT()
+        code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.SVDF
+        code.version = 3
+        operator = schema.OperatorT()
+        operator.opcodeIndex = 0
+        operator.inputs = [0, 1, 2, 3 if spec.bias else -1, 4]
+        operator.outputs = [5]
+        operator.builtinOptionsType = schema.BuiltinOptions.SVDFOptions
+        operator.builtinOptions = schema.SVDFOptionsT()
+        operator.builtinOptions.rank = spec.rank
+        graph = schema.SubGraphT()
+        graph.tensors, graph.inputs, graph.outputs, graph.operators = tensors, [0], [5], [operator]
+        model = schema.ModelT()
+        model.version, model.operatorCodes, model.subgraphs, model.buffers = 3, [code], [graph], buffers
+        model.description = "tinyedge zoo: " + spec.name
+        builder = flatbuffers.Builder(4096)
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+    return _cached(spec.name, make)

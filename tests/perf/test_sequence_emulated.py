@@ -1,6 +1,6 @@
 """The matrix and sequence kernels (te_matrix.c, te_lstm.c) compiled for Cortex-M4 and Cortex-M3 and
 run in QEMU: every output byte equals the tflite_micro interpreter's, for one zoo model that holds
-UNIDIRECTIONAL_SEQUENCE_LSTM, BATCH_MATMUL and TRANSPOSE_CONV. Each bench run boots the firmware and
+UNIDIRECTIONAL_SEQUENCE_LSTM, BATCH_MATMUL and TRANSPOSE_CONV, and for a hand-written SVDF model. Each bench run boots the firmware and
 invokes once, as a fresh TFLM interpreter does, so the LSTM starts from TFLM's initial state (its
 hidden state at the zero point)."""
 
@@ -33,3 +33,16 @@ def test_sequence_ops_on_the_emulated_core_are_bit_exact(perf_zoo, emulator, tmp
         result = run_bench(target, perf_zoo[MODEL], "native", sample[None], built=built, console=lambda line: None)
         assert result.bit_exact, f"device {result.output_hex} vs TFLM {result.tflm_output_hex}"
         assert len(result.output_hex) == 2 * model.main.output_tensors()[0].num_elements
+
+
+@pytest.mark.parametrize("board", ["emu-m4", "emu-m3"])
+def test_svdf_on_the_emulated_core_is_bit_exact(emulator, tmp_path, board):
+    spec = native_model_zoo.SVDF_SPECS[1]
+    path = native_model_zoo.svdf_model(spec)
+    target = Catalogue.load().get(board)
+    batch = native_model_zoo.random_inputs((spec.input_size,), "int8", SAMPLES, seed=19)
+    built = build_bench_firmware(target, path, tmp_path, "native", console=lambda line: None)
+    for sample in batch:
+        result = run_bench(target, path, "native", sample[None], built=built, console=lambda line: None)
+        assert result.bit_exact, f"device {result.output_hex} vs TFLM {result.tflm_output_hex}"
+        assert len(result.output_hex) == 2 * spec.units

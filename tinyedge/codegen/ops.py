@@ -517,7 +517,7 @@ from .ops_layout import (lower_gather, lower_resize_bilinear, lower_resize_neare
 
 from . import ops_elementwise as _elementwise  # noqa: E402  (its lowerings use the helpers above)
 
-from .ops_sequence import (lower_batch_matmul, lower_lstm,  # noqa: E402
+from .ops_sequence import (lower_batch_matmul, lower_lstm, lower_svdf,  # noqa: E402
                            lower_transpose_conv)
 
 _BIAS = {2: ("int32",)}
@@ -567,4 +567,5 @@ LOWERINGS: dict[str, Lowering] = {
     "TRANSPOSE_CONV": Lowering(lower_transpose_conv, {0: ("int32",), 3: ("int32",)}, may_refuse=True),
     "BATCH_MATMUL": Lowering(lower_batch_matmul, may_refuse=True),
     "UNIDIRECTIONAL_SEQUENCE_LSTM": Lowering(lower_lstm, {12: ("int32",), 13: ("int32",), 14: ("int32",), 15: ("int32",), 19: ("int16",)}, may_refuse=True),
+    "SVDF": Lowering(lower_svdf, {2: ("int16",), 3: ("int32",), 4: ("int16",)}, may_refuse=True),
 }

@@ -2,9 +2,12 @@
 (te_batch_matmul_s8) and UNIDIRECTIONAL_SEQUENCE_LSTM (te_lstm_s8), with every constant computed here
 exactly as TFLM's prepare step computes it (transpose_conv.cc, batch_matmul.cc, lstm_eval_common.cc).
 
-The LSTM's hidden and cell states are variable tensors: TFLM keeps them between invokes (the host
-reference invokes sample after sample on one interpreter, so each output depends on the samples
-before it); lowering.py gives them arena bytes no other buffer shares, so they persist the same way."""
+The LSTM's and SVDF's states are variable tensors: TFLM keeps them between invokes until the
+interpreter is reset. tinyedge validates independent samples (a Keras LSTM classifier reads each
+sequence from a zero state; carried over, its int8 accuracy on the digits falls from 88% to chance),
+so its host reference resets them before each sample and the kernels start each invoke from TFLM's
+reset values (reset_state). lowering.py gives them arena bytes no other buffer shares, so a kernel
+generated without reset_state carries them over as a never-reset TFLM interpreter does."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ BATCH_MATMUL = Kernel("te_batch_matmul_s8", "te_matrix.c", p.BatchMatMulParams)
 LSTM = Kernel("te_lstm_s8", "te_lstm.c", p.LstmParams)
 
 _TFLM = "use --runtime tflm for this model"
+RESET_STATE = 1   # every invoke starts from the reset state (see above)
 INT16_MIN, INT16_MAX = -32768, 32767
 
 
@@ -233,6 +237,7 @@ def lower_lstm(op: Operator, ctx: LoweringContext) -> Step:
         cell_clip_enabled=int(clip > 0), cell_clip=quantized_clip if clip > 0 else 0,
         cell_tanh_multiplier=tanh_multiplier, cell_tanh_shift=tanh_shift,
         hidden_multiplier=hidden_mul[0], hidden_shift=hidden_mul[1], hidden_zero_point=hidden_zp,
+        reset_state=RESET_STATE,
         sigmoid_table=p.ConstArray(ctx.name(op, "sigmoid_table"), p.UINT16, sigmoid_table()))
     rows = batches if time_major else 1
     step = Step(op, LSTM, ctx.name(op, "params"), params,
@@ -243,3 +248,55 @@ def lower_lstm(op: Operator, ctx: LoweringContext) -> Step:
                 [op.outputs[0], inputs[HIDDEN], inputs[CELL]])
     step.scratch_bytes = 4 * rows * state_size * 2
     return step
+
+
+# -- SVDF --------------------------------------------------------------------------------------------
+
+SVDF = Kernel("te_svdf_s8", "te_lstm.c", p.SvdfParams)
+
+
+def lower_svdf(op: Operator, ctx: LoweringContext) -> Step:
+    """Inputs: input [batches, input_size], feature weights [filters, input_size], time weights
+    [filters, memory_size], optional bias [units], the state [batches, filters * memory_size]."""
+    t = ctx.tensors
+    if len(op.inputs) != 5:
+        raise _refuse(op, f"has {len(op.inputs)} inputs; TFLM's SVDF takes 5", "the model file is corrupt; export it again")
+    inp, out, state = t[op.inputs[0]], t[op.outputs[0]], t[op.inputs[4]]
+    feature, time = _constant(op, ctx, 1, "feature weights"), _constant(op, ctx, 2, "time weights")
+    bias = op.inputs[3] if op.inputs[3] >= 0 else None
+    if bias is not None:
+        _constant(op, ctx, 3, "biases")
+    if time.dtype != "int16" or state.dtype != "int16":
+        raise _refuse(op, f"has {time.dtype} time weights and a {state.dtype} state; the native runtime takes "
+                          f"int16 for both (TFLM's int8 form is not implemented)")
+    if not state.is_variable:
+        raise _refuse(op, "has a state that is not a variable tensor", "the model file is corrupt; export it again")
+    activation = op.options.get("fused_activation_function", "NONE")
+    if activation != "NONE":
+        # TFLM's integer SVDF ignores the fused activation; matching it would apply none silently.
+        raise _refuse(op, f"has a fused {activation} activation, which TFLM's integer SVDF ignores")
+    rank = int(op.options.get("rank", 1))
+    if len(inp.shape) != 2 or len(feature.shape) != 2 or len(time.shape) != 2 or rank < 1:
+        raise _refuse(op, "has shapes TFLM's SVDF does not take", "the model file is corrupt; export it again")
+    batches, input_size = inp.shape
+    filters, memory = time.shape
+    if feature.shape != (filters, input_size) or filters % rank or state.num_elements != batches * filters * memory \
+            or out.num_elements != batches * (filters // rank):
+        raise _refuse(op, "has weights, state and output whose shapes do not match",
+                      "the model file is corrupt; export it again")
+    in_scale, in_zp = _quant(inp)
+    state_scale, state_zp = _quant(state)
+    out_scale, out_zp = _quant(out)
+    feature_scale, time_scale = _per_tensor_scale(op, feature), _per_tensor_scale(op, time)
+    # PrepareSvdf: both effective scales computed in float32, then widened to double.
+    first = q.quantize_multiplier(q.f32(q.f32(q.f32(in_scale) * q.f32(feature_scale)) / q.f32(state_scale)))
+    second = q.quantize_multiplier(q.f32(q.f32(q.f32(state_scale) * q.f32(time_scale)) / q.f32(out_scale)))
+    params = p.SvdfParams(
+        batches=batches, input_size=input_size, num_units=filters // rank, rank=rank, memory_size=memory,
+        input_zero_point=in_zp, state_zero_point=state_zp, output_zero_point=out_zp,
+        feature_multiplier=first[0], feature_shift=first[1], output_multiplier=second[0], output_shift=second[1],
+        reset_state=RESET_STATE)
+    return Step(op, SVDF, ctx.name(op, "params"), params,
+                [TensorArg(op.inputs[0]), TensorArg(op.inputs[1]), TensorArg(op.inputs[2]),
+                 NULL if bias is None else TensorArg(bias), TensorArg(op.inputs[4]), TensorArg(op.outputs[0])],
+                [i for i in op.inputs if i >= 0], [op.outputs[0], op.inputs[4]])

@@ -588,7 +588,29 @@ class LstmParams(Struct):
     hidden_multiplier: int = i32("tanh(cell) * output gate -> hidden scale")
     hidden_shift: int = i32()
     hidden_zero_point: int = i32()
+    reset_state: int = i32("1: the states start from TFLM's reset values at each invoke")
     sigmoid_table: ConstArray = pointer(UINT16, "sigmoid(i / 24) in 0.16, 256 entries")
+
+
+INT16 = CType("int16_t", 2, 2, np.int16)
+ARRAY_TYPES[INT16.spelling] = INT16   # SVDF's time weights are an int16 constant tensor
+
+
+@struct("te_svdf_params")
+class SvdfParams(Struct):
+    batches: int = i32()
+    input_size: int = i32()
+    num_units: int = i32()
+    rank: int = i32("filters = num_units * rank")
+    memory_size: int = i32()
+    input_zero_point: int = i32()
+    state_zero_point: int = i32()
+    output_zero_point: int = i32()
+    feature_multiplier: int = i32("input * feature weights -> state scale")
+    feature_shift: int = i32()
+    output_multiplier: int = i32("state * time weights -> output scale")
+    output_shift: int = i32()
+    reset_state: int = i32("1: the state starts from TFLM's reset value (zeros) at each invoke")
 
 
 STRUCTS: tuple[type[Struct], ...] = (
@@ -597,5 +619,5 @@ STRUCTS: tuple[type[Struct], ...] = (
     PadParams, ConcatParams, SpaceBatchParams, QuantizeParams,
     StridedCopyParams, GatherParams, ResizeParams,
     HardSwishParams, LeakyReluParams, RsqrtParams, L2NormParams, ArgParams, LogSoftmaxParams,
-    TransposeConvParams, BatchMatMulParams, LstmParams)
+    TransposeConvParams, BatchMatMulParams, LstmParams, SvdfParams)
 STRUCT_BYTES: dict[str, int] = {s.C_NAME: s.sizeof() for s in STRUCTS}

@@ -154,9 +154,14 @@ class TflmRunner:
             raise TinyedgeError(f"TFLM could not load the model: {' '.join(str(exc).split())}",
                                 "run 'tinyedge inspect' on it to see unsupported ops") from None
         self.input = self._info(self.interpreter.get_input_details(0))
+        graph = parse(model_bytes).main
         self.outputs = [self._info(self.interpreter.get_output_details(index))
-                        for index in range(len(parse(model_bytes).main.outputs))]
+                        for index in range(len(graph.outputs))]
         self.output = self.outputs[0]
+        # Variable tensors (an LSTM's or SVDF's state) persist between invokes until the interpreter is
+        # reset; every sample is an independent input here (a Keras LSTM starts each sequence from a
+        # zero state), so they are reset before each one. The native runtime does the same.
+        self.has_state = any(tensor.is_variable for tensor in graph.tensors)
 
     @staticmethod
     def _info(details: dict) -> TensorInfo:
@@ -174,6 +179,8 @@ class TflmRunner:
 
     def _invoke(self, sample: np.ndarray) -> list[np.ndarray]:
         sample = np.asarray(sample, dtype=self.input.dtype).reshape(self.input.shape)
+        if self.has_state:
+            self.interpreter.reset()
         self.interpreter.set_input(sample, 0)
         self.interpreter.invoke()
         return [np.array(self.interpreter.get_output(index)).reshape(info.shape[1:])
