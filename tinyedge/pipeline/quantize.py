@@ -39,6 +39,22 @@ def representative_samples(x_train: np.ndarray, count: int, seed: int) -> np.nda
     return x_train[np.sort(rng.choice(len(x_train), size=count, replace=False))]
 
 
+def _with_batch_of_one(model):
+    """The same model (its layers cloned, the weights copied) with a fixed batch of 1, as the firmware
+    runs it: the converter then writes a Keras LSTM as UNIDIRECTIONAL_SEQUENCE_LSTM (with a dynamic
+    batch it fails on tensor lists) and a dilated convolution as CONV_2D with dilation (not
+    SPACE_TO_BATCH_ND with stale batch sizes). A model that cannot be cloned converts as it is."""
+    import tensorflow as tf
+    try:   # a clone keeps the layers' names (which error messages cite); the weights are copied over
+        inputs = [tf.keras.Input(batch_shape=(1, *tensor.shape[1:]), dtype=tensor.dtype,
+                                 name=tensor.name.split(":")[0]) for tensor in model.inputs]
+        fixed = tf.keras.models.clone_model(model, input_tensors=inputs if len(inputs) > 1 else inputs[0])
+        fixed.set_weights(model.get_weights())
+        return fixed
+    except (TypeError, ValueError, AttributeError):
+        return model
+
+
 def convert_int8(model, calibration: np.ndarray) -> bytes:
     import tensorflow as tf
 
@@ -46,7 +62,7 @@ def convert_int8(model, calibration: np.ndarray) -> bytes:
         for sample in calibration:
             yield [sample[np.newaxis].astype(np.float32)]
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter = tf.lite.TFLiteConverter.from_keras_model(_with_batch_of_one(model))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = dataset
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
