@@ -28,9 +28,10 @@ def test_svdf_matches_tflm_invoke_after_invoke(spec):
 
 
 
-@pytest.mark.parametrize("path", [lambda: native_model_zoo.svdf_model(native_model_zoo.SVDF_SPECS[0]),
-                                  lambda: native_model_zoo.build_zoo()["lstm_last_state_dense"]],
-                         ids=["svdf", "lstm"])
+@pytest.mark.parametrize("path", [
+    lambda: native_model_zoo.svdf_model(native_model_zoo.SVDF_SPECS[0]),
+    pytest.param(lambda: native_model_zoo.build_zoo()["lstm_last_state_dense"], marks=pytest.mark.slow)],
+    ids=["svdf", "lstm"])
 def test_each_sample_starts_from_the_reset_state(path):
     """A sample's output does not depend on the samples before it, on TFLM (reset before each sample)
     and on native (each invoke starts from TFLM's reset values): the same sample after another one

@@ -1,8 +1,9 @@
 """A user's Keras LSTM classifier (each 8x8 digit read as 8 time steps of 8 pixels), built end to end by
 `tinyedge build --runtime native` for emu-m4 and validated in QEMU: the converter writes
 UNIDIRECTIONAL_SEQUENCE_LSTM, the native firmware runs it (te_lstm_s8), and all 360 test outputs equal
-host TFLM's. Validation invokes sample after sample, on the device and on the host interpreter alike,
-and both keep the LSTM's states from one invoke to the next, as TFLM does."""
+host TFLM's. Each sample starts from the LSTM's reset state, on the device (the kernel) and on the host
+interpreter (reset before each sample), as a Keras LSTM reads each sequence: the int8 accuracy stays
+near the float student's instead of falling to chance."""
 
 from __future__ import annotations
 
