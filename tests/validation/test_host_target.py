@@ -51,6 +51,11 @@ def test_validate_on_the_host_agrees_with_tflm_on_every_sample(host_digits):
     assert result["board"] == "host" and result["board_kind"] == "host" and result["complete"]
     assert result["samples"] == 360 and result["agreement"] == 1.0 and result["disagreeing_samples"] == []
     assert result["latency"]["unit"] == "us"  # the port's CLOCK_MONOTONIC in microseconds
+    # the runtime the build chose, with auto's note, as the build recorded it in report.json
+    report = json.loads((folder / "build" / "host" / "report.json").read_text())
+    assert (result["runtime"], result["runtime_reason"]) == (
+        report["firmware"]["runtime"], report["firmware"]["runtime_reason"]) == (
+        "native", "auto chose native: it supports every op of the model (no interpreter, no external library)")
     assert result["flash_bytes"] > 0 and result["ram_bytes"] > 0
     build = folder / "build" / "host"
     assert (build / "validation.json").is_file() and (build / "report.html").is_file()
