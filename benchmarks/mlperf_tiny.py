@@ -1,20 +1,24 @@
 """The MLPerf Tiny models (and the built-in example's model, once built) through `tinyedge bench` on
-the emulated Cortex-M4, side by side with TFLM + CMSIS-NN measured the same way, and the results table
-of docs/performance.md rewritten from what this run measured.
+the emulated Cortex-M4, native and TFLM + CMSIS-NN side by side, and the results table of
+docs/performance.md rewritten from what this run measured.
 
-    python benchmarks/mlperf_tiny.py [--shared PATH] [--board emu-m4] [--no-docs]
+    python benchmarks/mlperf_tiny.py [--shared PATH] [--board emu-m4] [--tflm-dir TREE] [--no-docs]
 
-Each model runs on its reference input (../shared/models/mlperf-tiny/inputs/), whose TFLM output is
-also in the reference JSON. Ratios are native / TFLM + CMSIS-NN: below 1 is better. Progress goes to
-stderr, the table to stdout.
+With a TFLM tree (--tflm-dir, else $TINYEDGE_TFLM_DIR: a tree from create_tflm_tree.py) both firmwares
+are built and run in this run, on the same input; without one, TFLM's figures come from the reference
+file ../shared/reference/tflm-emulated-m4.json (measured once, the same way), and the table says so.
+Each model runs on its reference input (../shared/models/mlperf-tiny/inputs/). Ratios are native /
+TFLM + CMSIS-NN: below 1 is better. Progress goes to stderr, the table to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,19 @@ DOCS = ROOT / "docs" / "performance.md"
 TABLE_START = "<!-- results: written by benchmarks/mlperf_tiny.py -->"
 TABLE_END = "<!-- end of results -->"
 EXAMPLE_MODELS = ("examples/digits/build",)
+MEASURED = "measured in this run"
+FROM_REFERENCE = "reference file (tflm-emulated-m4.json), not measured in this run"
+
+
+@dataclass(frozen=True)
+class TflmFigures:
+    """TFLM + CMSIS-NN's figures for one model, and where they come from."""
+    instructions: int
+    arena_bytes: int
+    runtime_flash_bytes: int
+    bit_exact: bool | None
+    source: str                  # MEASURED or FROM_REFERENCE
+    reference_instructions: int  # the reference file's, to compare a measured count with
 
 
 def _quiet(_line: str) -> None:
@@ -40,7 +57,20 @@ def _ratio(value: float, reference: float) -> str:
     return f"{value / reference:.2f}" if reference else "-"
 
 
-def bench_mlperf(shared: Path, board_name: str) -> list[tuple[str, BenchResult, dict]]:
+def _from_reference(entry: dict) -> TflmFigures:
+    cmsis = entry["cmsis-nn"]
+    return TflmFigures(cmsis["instructions_per_inference"], cmsis["arena_min_bytes"],
+                       cmsis["flash_bytes"] - entry["model_bytes"], None, FROM_REFERENCE,
+                       cmsis["instructions_per_inference"])
+
+
+def _measured(result: BenchResult, entry: dict) -> TflmFigures:
+    return TflmFigures(result.instructions_per_inference, result.arena_bytes, result.runtime_flash_bytes,
+                       result.bit_exact, MEASURED, entry["cmsis-nn"]["instructions_per_inference"])
+
+
+def bench_mlperf(shared: Path, board_name: str,
+                 tflm_dir: Path | None = None) -> list[tuple[str, BenchResult, TflmFigures]]:
     reference = json.loads((shared / "reference" / "tflm-emulated-m4.json").read_text())["models"]
     board = Catalogue.load().get(board_name)
     rows = []
@@ -49,9 +79,15 @@ def bench_mlperf(shared: Path, board_name: str) -> list[tuple[str, BenchResult, 
         model = load(folder / entry["tflite"])
         shape = model.main.input_tensors()[0].shape
         sample = np.fromfile(folder / entry["input"], dtype=np.int8).reshape(1, *shape[1:])
-        print(f"{key}: building and running on {board_name}", file=sys.stderr, flush=True)
+        print(f"{key}: building and running the native firmware on {board_name}", file=sys.stderr, flush=True)
         result = run_bench(board, folder / entry["tflite"], "native", sample, console=_quiet)
-        rows.append((key, result, entry))
+        if tflm_dir is not None:
+            print(f"{key}: building and running the TFLM firmware on {board_name}", file=sys.stderr, flush=True)
+            tflm = _measured(run_bench(board, folder / entry["tflite"], "tflm", sample, console=_quiet,
+                                       tflm_dir=tflm_dir), entry)
+        else:
+            tflm = _from_reference(entry)
+        rows.append((key, result, tflm))
     return rows
 
 
@@ -69,27 +105,30 @@ def bench_examples(board_name: str) -> list[tuple[str, BenchResult]]:
     return found
 
 
-def table(rows: list[tuple[str, BenchResult, dict]], examples: list[tuple[str, BenchResult]]) -> list[str]:
+def _yes(value: bool | None) -> str:
+    return "-" if value is None else ("yes" if value else "NO")
+
+
+def table(rows: list[tuple[str, BenchResult, TflmFigures]], examples: list[tuple[str, BenchResult]]) -> list[str]:
     lines = [
         "| model | MACs | instructions (native) | per MAC | TFLM + CMSIS-NN | ratio | arena (native) | "
-        "TFLM arena | ratio | runtime flash (native) | TFLM + CMSIS-NN runtime flash | ratio | bit-exact |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "TFLM arena | ratio | runtime flash (native) | TFLM + CMSIS-NN runtime flash | ratio | bit-exact "
+        "(native / TFLM) | TFLM figures | TFLM vs reference |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|",
     ]
-    for key, r, entry in rows:
-        cmsis = entry["cmsis-nn"]
-        tflm_runtime_flash = cmsis["flash_bytes"] - entry["model_bytes"]
+    for key, r, tflm in rows:
+        versus = _ratio(tflm.instructions, tflm.reference_instructions) if tflm.source == MEASURED else "-"
         lines.append(
             f"| {key} | {r.macs:,} | {r.instructions_per_inference:,} | {r.instructions_per_mac:.2f} | "
-            f"{cmsis['instructions_per_inference']:,} | "
-            f"**{_ratio(r.instructions_per_inference, cmsis['instructions_per_inference'])}** | "
-            f"{r.arena_bytes:,} | {cmsis['arena_min_bytes']:,} | "
-            f"**{_ratio(r.arena_bytes, cmsis['arena_min_bytes'])}** | {r.runtime_flash_bytes:,} | "
-            f"{tflm_runtime_flash:,} | **{_ratio(r.runtime_flash_bytes, tflm_runtime_flash)}** | "
-            f"{'yes' if r.bit_exact else 'NO'} |")
+            f"{tflm.instructions:,} | **{_ratio(r.instructions_per_inference, tflm.instructions)}** | "
+            f"{r.arena_bytes:,} | {tflm.arena_bytes:,} | **{_ratio(r.arena_bytes, tflm.arena_bytes)}** | "
+            f"{r.runtime_flash_bytes:,} | {tflm.runtime_flash_bytes:,} | "
+            f"**{_ratio(r.runtime_flash_bytes, tflm.runtime_flash_bytes)}** | "
+            f"{_yes(r.bit_exact)} / {_yes(tflm.bit_exact)} | {tflm.source} | {versus} |")
     for label, r in examples:
         lines.append(f"| {label} | {r.macs:,} | {r.instructions_per_inference:,} | "
                      f"{r.instructions_per_mac:.2f} | - | - | {r.arena_bytes:,} | - | - | "
-                     f"{r.runtime_flash_bytes:,} | - | - | {'yes' if r.bit_exact else 'NO'} |")
+                     f"{r.runtime_flash_bytes:,} | - | - | {_yes(r.bit_exact)} / - | - | - |")
     return lines
 
 
@@ -108,18 +147,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--board", default="emu-m4")
+    parser.add_argument("--tflm-dir", type=Path, default=os.environ.get("TINYEDGE_TFLM_DIR") or None,
+                        help="a TFLM tree (create_tflm_tree.py): measure TFLM + CMSIS-NN in this run "
+                             "(default: $TINYEDGE_TFLM_DIR; without one, the reference file's figures)")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/performance.md alone")
     args = parser.parse_args(argv)
     if not (args.shared / "reference" / "tflm-emulated-m4.json").is_file():
         print(f"error: no MLPerf Tiny reference under {args.shared} (pass --shared)", file=sys.stderr)
         return 1
-    rows = bench_mlperf(args.shared, args.board)
+    tree = Path(args.tflm_dir).expanduser().resolve() if args.tflm_dir else None
+    rows = bench_mlperf(args.shared, args.board, tree)
     lines = table(rows, bench_examples(args.board))
     print("\n".join(lines))
     if not args.no_docs:
         rewrite_docs(lines, args.board)
         print(f"rewrote the results table in {DOCS.relative_to(ROOT)}", file=sys.stderr)
-    return 0 if all(r.bit_exact for _, r, _ in rows) else 2
+    return 0 if all(r.bit_exact and tflm.bit_exact is not False for _, r, tflm in rows) else 2
 
 
 if __name__ == "__main__":
