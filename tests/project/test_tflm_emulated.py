@@ -132,7 +132,8 @@ def test_the_cmake_project_compiles_against_the_tree_with_arm_none_eabi(tmp_path
     main.write_text("#include <stdint.h>\nint tinyedge_model_run(const int8_t *, int8_t *);\n"
                     "static int8_t in[64], out[10];\nint main(void) { return tinyedge_model_run(in, out); }\n")
     linked = subprocess.run(["arm-none-eabi-g++", *board.gcc_flags(), "--specs=nosys.specs", "-Wl,--gc-sections",
-                             str(main), str(archive), str(library), "-o", str(tmp_path / "firmware.elf")],
+                             "-x", "c", str(main), "-x", "none", str(archive), str(library),
+                             "-o", str(tmp_path / "firmware.elf")],
                             capture_output=True, text=True)
     assert linked.returncode == 0, linked.stderr[-3000:]
     assert "arm_convolve_s8" in _symbols(tmp_path / "firmware.elf")
