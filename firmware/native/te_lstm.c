@@ -5,12 +5,11 @@
  * gate's bias), their saturating sum, then a sigmoid or tanh to int16 at 2^-15; the cell and hidden
  * updates are int16 multiplies requantized to the cell or hidden scale.
  *
- * The hidden and cell states are variable tensors with arena bytes of their own. With reset_state
- * they start from TFLM's reset values at each invoke, as tinyedge's host reference resets them before
- * each sample (each sample is an independent sequence); without it they carry over, as in a TFLM
- * interpreter that is never reset. TFLM resets the int8 hidden state to its zero point: this kernel
- * stores the hidden state minus its zero point (wrapping), so the reset value is zero bytes, which is
- * also what the arena holds at start-up. */
+ * The input-side sums fold the bias and the input offset (bias + input_offset * sum(w)), the
+ * recurrent ones the hidden offset (-hidden_zero_point * sum(rw)), computed by the generator: the same
+ * integers TFLM accumulates. The hidden and cell states are the op's variable tensors; each invoke
+ * starts them from TFLM's reset values (the hidden zero point, zeros), as tinyedge's host reference
+ * resets them before each sample (each sample is an independent sequence). */
 #include "tinyedge_native.h"
 
 /* Fixed-point sigmoid / tanh of an int16, interpolated in the 256-entry table of sigmoid(i / 24) in
@@ -52,12 +51,14 @@ static int16_t te_saturate16(int32_t x) {
     return (int16_t)te_clamp(x, INT16_MIN, INT16_MAX);
 }
 
-/* One gate for `rows` rows: input FC (with bias) + recurrent FC, saturated, then the non-linearity. */
-static void te_lstm_gate(const te_lstm_params *p, int gate, const int8_t *const *weights,
-                         const int32_t *bias, const int8_t *input, const int8_t *hidden, int32_t rows,
-                         int sigmoid, int16_t *out) {
+/* One gate for `rows` rows: input FC + recurrent FC (their offsets folded in gate_offsets), each
+ * requantized to int16 and saturated, their saturated sum, then the non-linearity. */
+static void te_lstm_gate(const te_lstm_params *p, int gate, const int8_t *const *weights, const int8_t *input,
+                         const int8_t *hidden, int32_t rows, int sigmoid, int16_t *out) {
     const int8_t *input_weights = weights[gate];
     const int8_t *recurrent_weights = weights[4 + gate];
+    const int32_t *input_offsets = p->gate_offsets + gate * p->state_size;
+    const int32_t *recurrent_offsets = p->gate_offsets + (4 + gate) * p->state_size;
     int32_t r, u, k;
     for (r = 0; r < rows; ++r) {
         const int8_t *x = input + (size_t)r * p->input_size;
@@ -65,15 +66,14 @@ static void te_lstm_gate(const te_lstm_params *p, int gate, const int8_t *const 
         for (u = 0; u < p->state_size; ++u) {
             const int8_t *w = input_weights + (size_t)u * p->input_size;
             const int8_t *rw = recurrent_weights + (size_t)u * p->state_size;
-            int32_t from_input = bias != NULL ? bias[u] : 0;
-            int32_t from_state = 0;
+            int32_t from_input = input_offsets[u];
+            int32_t from_state = recurrent_offsets[u];
             int32_t sum;
             for (k = 0; k < p->input_size; ++k) {
-                from_input += ((int32_t)x[k] + p->input_offset) * w[k];
+                from_input += x[k] * w[k];
             }
-            for (k = 0; k < p->state_size; ++k) {   /* h + input offset, stored as h - zero point */
-                const int32_t value = (int8_t)(uint8_t)((uint32_t)(uint8_t)h[k] + (uint32_t)p->hidden_zero_point);
-                from_state += (value - p->hidden_zero_point) * rw[k];
+            for (k = 0; k < p->state_size; ++k) {
+                from_state += h[k] * rw[k];
             }
             from_input = te_saturate16(te_requantize(from_input, p->input_multipliers[gate], p->input_shifts[gate]));
             from_state = te_saturate16(te_requantize(from_state, p->recurrent_multipliers[gate],
@@ -85,11 +85,9 @@ static void te_lstm_gate(const te_lstm_params *p, int gate, const int8_t *const 
 }
 
 /* weights: input_to_{input, forget, cell, output}, then recurrent_to_{input, forget, cell, output}.
- * biases: the input, forget, cell and output gates'. scratch: 4 * rows * state_size int16. */
+ * scratch: 4 * rows * state_size int16. */
 void te_lstm_s8(const te_lstm_params *p, const int8_t *const *weights, const int8_t *input,
-                const int32_t *input_bias, const int32_t *forget_bias, const int32_t *cell_bias,
-                const int32_t *output_bias, int8_t *hidden_state, int16_t *cell_state, int8_t *scratch,
-                int8_t *output) {
+                int8_t *hidden_state, int16_t *cell_state, int8_t *scratch, int8_t *output) {
     const int32_t rows = p->time_major ? p->batches : 1;
     const int32_t sequences = p->time_major ? 1 : p->batches;
     const size_t gate_size = (size_t)rows * p->state_size;
@@ -99,11 +97,9 @@ void te_lstm_s8(const te_lstm_params *p, const int8_t *const *weights, const int
     int16_t *output_gate = cell_gate + gate_size;
     int32_t s, t;
     size_t i;
-    if (p->reset_state) {
-        for (i = 0; i < (size_t)p->batches * p->state_size; ++i) {
-            hidden_state[i] = 0;
-            cell_state[i] = 0;
-        }
+    for (i = 0; i < (size_t)p->batches * p->state_size; ++i) {
+        hidden_state[i] = (int8_t)p->hidden_zero_point;
+        cell_state[i] = 0;
     }
     for (s = 0; s < sequences; ++s) {
         int8_t *hidden = hidden_state + (size_t)s * p->state_size;
@@ -112,9 +108,9 @@ void te_lstm_s8(const te_lstm_params *p, const int8_t *const *weights, const int
             const size_t step = (size_t)s * p->time_steps + t;
             const int8_t *x = input + step * rows * p->input_size;
             int8_t *y = output + step * gate_size;
-            te_lstm_gate(p, 1, weights, forget_bias, x, hidden, rows, 1, forget_gate);
-            te_lstm_gate(p, 0, weights, input_bias, x, hidden, rows, 1, input_gate);
-            te_lstm_gate(p, 2, weights, cell_bias, x, hidden, rows, p->cell_gate_sigmoid, cell_gate);
+            te_lstm_gate(p, 1, weights, x, hidden, rows, 1, forget_gate);
+            te_lstm_gate(p, 0, weights, x, hidden, rows, 1, input_gate);
+            te_lstm_gate(p, 2, weights, x, hidden, rows, p->cell_gate_sigmoid, cell_gate);
             for (i = 0; i < gate_size; ++i) {
                 const int32_t kept = te_saturate16(te_requantize((int32_t)forget_gate[i] * cell[i],
                                                                  p->forget_multiplier, p->forget_shift));
@@ -126,14 +122,14 @@ void te_lstm_s8(const te_lstm_params *p, const int8_t *const *weights, const int
                 }
                 cell[i] = (int16_t)updated;
             }
-            te_lstm_gate(p, 3, weights, output_bias, x, hidden, rows, 1, output_gate);
+            te_lstm_gate(p, 3, weights, x, hidden, rows, 1, output_gate);
             for (i = 0; i < gate_size; ++i) {
                 const int32_t activated = te_tanh16(p, cell[i], p->cell_tanh_multiplier, p->cell_tanh_shift);
                 const int32_t value = te_clamp(te_requantize(activated * output_gate[i], p->hidden_multiplier,
                                                              p->hidden_shift) + p->hidden_zero_point,
                                                INT8_MIN, INT8_MAX);
                 y[i] = (int8_t)value;
-                hidden[i] = (int8_t)(uint8_t)(value - p->hidden_zero_point);
+                hidden[i] = (int8_t)value;
             }
         }
     }
@@ -141,18 +137,16 @@ void te_lstm_s8(const te_lstm_params *p, const int8_t *const *weights, const int
 
 /* SVDF with int8 input and feature weights, int16 time weights and state (TFLM's
  * EvalIntegerSvdfReference). The state (a variable tensor with arena bytes of its own) holds each
- * filter's last memory_size feature values; each invoke shifts it by one and appends the new ones,
- * after resetting it to zeros (TFLM's reset value) when reset_state is set. */
+ * filter's last memory_size feature values; each invoke starts it from zeros (TFLM's reset value, as
+ * the host reference resets it before each sample), shifts it by one and appends the new ones. */
 void te_svdf_s8(const te_svdf_params *p, const int8_t *input, const int8_t *weights_feature,
                 const int16_t *weights_time, const int32_t *bias, int16_t *state, int8_t *output) {
     const int32_t filters = p->num_units * p->rank;
     const size_t state_size = (size_t)p->batches * filters * p->memory_size;
     int32_t b, f, u, j, k;
     size_t i;
-    if (p->reset_state) {
-        for (i = 0; i < state_size; ++i) {
-            state[i] = 0;
-        }
+    for (i = 0; i < state_size; ++i) {
+        state[i] = 0;
     }
     for (i = 0; i + 1 < state_size; ++i) {
         state[i] = state[i + 1];

@@ -595,17 +595,17 @@ typedef struct {
     int32_t hidden_multiplier;         /* tanh(cell) * output gate -> hidden scale */
     int32_t hidden_shift;
     int32_t hidden_zero_point;
-    int32_t reset_state;               /* 1: the states start from TFLM's reset values at each invoke */
     const uint16_t *sigmoid_table;     /* sigmoid(i / 24) in 0.16, 256 entries */
+    /* per gate and unit: bias + input_offset * sum(w), then (4 gates
+     * later) -hidden_zero_point * sum(recurrent w) */
+    const int32_t *gate_offsets;
 } te_lstm_params;
 
-/* weights: input_to_{input, forget, cell, output}, recurrent_to_{input, forget, cell, output};
- * the states are the op's variable tensors (kept between invokes); scratch: 4 * rows * state_size
- * int16 (rows: the batch when time-major, else 1). */
+/* weights: input_to_{input, forget, cell, output}, recurrent_to_{input, forget, cell, output} (the
+ * biases are folded in p->gate_offsets); the states are the op's variable tensors, reset at each
+ * invoke; scratch: 4 * rows * state_size int16 (rows: the batch when time-major, else 1). */
 void te_lstm_s8(const te_lstm_params *p, const int8_t *const *weights, const int8_t *input,
-                const int32_t *input_bias, const int32_t *forget_bias, const int32_t *cell_bias,
-                const int32_t *output_bias, int8_t *hidden_state, int16_t *cell_state, int8_t *scratch,
-                int8_t *output);
+                int8_t *hidden_state, int16_t *cell_state, int8_t *scratch, int8_t *output);
 
 /* te_params: te_svdf_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
@@ -621,10 +621,9 @@ typedef struct {
     int32_t feature_shift;
     int32_t output_multiplier;         /* state * time weights -> output scale */
     int32_t output_shift;
-    int32_t reset_state;               /* 1: the state starts from TFLM's reset value (zeros) at each invoke */
 } te_svdf_params;
 
-/* state: the op's int16 variable tensor [batches][filters][memory_size], kept between invokes. */
+/* state: the op's int16 variable tensor [batches][filters][memory_size], reset at each invoke. */
 void te_svdf_s8(const te_svdf_params *p, const int8_t *input, const int8_t *weights_feature,
                 const int16_t *weights_time, const int32_t *bias, int16_t *state, int8_t *output);
 

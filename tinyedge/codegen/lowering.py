@@ -193,11 +193,6 @@ def lower_graph(model: TFLiteModel, prefix: str) -> LoweredGraph:
             span = spans.setdefault(root, [position, position])
             span[0], span[1] = min(span[0], position), max(span[1], position)
             sizes[root] = max(sizes.get(root, 0), tensors[index].nbytes)
-    # Variable tensors (an LSTM's states) keep their bytes from one invoke to the next, as TFLM keeps
-    # them: their buffers live through every step, so no other buffer ever shares them.
-    for root in spans:
-        if tensors[root].is_variable:
-            spans[root] = [0, len(steps) - 1]
     # Lifetimes in half steps: step p reads from 2p and writes until 2p + 1, so a buffer lives through
     # every step that touches it; except that an input a kernel overwrites in place is used up at 2p
     # and the output that takes its bytes begins at 2p + 1 (the link fixes where they overlap).

@@ -6,8 +6,7 @@ The LSTM's and SVDF's states are variable tensors: TFLM keeps them between invok
 interpreter is reset. tinyedge validates independent samples (a Keras LSTM classifier reads each
 sequence from a zero state; carried over, its int8 accuracy on the digits falls from 88% to chance),
 so its host reference resets them before each sample and the kernels start each invoke from TFLM's
-reset values (reset_state). lowering.py gives them arena bytes no other buffer shares, so a kernel
-generated without reset_state carries them over as a never-reset TFLM interpreter does."""
+reset values."""
 
 from __future__ import annotations
 
@@ -27,7 +26,6 @@ BATCH_MATMUL = Kernel("te_batch_matmul_s8", "te_matrix.c", p.BatchMatMulParams)
 LSTM = Kernel("te_lstm_s8", "te_lstm.c", p.LstmParams)
 
 _TFLM = "use --runtime tflm for this model"
-RESET_STATE = 1   # every invoke starts from the reset state (see above)
 INT16_MIN, INT16_MAX = -32768, 32767
 
 
@@ -177,6 +175,22 @@ def _double_multiplier(*scales: float, divide_by: float) -> tuple[int, int]:
     return q.quantize_multiplier(product / q.f32(divide_by))
 
 
+def _gate_offsets(op: Operator, ctx: LoweringContext, weights: list[Tensor], input_offset: int,
+                  hidden_zero_point: int) -> list[int]:
+    """What TFLM adds to each gate unit's products besides x * w and h * rw: the bias and
+    input_offset * sum(w) for the input FC, -hidden_zero_point * sum(rw) for the recurrent FC (per gate
+    in the kernel's order input, forget, cell, output; the input FCs' first)."""
+    offsets: list[int] = []
+    for gate, position in enumerate(_BIASES):
+        bias = np.asarray(ctx.tensors[op.inputs[position]].data, dtype=np.int64).reshape(-1)
+        sums = np.asarray(weights[gate].data, dtype=np.int64).sum(axis=1)
+        offsets += (bias + input_offset * sums).tolist()
+    for gate in range(4):
+        sums = np.asarray(weights[4 + gate].data, dtype=np.int64).sum(axis=1)
+        offsets += (-hidden_zero_point * sums).tolist()
+    return offsets
+
+
 def lower_lstm(op: Operator, ctx: LoweringContext) -> Step:
     t = ctx.tensors
     inputs = list(op.inputs) + [-1] * (24 - len(op.inputs))
@@ -237,14 +251,13 @@ def lower_lstm(op: Operator, ctx: LoweringContext) -> Step:
         cell_clip_enabled=int(clip > 0), cell_clip=quantized_clip if clip > 0 else 0,
         cell_tanh_multiplier=tanh_multiplier, cell_tanh_shift=tanh_shift,
         hidden_multiplier=hidden_mul[0], hidden_shift=hidden_mul[1], hidden_zero_point=hidden_zp,
-        reset_state=RESET_STATE,
-        sigmoid_table=p.ConstArray(ctx.name(op, "sigmoid_table"), p.UINT16, sigmoid_table()))
+        sigmoid_table=p.ConstArray(ctx.name(op, "sigmoid_table"), p.UINT16, sigmoid_table()),
+        gate_offsets=ctx.int32_array(op, "gate_offsets", _gate_offsets(op, ctx, weights, -in_zp, hidden_zp)))
     rows = batches if time_major else 1
     step = Step(op, LSTM, ctx.name(op, "params"), params,
-                [TensorListArg(tuple(inputs[i] for i in _WEIGHTS)), TensorArg(inputs[0])]
-                + [TensorArg(inputs[i]) for i in _BIASES]
-                + [TensorArg(inputs[HIDDEN]), TensorArg(inputs[CELL]), SCRATCH, TensorArg(op.outputs[0])],
-                [inputs[i] for i in (0,) + _WEIGHTS + _BIASES + (HIDDEN, CELL)],
+                [TensorListArg(tuple(inputs[i] for i in _WEIGHTS)), TensorArg(inputs[0]),
+                 TensorArg(inputs[HIDDEN]), TensorArg(inputs[CELL]), SCRATCH, TensorArg(op.outputs[0])],
+                [inputs[i] for i in (0,) + _WEIGHTS + (HIDDEN, CELL)],
                 [op.outputs[0], inputs[HIDDEN], inputs[CELL]])
     step.scratch_bytes = 4 * rows * state_size * 2
     return step
@@ -294,8 +307,7 @@ def lower_svdf(op: Operator, ctx: LoweringContext) -> Step:
     params = p.SvdfParams(
         batches=batches, input_size=input_size, num_units=filters // rank, rank=rank, memory_size=memory,
         input_zero_point=in_zp, state_zero_point=state_zp, output_zero_point=out_zp,
-        feature_multiplier=first[0], feature_shift=first[1], output_multiplier=second[0], output_shift=second[1],
-        reset_state=RESET_STATE)
+        feature_multiplier=first[0], feature_shift=first[1], output_multiplier=second[0], output_shift=second[1])
     return Step(op, SVDF, ctx.name(op, "params"), params,
                 [TensorArg(op.inputs[0]), TensorArg(op.inputs[1]), TensorArg(op.inputs[2]),
                  NULL if bias is None else TensorArg(bias), TensorArg(op.inputs[4]), TensorArg(op.outputs[0])],

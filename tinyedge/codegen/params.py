@@ -588,8 +588,9 @@ class LstmParams(Struct):
     hidden_multiplier: int = i32("tanh(cell) * output gate -> hidden scale")
     hidden_shift: int = i32()
     hidden_zero_point: int = i32()
-    reset_state: int = i32("1: the states start from TFLM's reset values at each invoke")
     sigmoid_table: ConstArray = pointer(UINT16, "sigmoid(i / 24) in 0.16, 256 entries")
+    gate_offsets: ConstArray = pointer(INT32, "per gate and unit: bias + input_offset * sum(w), then (4 gates\n"
+                                       "later) -hidden_zero_point * sum(recurrent w)")
 
 
 INT16 = CType("int16_t", 2, 2, np.int16)
@@ -610,7 +611,6 @@ class SvdfParams(Struct):
     feature_shift: int = i32()
     output_multiplier: int = i32("state * time weights -> output scale")
     output_shift: int = i32()
-    reset_state: int = i32("1: the state starts from TFLM's reset value (zeros) at each invoke")
 
 
 STRUCTS: tuple[type[Struct], ...] = (
