@@ -1,6 +1,7 @@
 """Lowering of the matrix and sequence ops: TRANSPOSE_CONV (te_transpose_conv_s8), BATCH_MATMUL
-(te_batch_matmul_s8) and UNIDIRECTIONAL_SEQUENCE_LSTM (te_lstm_s8), with every constant computed here
-exactly as TFLM's prepare step computes it (transpose_conv.cc, batch_matmul.cc, lstm_eval_common.cc).
+(te_batch_matmul_s8), UNIDIRECTIONAL_SEQUENCE_LSTM (te_lstm_s8) and SVDF (te_svdf_s8), with every constant
+computed here exactly as TFLM's prepare step computes it (transpose_conv.cc, batch_matmul.cc,
+lstm_eval_common.cc, svdf_common.cc).
 
 The LSTM's and SVDF's states are variable tensors: TFLM keeps them between invokes until the
 interpreter is reset. tinyedge validates independent samples (a Keras LSTM classifier reads each
