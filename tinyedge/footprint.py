@@ -84,7 +84,7 @@ KERNEL_CODE_BYTES: dict[str, tuple[int, ...]] = {
     "te_gather_s8": (96, 84, 92, 92, 96),
     "te_resize_nearest_s8": (136, 144, 148, 128, 148),
     "te_resize_bilinear_s8": (348, 336, 336, 344, 368),
-    "te_transpose_conv_s8": (612, 604, 600, 612, 1184),
+    "te_transpose_conv_s8": (652, 640, 648, 652, 1260),
     "te_batch_matmul_s8": (348, 384, 352, 332, 532),
     "te_lstm_s8": (1888, 1896, 2012, 1924, 2184),
     "te_svdf_s8": (764, 804, 780, 768, 908),

@@ -1,49 +1,45 @@
 /* TRANSPOSE_CONV and BATCH_MATMUL, int8 (TFLM's reference integer arithmetic). */
 #include "tinyedge_native.h"
 
-/* Each output element gathers the input pixels whose scatter (in_y * stride - pad + filter_y) lands
- * on it: the same products TFLM accumulates in its int32 scratch, without the scratch. */
+/* Each output pixel gathers the input pixels whose scatter (in_y * stride - pad + filter_y) lands on
+ * it: the same products TFLM accumulates in its int32 scratch, without that scratch. The taps that
+ * reach the pixel are found once per pixel (pairs of input and filter offsets in `scratch`, 2 *
+ * filter_height * filter_width int32), then every output channel sums over them. */
 void te_transpose_conv_s8(const te_transpose_conv_params *p, const int8_t *input, const int8_t *filter,
-                          const int32_t *bias, int8_t *output) {
-    int32_t b, out_y, out_x, out_c, fy, fx, c;
+                          const int32_t *bias, int8_t *scratch, int8_t *output) {
+    int32_t *taps = (int32_t *)(void *)scratch;   /* the arena plan aligns every buffer */
+    const size_t filter_size = (size_t)p->filter_height * p->filter_width * p->input_depth;
+    int32_t b, out_y, out_x, out_c, fy, fx, c, t;
     for (b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_height * p->input_width * p->input_depth;
         for (out_y = 0; out_y < p->output_height; ++out_y) {
             for (out_x = 0; out_x < p->output_width; ++out_x) {
-                for (out_c = 0; out_c < p->output_depth; ++out_c) {
-                    int32_t acc = 0;
-                    for (fy = 0; fy < p->filter_height; ++fy) {
-                        const int32_t row = out_y + p->pad_height - fy;
-                        int32_t in_y;
-                        if (row < 0 || row % p->stride_height != 0) {
-                            continue;
-                        }
-                        in_y = row / p->stride_height;
-                        if (in_y >= p->input_height) {
-                            continue;
-                        }
-                        for (fx = 0; fx < p->filter_width; ++fx) {
-                            const int32_t column = out_x + p->pad_width - fx;
-                            const int8_t *pixel;
-                            const int8_t *weights;
-                            int32_t in_x;
-                            if (column < 0 || column % p->stride_width != 0) {
-                                continue;
-                            }
-                            in_x = column / p->stride_width;
-                            if (in_x >= p->input_width) {
-                                continue;
-                            }
-                            pixel = image + ((size_t)in_y * p->input_width + in_x) * p->input_depth;
-                            weights = filter + (((size_t)out_c * p->filter_height + fy) * p->filter_width + fx)
-                                      * p->input_depth;
-                            for (c = 0; c < p->input_depth; ++c) {
-                                acc += ((int32_t)pixel[c] + p->input_offset) * weights[c];
-                            }
-                        }
+                int32_t count = 0;
+                for (fy = 0; fy < p->filter_height; ++fy) {
+                    const int32_t row = out_y + p->pad_height - fy;
+                    if (row < 0 || row % p->stride_height != 0 || row / p->stride_height >= p->input_height) {
+                        continue;
                     }
-                    if (bias != NULL) {
-                        acc += bias[out_c];
+                    for (fx = 0; fx < p->filter_width; ++fx) {
+                        const int32_t column = out_x + p->pad_width - fx;
+                        if (column < 0 || column % p->stride_width != 0 || column / p->stride_width >= p->input_width) {
+                            continue;
+                        }
+                        taps[2 * count] = ((row / p->stride_height) * p->input_width + column / p->stride_width)
+                                          * p->input_depth;
+                        taps[2 * count + 1] = (fy * p->filter_width + fx) * p->input_depth;
+                        ++count;
+                    }
+                }
+                for (out_c = 0; out_c < p->output_depth; ++out_c) {
+                    const int8_t *weights = filter + (size_t)out_c * filter_size;
+                    int32_t acc = bias != NULL ? bias[out_c] : 0;
+                    for (t = 0; t < count; ++t) {
+                        const int8_t *pixel = image + taps[2 * t];
+                        const int8_t *tap = weights + taps[2 * t + 1];
+                        for (c = 0; c < p->input_depth; ++c) {
+                            acc += ((int32_t)pixel[c] + p->input_offset) * tap[c];
+                        }
                     }
                     acc = te_requantize(acc, p->multipliers[out_c], p->shifts[out_c]) + p->output_offset;
                     *output++ = (int8_t)te_clamp(acc, p->activation_min, p->activation_max);

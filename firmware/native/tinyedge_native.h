@@ -545,9 +545,10 @@ typedef struct {
     const int32_t *shifts;             /* one per output channel */
 } te_transpose_conv_params;
 
-/* Filter layout OHWI (output channels first), input and output NHWC. `bias` may be NULL. */
+/* Filter layout OHWI (output channels first), input and output NHWC. `bias` may be NULL. scratch:
+ * 2 * filter_height * filter_width int32. */
 void te_transpose_conv_s8(const te_transpose_conv_params *p, const int8_t *input, const int8_t *filter,
-                          const int32_t *bias, int8_t *output);
+                          const int32_t *bias, int8_t *scratch, int8_t *output);
 
 /* te_params: te_batch_matmul_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {

@@ -78,10 +78,12 @@ def lower_transpose_conv(op: Operator, ctx: LoweringContext) -> Step:
         pad_width=_padding(o["padding"], o["stride_w"], 1, ow, kw), input_offset=-in_zp, output_offset=out_zp,
         activation_min=act_min, activation_max=act_max,
         multipliers=ctx.int32_array(op, "multipliers", multipliers), shifts=ctx.int32_array(op, "shifts", shifts))
-    return Step(op, TRANSPOSE_CONV, ctx.name(op, "params"), params,
+    step = Step(op, TRANSPOSE_CONV, ctx.name(op, "params"), params,
                 [TensorArg(op.inputs[2]), TensorArg(op.inputs[1]), NULL if bias is None else TensorArg(bias),
-                 TensorArg(op.outputs[0])],
+                 SCRATCH, TensorArg(op.outputs[0])],
                 [op.inputs[2], op.inputs[1]] + ([] if bias is None else [bias]), [op.outputs[0]])
+    step.scratch_bytes = 2 * kh * kw * 4   # the taps reaching one output pixel (input, filter offsets)
+    return step
 
 
 # -- BATCH_MATMUL ------------------------------------------------------------------------------------
