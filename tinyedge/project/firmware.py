@@ -20,7 +20,6 @@ from ..console import say
 from ..errors import TinyedgeError
 from ..tflite.model import parse
 from ..tflite.stale_batch import stale_batch_dilations
-from ..tflite.stale_batch import stale_batch_dilations
 from .bundle import ModelBundle, make_bundle
 from .render import KINDS, ProjectPlan, TflmPlan
 from .runtime import RuntimeChoice, choose_runtime, tflm_arena_bytes, tflm_resolver_methods
@@ -116,8 +115,6 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
     bundle = make_bundle(model_bytes, name, labels, test_sample)
     plan = plan_project(bundle, board, kind, runtime, arena_margin, arena_bytes, tflm_dir)
     _say(console, f"runtime: {plan.runtime.kind} ({plan.runtime.reason})")
-    for finding in stale_batch_dilations(bundle.model):   # a model TFLM itself computes wrongly
-        _say(console, f"warning: {finding.text()}")
     for finding in stale_batch_dilations(bundle.model):   # a model TFLM itself computes wrongly
         _say(console, f"warning: {finding.text()}")
 
