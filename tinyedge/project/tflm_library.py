@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -128,7 +126,7 @@ def _first_error(output: str) -> str:
 
 def ensure_library(tree: Path, board: Board, jobs: int | None = None) -> Path:
     """The TFLM library for `board`'s core from `tree`: from the cache, or compiled now (in parallel,
-    into a staging folder renamed into place, so an interrupted compile leaves nothing half-made)."""
+    into a staging folder renamed into place whole; an interrupted compile's objects are reused)."""
     from ..locking import FileLock
 
     tree = Path(tree).resolve()
@@ -151,18 +149,22 @@ def ensure_library(tree: Path, board: Board, jobs: int | None = None) -> Path:
         jobs = jobs or os.cpu_count() or 1
         say(f"tflm: compiling {len(sources)} sources of {tree} for {board.core} once "
             f"(cached in {folder}, {jobs} jobs)")
-        try:
-            staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=cache_root()))
-        except OSError as exc:
-            raise write_error(cache_root(), exc) from None
+        # Objects already compiled by an interrupted run are kept (each is renamed into place whole).
+        staging = make_folder(cache_root() / f".{key}.partial")
         try:
             objects = [staging / f"{index:04d}_{Path(source).stem}.o" for index, source in enumerate(sources)]
             progress = Progress(f"tflm: compiling for {board.core}", len(sources), "files")
 
             def compile_one(item: tuple[str, Path]) -> tuple[str, subprocess.CompletedProcess]:
                 source, obj = item
-                return source, subprocess.run(_compile_command(tree, source, obj, cpu_flags),
-                                              capture_output=True, text=True, errors="replace")
+                if obj.is_file():
+                    return source, subprocess.CompletedProcess([], 0, "", "")
+                partial = obj.with_suffix(".o.tmp")
+                done = subprocess.run(_compile_command(tree, source, partial, cpu_flags),
+                                      capture_output=True, text=True, errors="replace")
+                if done.returncode == 0:
+                    os.replace(partial, obj)
+                return source, done
 
             done = 0
             with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -182,7 +184,6 @@ def ensure_library(tree: Path, board: Board, jobs: int | None = None) -> Path:
             for obj in objects:
                 obj.unlink()
             os.replace(staging, folder)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        except OSError as exc:
+            raise write_error(folder, exc) from None
     return library
