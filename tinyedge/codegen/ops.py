@@ -279,28 +279,48 @@ def _broadcast_shapes(a: Tensor, b: Tensor, out: Tensor) -> dict:
             "input2_strides": strides(b)}
 
 
-def _binary(op: Operator, ctx: LoweringContext, kernel: Kernel) -> Step:
+NO_RESCALE = {"left_shift": 0, "input1_multiplier": 0, "input1_shift": 0, "input2_multiplier": 0,
+              "input2_shift": 0, "output_multiplier": 0, "output_shift": 0}
+
+
+def _three_quants(op: Operator, ctx: LoweringContext):
+    """(scale, zero point) of the two inputs and the output, in that order."""
+    t = ctx.tensors
+    return _quant(t[op.inputs[0]]), _quant(t[op.inputs[1]]), _quant(t[op.outputs[0]])
+
+
+def _fused_activation(op: Operator, out_scale: float, out_zp: int) -> dict:
+    """activation_min/activation_max of the op's fused activation."""
+    act_min, act_max = q.activation_range(op.options.get("fused_activation_function"), out_scale, out_zp)
+    return {"activation_min": act_min, "activation_max": act_max}
+
+
+def _binary_step(op: Operator, ctx: LoweringContext, kernel: Kernel, rescale: dict, activation: dict,
+                 offsets: tuple[int, int, int]) -> Step:
+    """The common shape of the te_binary_params kernels: kernel(&params, input1, input2, output), the
+    inputs broadcast to the output."""
     t = ctx.tensors
     a, b, out = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
-    a_scale, a_zp = _quant(a)
-    b_scale, b_zp = _quant(b)
-    out_scale, out_zp = _quant(out)
-    act_min, act_max = q.activation_range(op.options.get("fused_activation_function"), out_scale, out_zp)
-    if op.opcode == "ADD":
-        rescale = q.add_parameters(a_scale, b_scale, out_scale)
-    else:  # MUL rescales the product only
-        multiplier, shift = q.quantize_multiplier(q.f32(a_scale) * q.f32(b_scale) / q.f32(out_scale))
-        rescale = {"left_shift": 0, "input1_multiplier": 0, "input1_shift": 0, "input2_multiplier": 0,
-                   "input2_shift": 0, "output_multiplier": multiplier, "output_shift": shift}
     params = p.BinaryParams(flat_size=out.num_elements, **_broadcast_shapes(a, b, out),
-                            input1_offset=-a_zp, input2_offset=-b_zp, output_offset=out_zp, **rescale,
-                            activation_min=act_min, activation_max=act_max)
+                            input1_offset=offsets[0], input2_offset=offsets[1], output_offset=offsets[2],
+                            **rescale, **activation)
     step = Step(op, kernel, ctx.name(op, "params"), params,
                 [TensorArg(op.inputs[0]), TensorArg(op.inputs[1]), TensorArg(op.outputs[0])],
                 [op.inputs[0], op.inputs[1]], [op.outputs[0]])
     if params.rank == 0:  # element i read before element i written: either input may be overwritten
         step.in_place = [(op.inputs[0], op.outputs[0]), (op.inputs[1], op.outputs[0])]
     return step
+
+
+def _binary(op: Operator, ctx: LoweringContext, kernel: Kernel) -> Step:
+    (a_scale, a_zp), (b_scale, b_zp), (out_scale, out_zp) = _three_quants(op, ctx)
+    activation = _fused_activation(op, out_scale, out_zp)
+    if op.opcode == "ADD":
+        rescale = q.add_parameters(a_scale, b_scale, out_scale)
+    else:  # MUL rescales the product only
+        multiplier, shift = q.quantize_multiplier(q.f32(a_scale) * q.f32(b_scale) / q.f32(out_scale))
+        rescale = dict(NO_RESCALE, output_multiplier=multiplier, output_shift=shift)
+    return _binary_step(op, ctx, kernel, rescale, activation, (-a_zp, -b_zp, out_zp))
 
 
 def lower_add(op: Operator, ctx: LoweringContext) -> Step:

@@ -15,7 +15,8 @@ from ..tflite.model import Operator
 from . import params as p
 from . import quantization as q
 from .ir import Kernel, Step, TensorArg
-from .ops import LoweringContext, _broadcast_shapes, _constant_ints, _quant, _unary
+from .ops import (NO_RESCALE, LoweringContext, _binary_step, _constant_ints, _fused_activation, _quant,
+                  _three_quants, _unary)
 
 SUB = Kernel("te_sub_s8", "te_elementwise.c", p.BinaryParams)
 SQUARED_DIFFERENCE = Kernel("te_squared_difference_s8", "te_elementwise.c", p.BinaryParams)
@@ -30,8 +31,6 @@ LOG_SOFTMAX = Kernel("te_log_softmax_s8", "te_activations.c", p.LogSoftmaxParams
 ARG_MAX = Kernel("te_arg_max_s8", "te_elementwise2.c", p.ArgParams)
 ARG_MIN = Kernel("te_arg_min_s8", "te_elementwise2.c", p.ArgParams)
 
-_NO_RESCALE = {"left_shift": 0, "input1_multiplier": 0, "input1_shift": 0, "input2_multiplier": 0,
-               "input2_shift": 0, "output_multiplier": 0, "output_shift": 0}
 _FULL_RANGE = {"activation_min": q.INT8_MIN, "activation_max": q.INT8_MAX}
 
 
@@ -39,40 +38,45 @@ def _f32(value) -> np.float32:
     return np.float32(value)
 
 
-def _binary_step(op: Operator, ctx: LoweringContext, kernel: Kernel, rescale: dict, activation: dict,
-                 offsets: tuple[int, int, int]) -> Step:
-    t = ctx.tensors
-    a, b, out = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
-    params = p.BinaryParams(flat_size=out.num_elements, **_broadcast_shapes(a, b, out),
-                            input1_offset=offsets[0], input2_offset=offsets[1], output_offset=offsets[2],
-                            **rescale, **activation)
-    step = Step(op, kernel, ctx.name(op, "params"), params,
-                [TensorArg(op.inputs[0]), TensorArg(op.inputs[1]), TensorArg(op.outputs[0])],
-                [op.inputs[0], op.inputs[1]], [op.outputs[0]])
-    if params.rank == 0:  # element i read before element i written: either input may be overwritten
-        step.in_place = [(op.inputs[0], op.outputs[0]), (op.inputs[1], op.outputs[0])]
-    return step
+def _rescale(left_shift: int, input1: tuple[int, int], input2: tuple[int, int], output: tuple[int, int]) -> dict:
+    """te_binary_params' rescale members: the left shift and each (multiplier, shift)."""
+    return {"left_shift": left_shift, "input1_multiplier": input1[0], "input1_shift": input1[1],
+            "input2_multiplier": input2[0], "input2_shift": input2[1], "output_multiplier": output[0],
+            "output_shift": output[1]}
 
 
-def _three_quants(op: Operator, ctx: LoweringContext):
+def _unary_quants(op: Operator, ctx: LoweringContext):
+    """The input and output tensors with their (scale, zero point), the input's checked first."""
     t = ctx.tensors
-    return _quant(t[op.inputs[0]]), _quant(t[op.inputs[1]]), _quant(t[op.outputs[0]])
+    inp, out = t[op.inputs[0]], t[op.outputs[0]]
+    return inp, out, _quant(inp), _quant(out)
+
+
+def _require_output_quant(op: Operator, out_scale: float, out_zp: int, scale: float, scale_text: str,
+                          zero_point: int) -> None:
+    """The fixed output quantization TFLM requires of the op (compared in float32)."""
+    if _f32(out_scale) != _f32(scale) or out_zp != zero_point:
+        raise TinyedgeError(f"operator {op.index} ({op.opcode}) output is not quantized with scale {scale_text} "
+                            f"and zero point {zero_point}", "TFLM requires that too; export the model again")
+
+
+def _rows(tensor) -> tuple[int, int]:
+    """(outer size, depth): the tensor as rows along its last axis."""
+    depth = tensor.shape[-1] if tensor.shape else 1
+    return tensor.num_elements // max(depth, 1), depth
 
 
 def lower_sub(op: Operator, ctx: LoweringContext) -> Step:
     """CalculateOpDataSub: ADD's shape (left shift 20), but every ratio in float32 where ADD's are
     double."""
     (a_scale, a_zp), (b_scale, b_zp), (out_scale, out_zp) = _three_quants(op, ctx)
-    act_min, act_max = q.activation_range(op.options.get("fused_activation_function"), out_scale, out_zp)
+    activation = _fused_activation(op, out_scale, out_zp)
     left_shift = 20
     twice_max = _f32(2) * max(_f32(a_scale), _f32(b_scale))
-    m1, s1 = q.quantize_multiplier(float(_f32(a_scale) / twice_max))
-    m2, s2 = q.quantize_multiplier(float(_f32(b_scale) / twice_max))
-    mo, so = q.quantize_multiplier(float(twice_max / (_f32(1 << left_shift) * _f32(out_scale))))
-    rescale = {"left_shift": left_shift, "input1_multiplier": m1, "input1_shift": s1, "input2_multiplier": m2,
-               "input2_shift": s2, "output_multiplier": mo, "output_shift": so}
-    return _binary_step(op, ctx, SUB, rescale, {"activation_min": act_min, "activation_max": act_max},
-                        (-a_zp, -b_zp, out_zp))
+    rescale = _rescale(left_shift, q.quantize_multiplier(float(_f32(a_scale) / twice_max)),
+                       q.quantize_multiplier(float(_f32(b_scale) / twice_max)),
+                       q.quantize_multiplier(float(twice_max / (_f32(1 << left_shift) * _f32(out_scale)))))
+    return _binary_step(op, ctx, SUB, rescale, activation, (-a_zp, -b_zp, out_zp))
 
 
 def lower_squared_difference(op: Operator, ctx: LoweringContext) -> Step:
@@ -80,18 +84,17 @@ def lower_squared_difference(op: Operator, ctx: LoweringContext) -> Step:
     (a_scale, a_zp), (b_scale, b_zp), (out_scale, out_zp) = _three_quants(op, ctx)
     left_shift = 7
     twice_max = 2.0 * float(max(_f32(a_scale), _f32(b_scale)))
-    m1, s1 = q.quantize_multiplier(float(_f32(a_scale)) / twice_max)
-    m2, s2 = q.quantize_multiplier(float(_f32(b_scale)) / twice_max)
     # (1 << 14) * output scale is a float product in TFLM
-    mo, so = q.quantize_multiplier(twice_max * twice_max / float(_f32(1 << (2 * left_shift)) * _f32(out_scale)))
-    rescale = {"left_shift": left_shift, "input1_multiplier": m1, "input1_shift": s1, "input2_multiplier": m2,
-               "input2_shift": s2, "output_multiplier": mo, "output_shift": so}
+    rescale = _rescale(left_shift, q.quantize_multiplier(float(_f32(a_scale)) / twice_max),
+                       q.quantize_multiplier(float(_f32(b_scale)) / twice_max),
+                       q.quantize_multiplier(twice_max * twice_max
+                                             / float(_f32(1 << (2 * left_shift)) * _f32(out_scale))))
     return _binary_step(op, ctx, SQUARED_DIFFERENCE, rescale, _FULL_RANGE, (-a_zp, -b_zp, out_zp))
 
 
 def _maximum_minimum(op: Operator, ctx: LoweringContext, kernel: Kernel) -> Step:
     # TFLM compares the stored int8 values whatever the quantization; so does the kernel.
-    return _binary_step(op, ctx, kernel, _NO_RESCALE, _FULL_RANGE, (0, 0, 0))
+    return _binary_step(op, ctx, kernel, NO_RESCALE, _FULL_RANGE, (0, 0, 0))
 
 
 def lower_maximum(op: Operator, ctx: LoweringContext) -> Step:
@@ -111,7 +114,7 @@ def lower_prelu(op: Operator, ctx: LoweringContext) -> Step:
     (in_scale, in_zp), (alpha_scale, alpha_zp), (out_scale, out_zp) = _three_quants(op, ctx)
     m1, s1 = q.quantize_multiplier(float(_f32(in_scale)) / float(_f32(out_scale)))
     m2, s2 = q.quantize_multiplier(float(_f32(in_scale)) * float(_f32(alpha_scale)) / float(_f32(out_scale)))
-    rescale = dict(_NO_RESCALE, input1_multiplier=m1, input1_shift=s1, output_multiplier=m2, output_shift=s2)
+    rescale = dict(NO_RESCALE, input1_multiplier=m1, input1_shift=s1, output_multiplier=m2, output_shift=s2)
     step = _binary_step(op, ctx, PRELU, rescale, _FULL_RANGE, (-in_zp, -alpha_zp, out_zp))
     step.in_place = [pair for pair in step.in_place if pair[0] == op.inputs[0]]
     return step
@@ -126,10 +129,7 @@ def _downscale_to_int16(multiplier: int) -> int:
 
 def lower_hard_swish(op: Operator, ctx: LoweringContext) -> Step:
     """HardSwishPrepare: the scales in float32, the multipliers quantized to 16 bits."""
-    t = ctx.tensors
-    inp, out = t[op.inputs[0]], t[op.outputs[0]]
-    in_scale, in_zp = _quant(inp)
-    out_scale, out_zp = _quant(out)
+    inp, out, (in_scale, in_zp), (out_scale, out_zp) = _unary_quants(op, ctx)
     hires_scale = _f32(1.0 / 128.0) * _f32(in_scale)
     reluish_scale = _f32(3.0) / _f32(32768.0)
     output_multiplier, output_exponent = q.quantize_multiplier(float(hires_scale / _f32(out_scale)))
@@ -145,10 +145,7 @@ def lower_hard_swish(op: Operator, ctx: LoweringContext) -> Step:
 
 def lower_leaky_relu(op: Operator, ctx: LoweringContext) -> Step:
     """CalculateOpDataLeakyRelu: input scale * alpha / output scale in float32."""
-    t = ctx.tensors
-    inp, out = t[op.inputs[0]], t[op.outputs[0]]
-    in_scale, in_zp = _quant(inp)
-    out_scale, out_zp = _quant(out)
+    inp, out, (in_scale, in_zp), (out_scale, out_zp) = _unary_quants(op, ctx)
     alpha = _f32(op.options.get("alpha", 0.2))
     if alpha < 0:
         raise TinyedgeError(f"operator {op.index} (LEAKY_RELU) has a negative alpha ({float(alpha):g}); the "
@@ -163,26 +160,18 @@ def lower_leaky_relu(op: Operator, ctx: LoweringContext) -> Step:
 
 def lower_rsqrt(op: Operator, ctx: LoweringContext) -> Step:
     """SetRsqrtOutputMultiplier: 1 / (sqrt(input scale) * output scale), the product in float32."""
-    t = ctx.tensors
-    inp, out = t[op.inputs[0]], t[op.outputs[0]]
-    in_scale, in_zp = _quant(inp)
-    out_scale, out_zp = _quant(out)
+    inp, out, (in_scale, in_zp), (out_scale, out_zp) = _unary_quants(op, ctx)
     multiplier, shift = q.quantize_multiplier(1.0 / float(np.sqrt(_f32(in_scale)) * _f32(out_scale)))
     return _unary(op, ctx, RSQRT, p.RsqrtParams(size=out.num_elements, input_zero_point=in_zp,
                                                 output_zero_point=out_zp, multiplier=multiplier, shift=shift))
 
 
 def lower_l2_normalization(op: Operator, ctx: LoweringContext) -> Step:
-    t = ctx.tensors
-    inp, out = t[op.inputs[0]], t[op.outputs[0]]
-    _, in_zp = _quant(inp)
-    out_scale, out_zp = _quant(out)
-    if _f32(out_scale) != _f32(1.0 / 128) or out_zp != 0:
-        raise TinyedgeError(f"operator {op.index} (L2_NORMALIZATION) output is not quantized with scale 1/128 "
-                            f"and zero point 0", "TFLM requires that too; export the model again")
-    depth = inp.shape[-1] if inp.shape else 1
-    return _unary(op, ctx, L2_NORMALIZATION, p.L2NormParams(
-        outer_size=inp.num_elements // max(depth, 1), depth=depth, input_zero_point=in_zp))
+    inp, _, (_, in_zp), (out_scale, out_zp) = _unary_quants(op, ctx)
+    _require_output_quant(op, out_scale, out_zp, 1.0 / 128, "1/128", 0)
+    outer_size, depth = _rows(inp)
+    return _unary(op, ctx, L2_NORMALIZATION, p.L2NormParams(outer_size=outer_size, depth=depth,
+                                                            input_zero_point=in_zp))
 
 
 def _arg_extreme(op: Operator, ctx: LoweringContext, kernel: Kernel) -> Step:
@@ -211,17 +200,12 @@ def lower_arg_min(op: Operator, ctx: LoweringContext) -> Step:
 
 def lower_log_softmax(op: Operator, ctx: LoweringContext) -> Step:
     """LOG_SOFTMAX's CalculateOpData: SOFTMAX's input scaling (beta 1) and its reverse, in double."""
-    t = ctx.tensors
-    inp, out = t[op.inputs[0]], t[op.outputs[0]]
-    in_scale, _ = _quant(inp)
-    out_scale, out_zp = _quant(out)
-    if _f32(out_scale) != _f32(16.0 / 256) or out_zp != 127:
-        raise TinyedgeError(f"operator {op.index} (LOG_SOFTMAX) output is not quantized with scale 16/256 and "
-                            f"zero point 127", "TFLM requires that too; export the model again")
+    inp, _, (in_scale, _), (out_scale, out_zp) = _unary_quants(op, ctx)
+    _require_output_quant(op, out_scale, out_zp, 16.0 / 256, "16/256", 127)
     multiplier, left_shift, diff_min = q.softmax_parameters(1.0, in_scale)
     reverse_multiplier, reverse_shift = q.quantize_multiplier((1 << (31 - left_shift)) / float(multiplier))
-    depth = inp.shape[-1] if inp.shape else 1
+    outer_size, depth = _rows(inp)
     return _unary(op, ctx, LOG_SOFTMAX, p.LogSoftmaxParams(
-        outer_size=inp.num_elements // max(depth, 1), depth=depth, input_multiplier=multiplier,
+        outer_size=outer_size, depth=depth, input_multiplier=multiplier,
         input_left_shift=left_shift, reverse_multiplier=reverse_multiplier, reverse_shift=reverse_shift,
         diff_min=diff_min))
