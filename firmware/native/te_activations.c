@@ -18,14 +18,7 @@ static int32_t te_wrap_sub(int32_t a, int32_t b) {
 /* x * 2^exponent, saturating (exponent > 0) or rounding to nearest (exponent < 0). */
 static int32_t te_saturating_rounding_mul_pot(int32_t x, int exponent) {
     if (exponent > 0) {
-        const int32_t threshold = (int32_t)((INT32_C(1) << (31 - exponent)) - 1);
-        if (x > threshold) {
-            return INT32_MAX;
-        }
-        if (x < -threshold) {
-            return INT32_MIN;
-        }
-        return te_shift_left(x, exponent);
+        return te_saturating_shift_left(x, exponent);
     }
     if (exponent < 0) {
         return te_rounding_divide_by_pot(x, -exponent);
@@ -174,16 +167,16 @@ void te_tanh_s8(const te_sigmoid_params *p, const int8_t *input, int8_t *output)
     te_sigmoid_like_s8(p, input, output, te_fixed_tanh, 31 - 7, 0);
 }
 
-static int te_count_leading_zeros(uint32_t x) {
-    int count = 0;
-    if (x == 0) {
-        return 32;
+/* The largest of a row's depth values (INT8_MIN for an empty row). */
+static int32_t te_row_max(const int8_t *in, int32_t depth) {
+    int32_t max_in_row = INT8_MIN;
+    int32_t c;
+    for (c = 0; c < depth; ++c) {
+        if (in[c] > max_in_row) {
+            max_in_row = in[c];
+        }
     }
-    while ((x & UINT32_C(0x80000000)) == 0) {
-        x <<= 1;
-        ++count;
-    }
-    return count;
+    return max_in_row;
 }
 
 /* exp((x - max) * beta * scale) in Q0 for a difference already known to be >= diff_min. */
@@ -197,15 +190,10 @@ void te_softmax_s8(const te_softmax_params *p, const int8_t *input, int8_t *outp
     for (row = 0; row < p->outer_size; ++row) {
         const int8_t *in = input + (size_t)row * p->depth;
         int8_t *out = output + (size_t)row * p->depth;
-        int32_t max_in_row = INT8_MIN;
+        const int32_t max_in_row = te_row_max(in, p->depth);
         int32_t sum_of_exps = 0;   /* Q12 */
         int headroom_plus_one, bits_over_unit, exponent;
         int32_t shifted_scale;
-        for (c = 0; c < p->depth; ++c) {
-            if (in[c] > max_in_row) {
-                max_in_row = in[c];
-            }
-        }
         for (c = 0; c < p->depth; ++c) {
             const int32_t diff = (int32_t)in[c] - max_in_row;
             if (diff >= p->diff_min) {
@@ -267,13 +255,9 @@ void te_log_softmax_s8(const te_log_softmax_params *p, const int8_t *input, int8
     for (row = 0; row < p->outer_size; ++row) {
         const int8_t *in = input + (size_t)row * p->depth;
         int8_t *out = output + (size_t)row * p->depth;
-        int32_t max_in_row = INT8_MIN, sum_of_exps = 0;   /* Q12 */
+        const int32_t max_in_row = te_row_max(in, p->depth);
+        int32_t sum_of_exps = 0;   /* Q12 */
         int32_t log_sum, adjusted_diff_min, reverse;
-        for (c = 0; c < p->depth; ++c) {
-            if (in[c] > max_in_row) {
-                max_in_row = in[c];
-            }
-        }
         for (c = 0; c < p->depth; ++c) {
             const int32_t diff = (int32_t)in[c] - max_in_row;
             if (diff >= p->diff_min) {

@@ -30,30 +30,6 @@ static int16_t te_sdhm16(int16_t a, int16_t b) {
     return (int16_t)(((int32_t)a * (int32_t)b) / (1 << 15));
 }
 
-/* x * 2^exponent for 0 < exponent < 31, saturating (gemmlowp's SaturatingRoundingMultiplyByPOT). */
-static int32_t te_saturating_shift_left(int32_t x, int exponent) {
-    const int32_t threshold = (int32_t)((INT32_C(1) << (31 - exponent)) - 1);
-    if (x > threshold) {
-        return INT32_MAX;
-    }
-    if (x < -threshold) {
-        return INT32_MIN;
-    }
-    return te_shift_left(x, exponent);
-}
-
-static int te_leading_zeros(uint32_t x) {
-    int count = 0;
-    if (x == 0) {
-        return 32;
-    }
-    while ((x & UINT32_C(0x80000000)) == 0) {
-        x <<= 1;
-        ++count;
-    }
-    return count;
-}
-
 /* 1 / sqrt(input) as a Q0 multiplier and a shift for te_requantize (TFLM's
  * GetInvSqrtQuantizedMultiplierExp with reverse shift -1): five Newton-Raphson steps in Q3. */
 static void te_inv_sqrt(int32_t input, int32_t *multiplier, int32_t *shift) {
@@ -71,7 +47,7 @@ static void te_inv_sqrt(int32_t input, int32_t *multiplier, int32_t *shift) {
         input /= 4;
         ++exponent;
     }
-    pairs = (te_leading_zeros((uint32_t)input) - 1) / 2 - 1;
+    pairs = (te_count_leading_zeros((uint32_t)input) - 1) / 2 - 1;
     exponent -= pairs;
     input = te_shift_left(input, 2 * pairs);
     half_input = te_rounding_divide_by_pot(input >> 1, 1);

@@ -67,6 +67,32 @@ static inline int32_t te_clamp(int32_t x, int32_t low, int32_t high) {
     return x < low ? low : (x > high ? high : x);
 }
 
+/* x * 2^exponent for 0 < exponent < 31, saturating (gemmlowp's SaturatingRoundingMultiplyByPOT for a
+ * positive exponent). */
+static inline int32_t te_saturating_shift_left(int32_t x, int exponent) {
+    const int32_t threshold = (int32_t)((INT32_C(1) << (31 - exponent)) - 1);
+    if (x > threshold) {
+        return INT32_MAX;
+    }
+    if (x < -threshold) {
+        return INT32_MIN;
+    }
+    return te_shift_left(x, exponent);
+}
+
+/* The number of leading zero bits of x (32 for 0). */
+static inline int te_count_leading_zeros(uint32_t x) {
+    int count = 0;
+    if (x == 0) {
+        return 32;
+    }
+    while ((x & UINT32_C(0x80000000)) == 0) {
+        x <<= 1;
+        ++count;
+    }
+    return count;
+}
+
 /* ---- convolutions (te_conv.c) ------------------------------------------------------------------ */
 
 /* te_params: te_conv_params (generated from tinyedge/codegen/params.py; edit it there) */
