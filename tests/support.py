@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,3 +30,32 @@ def firmware_quantize(x, scale: float, zero_point: int) -> np.ndarray:
     scaled = np.asarray(x, dtype=np.float32) / np.float32(scale)
     rounded = np.trunc(scaled + np.where(scaled >= 0, np.float32(0.5), np.float32(-0.5)))
     return np.clip(rounded + zero_point, -128, 127).astype(np.int8)
+
+
+def assert_device_outputs(target, built, batch, expected) -> None:
+    """Boots a compiled firmware (build_firmware's result) on its board's link (QEMU for an emulated
+    board) and checks that each sample's output bytes are the reference's (one int8 output per sample)."""
+    from tinyedge.device.protocol import DeviceClient
+    from tinyedge.targets import for_board
+
+    link = for_board(target)
+    port = link.install(built.project, None)
+    with link.open_transport(built.elf, port) as transport:
+        client = DeviceClient(transport)
+        client.connect()
+        for sample, reference in zip(batch, expected):
+            client.load(sample.tobytes())
+            client.infer(1, 0)
+            assert client.output() == np.asarray(reference, np.int8).tobytes()
+
+
+def bench_each_sample(target, model: Path, batch, tmp_path: Path) -> Iterator:
+    """The native bench firmware of a model, built once and run on each sample in turn: each result,
+    checked bit-exact with TFLM's, is yielded for the caller's checks of the output."""
+    from tinyedge.bench import build_bench_firmware, run_bench
+
+    built = build_bench_firmware(target, model, tmp_path, "native", console=lambda line: None)
+    for sample in batch:
+        result = run_bench(target, model, "native", sample[None], built=built, console=lambda line: None)
+        assert result.bit_exact, f"device {result.output_hex} vs TFLM {result.tflm_output_hex}"
+        yield result

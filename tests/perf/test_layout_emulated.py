@@ -4,17 +4,15 @@ TRANSPOSE, STRIDED_SLICE, SLICE, SPLIT, SPLIT_V, GATHER, RESIZE_NEAREST_NEIGHBOR
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from tinyedge.boards import Catalogue
-from tinyedge.device.protocol import DeviceClient
 from tinyedge.project.firmware import build_firmware
-from tinyedge.targets import for_board
 from tinyedge.tflite.model import load
 from tinyedge.tflite.tflm import TflmRunner
 
 import native_model_zoo
+from support import assert_device_outputs
 
 pytestmark = pytest.mark.emulated
 
@@ -33,12 +31,4 @@ def test_layout_ops_on_the_emulated_core_are_bit_exact(perf_zoo, emulator, tmp_p
     expected = TflmRunner(model.raw, arena_size=64 * 1024).run(batch)
     built = build_firmware(target, perf_zoo[name], tmp_path, runtime="native", name=name, console=lambda line: None)
     assert built.compiled, built.next_step
-    link = for_board(target)
-    port = link.install(built.project, None)
-    with link.open_transport(built.elf, port) as transport:
-        client = DeviceClient(transport)
-        client.connect()
-        for sample, reference in zip(batch, expected):
-            client.load(sample.tobytes())
-            client.infer(1, 0)
-            assert client.output() == np.asarray(reference, np.int8).tobytes()
+    assert_device_outputs(target, built, batch, expected)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from tinyedge.bench import build_bench_firmware, run_bench
 from tinyedge.boards import Catalogue
 from tinyedge.tflite.model import load
 
 import native_model_zoo
+from support import bench_each_sample
 
 pytestmark = pytest.mark.emulated
 
@@ -28,10 +28,7 @@ def test_sequence_ops_on_the_emulated_core_are_bit_exact(perf_zoo, emulator, tmp
     target = Catalogue.load().get(board)
     shape = model.main.input_tensors()[0].shape
     batch = native_model_zoo.random_inputs(tuple(shape[1:]), "int8", SAMPLES, seed=17)
-    built = build_bench_firmware(target, perf_zoo[MODEL], tmp_path, "native", console=lambda line: None)
-    for sample in batch:
-        result = run_bench(target, perf_zoo[MODEL], "native", sample[None], built=built, console=lambda line: None)
-        assert result.bit_exact, f"device {result.output_hex} vs TFLM {result.tflm_output_hex}"
+    for result in bench_each_sample(target, perf_zoo[MODEL], batch, tmp_path):
         assert len(result.output_hex) == 2 * model.main.output_tensors()[0].num_elements
 
 
@@ -41,8 +38,5 @@ def test_svdf_on_the_emulated_core_is_bit_exact(emulator, tmp_path, board):
     path = native_model_zoo.svdf_model(spec)
     target = Catalogue.load().get(board)
     batch = native_model_zoo.random_inputs((spec.input_size,), "int8", SAMPLES, seed=19)
-    built = build_bench_firmware(target, path, tmp_path, "native", console=lambda line: None)
-    for sample in batch:
-        result = run_bench(target, path, "native", sample[None], built=built, console=lambda line: None)
-        assert result.bit_exact, f"device {result.output_hex} vs TFLM {result.tflm_output_hex}"
+    for result in bench_each_sample(target, path, batch, tmp_path):
         assert len(result.output_hex) == 2 * spec.units
