@@ -197,6 +197,14 @@ def _layout_specs() -> list[Spec]:
     def after_conv(filters, f):
         return lambda k, L, tf, rng, x: L.Lambda(lambda t: f(tf, t))(L.Conv2D(filters, 1)(x))
 
+    def resize_v1(method, size, **options):
+        """tf.compat.v1.image.resize_<method>: corner-aligned or plain, no half-pixel centers."""
+        return lambda tf, t: getattr(tf.compat.v1.image, f"resize_{method}")(t, size, **options)
+
+    def resize_v2(method, size):
+        """tf.image.resize: half-pixel centers."""
+        return lambda tf, t: tf.image.resize(t, size, method)
+
     def split_concat(tf, t):
         a, b, c = tf.split(t, 3, axis=-1)
         return tf.concat([c, a, b], axis=-1)
@@ -230,20 +238,16 @@ def _layout_specs() -> list[Spec]:
         Spec("gather_channels", (4, 5, 3), after_conv(4, lambda tf, t: tf.gather(t, [2, 1, 1, 3, 0, 2], axis=-1))),
         Spec("resize_nearest_upsampling", (4, 5, 2),
              lambda k, L, tf, rng, x: L.UpSampling2D((2, 3))(L.Conv2D(3, 1)(x))),
-        Spec("resize_nearest_align_corners", (4, 6, 2), after_conv(3, lambda tf, t: tf.compat.v1.image.
-             resize_nearest_neighbor(t, [5, 11], align_corners=True))),
-        Spec("resize_nearest_plain", (5, 3, 2), after_conv(2, lambda tf, t: tf.compat.v1.image.
-             resize_nearest_neighbor(t, [7, 5]))),
-        Spec("resize_nearest_half_pixel_down", (9, 7, 2),
-             after_conv(3, lambda tf, t: tf.image.resize(t, [4, 5], "nearest"))),
+        Spec("resize_nearest_align_corners", (4, 6, 2), after_conv(3, resize_v1("nearest_neighbor", [5, 11],
+                                                                             align_corners=True))),
+        Spec("resize_nearest_plain", (5, 3, 2), after_conv(2, resize_v1("nearest_neighbor", [7, 5]))),
+        Spec("resize_nearest_half_pixel_down", (9, 7, 2), after_conv(3, resize_v2("nearest", [4, 5]))),
         Spec("resize_bilinear_upsampling", (4, 5, 2),
              lambda k, L, tf, rng, x: L.UpSampling2D(2, interpolation="bilinear")(L.Conv2D(3, 1)(x))),
-        Spec("resize_bilinear_align_corners", (4, 6, 3), after_conv(2, lambda tf, t: tf.compat.v1.image.
-             resize_bilinear(t, [7, 9], align_corners=True))),
-        Spec("resize_bilinear_plain", (5, 4, 2), after_conv(3, lambda tf, t: tf.compat.v1.image.
-             resize_bilinear(t, [11, 7]))),
-        Spec("resize_bilinear_half_pixel_down", (9, 10, 2),
-             after_conv(3, lambda tf, t: tf.image.resize(t, [4, 3], "bilinear"))),
+        Spec("resize_bilinear_align_corners", (4, 6, 3), after_conv(2, resize_v1("bilinear", [7, 9],
+                                                                              align_corners=True))),
+        Spec("resize_bilinear_plain", (5, 4, 2), after_conv(3, resize_v1("bilinear", [11, 7]))),
+        Spec("resize_bilinear_half_pixel_down", (9, 10, 2), after_conv(3, resize_v2("bilinear", [4, 3]))),
         # every layout op in two models, for the emulated boards (tests/perf/test_layout_emulated.py)
         Spec("layout_mix_copies", (8, 7, 3), after_conv(6, mix_copies)),
         Spec("layout_mix_resize", (5, 4, 2), after_conv(4, mix_resize), static_batch=True),
