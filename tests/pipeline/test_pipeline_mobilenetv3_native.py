@@ -5,14 +5,11 @@ TFLM's."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from pipeline_helpers import tinyedge
+from pipeline_helpers import build_native_student, validate_agrees_on_emu_m4
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulated]
 
@@ -42,48 +39,9 @@ outputs = L.Dense(10, activation="softmax")(L.GlobalAveragePooling2D()(x))
 keras.Model(inputs, outputs, name="mobilenetv3_block").save(sys.argv[1])
 '''
 
-PROJECT = '''
-[project]
-name = "mnv3"
-board = "emu-m4"
-
-[data]
-augment = false
-
-[teacher]
-epochs = 8
-
-[student]
-architecture = "student.keras"
-
-[distillation]
-epochs = 30
-alpha = 0.5
-
-[runtime]
-kind = "native"
-'''
-
 
 def test_mobilenetv3_block_builds_with_native_and_validates_on_emu_m4(tmp_path: Path):
-    subprocess.run([sys.executable, "-c", STUDENT_SCRIPT, str(tmp_path / "student.keras")], check=True,
-                   capture_output=True, timeout=300)
-    (tmp_path / "tinyedge.toml").write_text(PROJECT)
-
-    built = tinyedge("build", "--board", "emu-m4", "--runtime", "native", "--json", cwd=tmp_path, timeout=900)
-    assert built.returncode == 0, built.stderr[-3000:]
-    result = json.loads(built.stdout)
-    assert result["runtime"] == "native"
-
-    from tinyedge.tflite.model import load
-    ops = [op.opcode for op in load(Path(result["tflite"])).main.operators]
+    ops, elf = build_native_student(tmp_path, STUDENT_SCRIPT, "mnv3", timeout=900)
     assert ops.count("HARD_SWISH") == 3 and "MEAN" in ops and "ADD" in ops, ops
-    assert b"te_hard_swish_s8" in Path(result["elf"]).read_bytes()   # the native kernel is linked
-
-    validated = tinyedge("validate", "--board", "emu-m4", "--json", cwd=tmp_path, timeout=900)
-    assert validated.returncode == 0, validated.stderr[-3000:]
-    report = json.loads(validated.stdout)
-    assert report["complete"] and report["samples"] == 360
-    assert report["agreement"] == 1.0
-    # a trained model (outputs that vary with the input), not a constant one agreeing trivially
-    assert report["device_accuracy"] == report["host_accuracy"] > 0.5
+    assert b"te_hard_swish_s8" in elf   # the native kernel is linked
+    validate_agrees_on_emu_m4(tmp_path, timeout=900)
