@@ -81,9 +81,12 @@ def test_bench_both_runtimes_in_one_run(digits_case):
     lines = table.stdout.splitlines()
     assert lines[0] == f"{digits_case.path.name} on emu-m4, native and TFLM side by side (same input)"
     row = next(line for line in lines if line.strip().startswith("instructions per inference"))
-    assert row.split()[-3:] == [f"{native['instructions_per_inference']:,}",
-                                f"{tflm['instructions_per_inference']:,}",
-                                f"{native['instructions_per_inference'] / tflm['instructions_per_inference']:.2f}"]
+    native_count, tflm_count, ratio = row.split()[-3:]
+    native_count, tflm_count = int(native_count.replace(",", "")), int(tflm_count.replace(",", ""))
+    # Another run: the counts repeat to within one SysTick tick (40 instructions).
+    assert abs(native_count - native["instructions_per_inference"]) <= 40
+    assert abs(tflm_count - tflm["instructions_per_inference"]) <= 40
+    assert ratio == f"{native_count / tflm_count:.2f}"
 
 
 @pytest.mark.parametrize("board", ["emu-m4", "emu-m3"])
