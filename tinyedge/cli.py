@@ -26,7 +26,7 @@ json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON object on stdout instead of tables.")
 tflm_dir_option = click.option(
     "--tflm-dir", type=click.Path(file_okay=False, path_type=Path),
-    help="Local TensorFlow Lite Micro tree (create_tflm_tree.py) for the tflm runtime (default: the "
+    help="Local TensorFlow Lite Micro tree (create_tflm_tree.py) for the tflm runtime (default: a "
          "project's runtime.tflm_dir, else $TINYEDGE_TFLM_DIR).")
 project_dir_option = click.option("--dir", "project_dir", type=click.Path(file_okay=False, path_type=Path),
                                   default=Path("."), show_default=True,
