@@ -28,6 +28,7 @@ import numpy as np
 from .boards import Board
 from .console import say
 from .errors import TinyedgeError
+from .project.bundle import OUTPUT_DTYPES
 from .tflite.model import TFLiteModel, parse
 
 INFER_TIMEOUT_S = 600.0
@@ -149,9 +150,10 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
                             "benchmark the model with one input and one output")
     input_dtype = model.main.input_tensors()[0].dtype
     output_dtype = model.main.tensors[model.main.outputs[0]].dtype
-    if input_dtype != "int8" or output_dtype != "int8":
+    if input_dtype != "int8" or output_dtype not in OUTPUT_DTYPES:
         raise TinyedgeError(f"{model_path.name} has {input_dtype} input or {output_dtype} output; bench "
-                            "compares int8 models bit for bit", "quantize the model's input and output to int8")
+                            "compares int8 models (int8 or int32 output) bit for bit",
+                            "quantize the model's input and output to int8")
     sample = default_sample(model) if sample is None else np.asarray(sample, dtype=np.int8)
 
     with tempfile.TemporaryDirectory(prefix="tinyedge-bench-") as scratch:
@@ -167,7 +169,7 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
             ticks = client.ticks()
 
     reference = TflmRunner(model_bytes).run(sample.reshape(1, *sample.shape[1:]))[0]
-    expected = np.asarray(reference, dtype=np.int8).tobytes()
+    expected = np.ascontiguousarray(reference, dtype=output_dtype).tobytes()   # the output's bytes
     macs = model_macs(model)
     flash = int(built.flash_bytes or 0)
     if runtime == "native":

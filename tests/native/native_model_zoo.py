@@ -532,3 +532,11 @@ def svdf_model(spec: SvdfSpec, seed: int = 5) -> Path:
         builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
         return bytes(builder.Output())
     return _cached(spec.name, make)
+
+
+def arg_max_int32_model() -> Path:
+    """ARG_MAX with int32 indices (the zoo's ARG_MAX writes int64 ones, which TFLM refuses) over the
+    channels of a 1x1 convolution: an int8 input, an int32 output TFLM runs."""
+    spec = Spec("arg_max_int32_channels", (5, 4, 3), lambda k, L, tf, rng, x: L.Lambda(
+        lambda t: tf.math.argmax(t, axis=-1, output_type=tf.int32))(L.Conv2D(6, 1)(x)))
+    return _cached(spec.name, lambda: _convert(spec, 113))

@@ -54,8 +54,8 @@ def test_mlperf_model_on_the_protocol_matches_tflm(shared_dir, tmp_path, key):
 
 
 def test_a_model_the_protocol_cannot_carry_is_refused_before_any_c(shared_dir):
-    """The protocol carries int8 in and out: the KWS model with its output tensor's type byte set to
-    FLOAT32 (TensorType 0) is refused when the firmware's bundle is made."""
+    """The protocol carries int8 in and int8 (or int32 indices) out: the KWS model with its output
+    tensor's type byte set to FLOAT32 (TensorType 0) is refused when the firmware's bundle is made."""
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
     raw = (shared_dir / "models" / "mlperf-tiny" / "kws_ref_model.tflite").read_bytes()
@@ -66,5 +66,5 @@ def test_a_model_the_protocol_cannot_carry_is_refused_before_any_c(shared_dir):
     damaged[tensor._tab.Pos + tensor._tab.Offset(6)] = schema.TensorType.FLOAT32   # Tensor.type (slot 6)
     with pytest.raises(TinyedgeError) as error:
         make_bundle(bytes(damaged), "kws")
-    assert error.value.one_line() == ("the model's output is float32; the firmware expects int8 (convert "
-                                      "with int8 input and output (tinyedge build does))")
+    assert error.value.one_line() == ("the model's output is float32; the firmware expects int8 or int32 "
+                                      "(convert with int8 input and output (tinyedge build does))")

@@ -14,6 +14,10 @@ from ..tflite.model import TFLiteModel, parse
 from .sanitize import model_names
 
 
+# The output dtypes the firmware carries (TFLM runs int32 ARG_MAX / ARG_MIN indices, not int64 ones).
+OUTPUT_DTYPES = ("int8", "int32")
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     shape: tuple[int, ...]
@@ -41,7 +45,7 @@ class ModelBundle:
     labels: list[str]
     ops: list[str]                 # builtin op names, sorted, each once
     sample_input: bytes = field(repr=False)
-    sample_output: bytes = field(repr=False)  # the host TFLM's int8 output for sample_input
+    sample_output: bytes = field(repr=False)  # the host TFLM's output bytes for sample_input
 
     @property
     def c_name(self) -> str:
@@ -95,10 +99,12 @@ def make_bundle(model_bytes: bytes, name: str, labels: list[str] | None = None,
                             "single-output model")
     input_spec = _tensor_spec(model, graph.inputs[0])
     output_spec = _tensor_spec(model, graph.outputs[0])
-    for role, spec in (("input", input_spec), ("output", output_spec)):
-        if spec.dtype != "int8":
-            raise TinyedgeError(f"the model's {role} is {spec.dtype}; the firmware expects int8",
-                                "convert with int8 input and output (tinyedge build does)")
+    # The firmware moves the output as bytes (its dtype's itemsize x elements): int8 scores, or the
+    # int32 indices of an ARG_MAX / ARG_MIN output.
+    for role, spec, dtypes in (("input", input_spec, ("int8",)), ("output", output_spec, OUTPUT_DTYPES)):
+        if spec.dtype not in dtypes:
+            raise TinyedgeError(f"the model's {role} is {spec.dtype}; the firmware expects "
+                                + " or ".join(dtypes), "convert with int8 input and output (tinyedge build does)")
     labels = list(labels or [])
     classes = output_spec.shape[-1] if output_spec.shape else 1
     if labels and len(labels) != classes:
@@ -110,7 +116,7 @@ def make_bundle(model_bytes: bytes, name: str, labels: list[str] | None = None,
         sample_input = quantize_sample(sample, input_spec)
     runner = TflmRunner(model_bytes)
     batch = np.frombuffer(sample_input, dtype=np.int8).reshape((1, *input_spec.shape[1:]))
-    sample_output = runner.run(batch)[0].astype(np.int8).tobytes()
+    sample_output = np.ascontiguousarray(runner.run(batch)[0], dtype=output_spec.dtype).tobytes()
     return ModelBundle(
         name=name, model=model,
         model_bytes=bytes(model_bytes), sha256=hashlib.sha256(model_bytes).hexdigest(),
