@@ -117,9 +117,9 @@ def test_every_board_kind_has_its_target_and_timer_unit():
     assert units["nano33"] == "cycles" and units["pico"] == "us"
 
 
-def test_bench_offers_no_tflm_runtime():
+def test_bench_offers_native_tflm_and_both_side_by_side():
     run = run_tinyedge("bench", "--help")
-    assert run.returncode == 0 and "--runtime" not in run.stdout
+    assert run.returncode == 0 and "--runtime native|tflm|both" in run.stdout
 
 
 # Which kind a board is may be asked inside tinyedge/targets (one Target per kind) and in the board

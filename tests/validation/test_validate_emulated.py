@@ -72,9 +72,11 @@ def test_the_table_prints_latency_in_instructions(validated_digits: ValidatedPro
     assert run.returncode == 0, run.stderr[-2000:]
     lines = run.stdout.splitlines()
     assert lines[0] == "validation of digits on emu-m4 (emu-m4 in QEMU)"
-    assert lines[1] == "  samples:             12 of 12 requested (360 in the test split)"
+    assert lines[1] == ("  runtime:             native (auto chose native: it supports every op of the model "
+                        "(no interpreter, no external library))")
+    assert lines[2] == "  samples:             12 of 12 requested (360 in the test split)"
     assert re.fullmatch(r"  latency: +mean [\d,]+ instructions, median [\d,]+ instructions, p99 [\d,]+ "
-                        r"instructions — emulated: instructions, not time", lines[5])
+                        r"instructions — emulated: instructions, not time", lines[6])
     assert "  agreement:           100.00% (12 of 12 int8 outputs identical to host TFLM)" in lines
     assert " ms" not in run.stdout and "µs" not in run.stdout
 
