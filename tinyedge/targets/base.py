@@ -33,3 +33,13 @@ class BaseTarget:
                 yield transport
             finally:
                 transport.close()
+
+    def started_identity(self, build):
+        """For a target that runs the firmware here (QEMU, the host): the build's ELF started, its
+        banner and model checked against the build, and stopped; (elf, the identity it reported)."""
+        from ..device.protocol import DeviceSession
+
+        elf = build.require_elf()
+        with self.link(elf, None) as link:
+            with DeviceSession(link.open, expected=build.identity) as session:
+                return elf, session.identity

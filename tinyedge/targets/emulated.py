@@ -74,14 +74,10 @@ class EmulatedTarget(PlatformIOTarget):
 
     def flash(self, build, port: str | None):
         """Starts the ELF in QEMU, waits for the banner and `m-ready`, checks the model, stops QEMU."""
-        from ..device.protocol import DeviceSession
         from ..elfsize import read_elf_size
         from ..validation.flashing import FlashResult
 
-        elf = build.require_elf()
-        with self.link(elf, None) as link:
-            with DeviceSession(link.open, expected=build.identity) as session:
-                identity = session.identity
+        elf, identity = self.started_identity(build)
         size = read_elf_size(elf)
         board = self.board
         return FlashResult(board.name, elf, None, size.flash_bytes, size.ram_bytes, identity.name,

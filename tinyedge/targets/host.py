@@ -74,13 +74,9 @@ class HostTarget(BaseTarget):
 
     def flash(self, build, port: str | None):
         """Nothing to write: starts the program, checks its banner and model, stops it."""
-        from ..device.protocol import DeviceSession
         from ..validation.flashing import FlashResult
 
-        elf = build.require_elf()
-        with self.link(elf, None) as link:
-            with DeviceSession(link.open, expected=build.identity) as session:
-                identity = session.identity
+        elf, identity = self.started_identity(build)
         return FlashResult(self.board.name, elf, None, build.firmware.get("flash_bytes"),
                            build.firmware.get("ram_bytes"), identity.name, identity.sha256,
                            summary=f"{elf} runs on this machine and carries model '{identity.name}' "
