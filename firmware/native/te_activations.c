@@ -188,8 +188,8 @@ static int32_t te_softmax_exp(const te_softmax_params *p, int32_t diff) {
 void te_softmax_s8(const te_softmax_params *p, const int8_t *input, int8_t *output) {
     int32_t row, c;
     for (row = 0; row < p->outer_size; ++row) {
-        const int8_t *in = input + (size_t)row * p->depth;
-        int8_t *out = output + (size_t)row * p->depth;
+        const int8_t *in = input + (size_t)row * (size_t)p->depth;
+        int8_t *out = output + (size_t)row * (size_t)p->depth;
         const int32_t max_in_row = te_row_max(in, p->depth);
         int32_t sum_of_exps = 0;   /* Q12 */
         int headroom_plus_one, bits_over_unit, exponent;
@@ -253,8 +253,8 @@ static int32_t te_log_q12_to_q5(int32_t x) {
 void te_log_softmax_s8(const te_log_softmax_params *p, const int8_t *input, int8_t *output) {
     int32_t row, c;
     for (row = 0; row < p->outer_size; ++row) {
-        const int8_t *in = input + (size_t)row * p->depth;
-        int8_t *out = output + (size_t)row * p->depth;
+        const int8_t *in = input + (size_t)row * (size_t)p->depth;
+        int8_t *out = output + (size_t)row * (size_t)p->depth;
         const int32_t max_in_row = te_row_max(in, p->depth);
         int32_t sum_of_exps = 0;   /* Q12 */
         int32_t log_sum, adjusted_diff_min, reverse;

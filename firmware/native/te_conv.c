@@ -16,15 +16,16 @@ void te_conv2d_s8(const te_conv_params *p, const int8_t *input, const int8_t *fi
     const int32_t filters_per_group = p->output_depth / groups;
     int32_t batch, out_y, out_x, out_c;
     for (batch = 0; batch < p->batches; ++batch) {
-        const int8_t *image = input + (size_t)batch * p->input_height * p->input_width * p->input_depth;
+        const int8_t *image = input + (size_t)batch * (size_t)p->input_height * (size_t)p->input_width *
+                                      (size_t)p->input_depth;
         for (out_y = 0; out_y < p->output_height; ++out_y) {
             const int32_t in_y_origin = out_y * p->stride_height - p->pad_height;
             for (out_x = 0; out_x < p->output_width; ++out_x) {
                 const int32_t in_x_origin = out_x * p->stride_width - p->pad_width;
                 for (out_c = 0; out_c < p->output_depth; ++out_c) {
                     const int32_t group = out_c / filters_per_group;
-                    const int8_t *kernel = filter + (size_t)out_c * p->filter_height * p->filter_width *
-                                                        p->filter_input_depth;
+                    const int8_t *kernel = filter + (size_t)out_c * (size_t)p->filter_height *
+                                                        (size_t)p->filter_width * (size_t)p->filter_input_depth;
                     int32_t acc = 0;
                     int32_t fy, fx, ic;
                     for (fy = 0; fy < p->filter_height; ++fy) {
@@ -39,9 +40,11 @@ void te_conv2d_s8(const te_conv_params *p, const int8_t *input, const int8_t *fi
                             if (in_x < 0 || in_x >= p->input_width) {
                                 continue;
                             }
-                            pixel = image + ((size_t)in_y * p->input_width + in_x) * p->input_depth +
-                                    (size_t)group * p->filter_input_depth;
-                            taps = kernel + ((size_t)fy * p->filter_width + fx) * p->filter_input_depth;
+                            pixel = image +
+                                    ((size_t)in_y * (size_t)p->input_width + (size_t)in_x) * (size_t)p->input_depth +
+                                    (size_t)group * (size_t)p->filter_input_depth;
+                            taps = kernel +
+                                   ((size_t)fy * (size_t)p->filter_width + (size_t)fx) * (size_t)p->filter_input_depth;
                             for (ic = 0; ic < p->filter_input_depth; ++ic) {
                                 acc += (int32_t)taps[ic] * ((int32_t)pixel[ic] + p->input_offset);
                             }
@@ -58,7 +61,8 @@ void te_depthwise_conv2d_s8(const te_conv_params *p, const int8_t *input, const 
                             const int32_t *bias, int8_t *output) {
     int32_t batch, out_y, out_x, in_c, m;
     for (batch = 0; batch < p->batches; ++batch) {
-        const int8_t *image = input + (size_t)batch * p->input_height * p->input_width * p->input_depth;
+        const int8_t *image = input + (size_t)batch * (size_t)p->input_height * (size_t)p->input_width *
+                                      (size_t)p->input_depth;
         for (out_y = 0; out_y < p->output_height; ++out_y) {
             const int32_t in_y_origin = out_y * p->stride_height - p->pad_height;
             for (out_x = 0; out_x < p->output_width; ++out_x) {
@@ -79,8 +83,10 @@ void te_depthwise_conv2d_s8(const te_conv_params *p, const int8_t *input, const 
                                 if (in_x < 0 || in_x >= p->input_width) {
                                     continue;
                                 }
-                                value = image[((size_t)in_y * p->input_width + in_x) * p->input_depth + in_c];
-                                tap = filter[((size_t)fy * p->filter_width + fx) * p->output_depth + out_c];
+                                value = image[((size_t)in_y * (size_t)p->input_width + (size_t)in_x) *
+                                              (size_t)p->input_depth + (size_t)in_c];
+                                tap = filter[((size_t)fy * (size_t)p->filter_width + (size_t)fx) *
+                                             (size_t)p->output_depth + (size_t)out_c];
                                 acc += tap * (value + p->input_offset);
                             }
                         }

@@ -33,7 +33,7 @@ static void te_widen_pixel(const te_fast_conv_params *p, const int8_t *input, in
                         out += 4;
                     }
                 } else {
-                    const int8_t *source = input + ((size_t)y * p->input_width + x) * depth;
+                    const int8_t *source = input + ((size_t)y * (size_t)p->input_width + (size_t)x) * (size_t)depth;
                     for (i = 0; i < depth; i += 4) {
                         const uint32_t word = te_read32(source + i);
                         out[0] = te_sxtb16_even(word);
@@ -56,7 +56,7 @@ static void te_widen_pixel(const te_fast_conv_params *p, const int8_t *input, in
                         cursor[i] = (int8_t)p->input_zero_point;
                     }
                 } else {
-                    const int8_t *source = input + ((size_t)y * p->input_width + x) * depth;
+                    const int8_t *source = input + ((size_t)y * (size_t)p->input_width + (size_t)x) * (size_t)depth;
                     for (i = 0; i < depth; ++i) {
                         cursor[i] = source[i];
                     }
@@ -158,7 +158,7 @@ TE_ALWAYS_INLINE void te_conv_body(const te_fast_conv_params *p, const int8_t *i
     }
     for (pixel = 0; pixel < pixels; pixel += 2) {
         const int two = pixel + 1 < pixels;
-        const size_t base_a = (size_t)pixel * depth, base_b = base_a + depth;
+        const size_t base_a = (size_t)pixel * (size_t)depth, base_b = base_a + (size_t)depth;
         const te_word *weights = filter;
         int32_t channel = 0;
         te_widen_pixel(p, input, pixel, 0, rows, staging);
@@ -172,26 +172,26 @@ TE_ALWAYS_INLINE void te_conv_body(const te_fast_conv_params *p, const int8_t *i
             acc[1] = acc[3] = bias[channel + 1];
             te_dot_2x2(rows, weights, pairs, acc);
             weights += 2 * pairs;
-            a0 = te_conv_value(p, acc[0], &q0, full_range, has_residual, residual, base_a + channel);
-            a1 = te_conv_value(p, acc[1], &q1, full_range, has_residual, residual, base_a + channel + 1);
-            b0 = te_conv_value(p, acc[2], &q0, full_range, has_residual, residual, base_b + channel);
-            b1 = te_conv_value(p, acc[3], &q1, full_range, has_residual, residual, base_b + channel + 1);
-            output[base_a + channel] = a0;
-            output[base_a + channel + 1] = a1;
+            a0 = te_conv_value(p, acc[0], &q0, full_range, has_residual, residual, base_a + (size_t)channel);
+            a1 = te_conv_value(p, acc[1], &q1, full_range, has_residual, residual, base_a + (size_t)channel + 1);
+            b0 = te_conv_value(p, acc[2], &q0, full_range, has_residual, residual, base_b + (size_t)channel);
+            b1 = te_conv_value(p, acc[3], &q1, full_range, has_residual, residual, base_b + (size_t)channel + 1);
+            output[base_a + (size_t)channel] = a0;
+            output[base_a + (size_t)channel + 1] = a1;
             if (two) {
-                output[base_b + channel] = b0;
-                output[base_b + channel + 1] = b1;
+                output[base_b + (size_t)channel] = b0;
+                output[base_b + (size_t)channel + 1] = b1;
             }
         }
         if (channel < depth) {
             int32_t acc[2];
             acc[0] = acc[1] = bias[channel];
             te_dot_2x1(rows, weights, pairs, acc);
-            output[base_a + channel] = te_conv_value(p, acc[0], requant + channel, full_range, has_residual,
-                                                     residual, base_a + channel);
+            output[base_a + (size_t)channel] = te_conv_value(p, acc[0], requant + channel, full_range,
+                                                             has_residual, residual, base_a + (size_t)channel);
             if (two) {
-                output[base_b + channel] = te_conv_value(p, acc[1], requant + channel, full_range,
-                                                         has_residual, residual, base_b + channel);
+                output[base_b + (size_t)channel] = te_conv_value(p, acc[1], requant + channel, full_range,
+                                                                 has_residual, residual, base_b + (size_t)channel);
             }
         }
     }

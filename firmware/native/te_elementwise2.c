@@ -125,8 +125,8 @@ void te_rsqrt_s8(const te_rsqrt_params *p, const int8_t *input, int8_t *output) 
 void te_l2_normalization_s8(const te_l2_norm_params *p, const int8_t *input, int8_t *output) {
     int32_t row, c;
     for (row = 0; row < p->outer_size; ++row) {
-        const int8_t *in = input + (size_t)row * p->depth;
-        int8_t *out = output + (size_t)row * p->depth;
+        const int8_t *in = input + (size_t)row * (size_t)p->depth;
+        int8_t *out = output + (size_t)row * (size_t)p->depth;
         int32_t squares = 0, multiplier, shift;
         for (c = 0; c < p->depth; ++c) {
             const int32_t diff = (int32_t)in[c] - p->input_zero_point;
@@ -145,11 +145,11 @@ static void te_arg_extreme(const te_arg_params *p, const int8_t *input, void *ou
     int32_t outer, inner, k;
     for (outer = 0; outer < p->outer_size; ++outer) {
         for (inner = 0; inner < p->inner_size; ++inner) {
-            const int8_t *in = input + (size_t)outer * p->axis_size * p->inner_size + inner;
-            const size_t position = (size_t)outer * p->inner_size + inner;
+            const int8_t *in = input + (size_t)outer * (size_t)p->axis_size * (size_t)p->inner_size + inner;
+            const size_t position = (size_t)outer * (size_t)p->inner_size + (size_t)inner;
             int32_t best = in[0], best_index = 0;
             for (k = 1; k < p->axis_size; ++k) {
-                const int32_t value = in[(size_t)k * p->inner_size];
+                const int32_t value = in[(size_t)k * (size_t)p->inner_size];
                 if (want_max ? value > best : value < best) {
                     best = value;
                     best_index = k;

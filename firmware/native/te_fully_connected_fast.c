@@ -54,8 +54,8 @@ void te_fully_connected_fast_s8(const te_fast_fully_connected_params *p, const i
     const int32_t chunks = p->accum_depth / 4;
     int32_t batch;
     for (batch = 0; batch < p->batches; ++batch) {
-        const int8_t *row = input + (size_t)batch * p->accum_depth;
-        int8_t *out = output + (size_t)batch * p->output_depth;
+        const int8_t *row = input + (size_t)batch * (size_t)p->accum_depth;
+        int8_t *out = output + (size_t)batch * (size_t)p->output_depth;
         const te_word *weights = (const te_word *)filter;
         int32_t channel = 0;
         for (; channel + 4 <= p->output_depth; channel += 4) {

@@ -16,8 +16,8 @@ static int8_t *te_pad_dim(const te_pad_params *p, int32_t d, const int8_t **inpu
     for (k = d + 1; k < p->rank; ++k) {
         inner *= p->before[k] + p->input_dims[k] + p->after[k];
     }
-    memset(output, p->pad_value, (size_t)p->before[d] * inner);
-    output += (size_t)p->before[d] * inner;
+    memset(output, p->pad_value, (size_t)p->before[d] * (size_t)inner);
+    output += (size_t)p->before[d] * (size_t)inner;
     if (d == p->rank - 1) {
         memcpy(output, *input, (size_t)p->input_dims[d]);
         *input += p->input_dims[d];
@@ -27,8 +27,8 @@ static int8_t *te_pad_dim(const te_pad_params *p, int32_t d, const int8_t **inpu
             output = te_pad_dim(p, d + 1, input, output);
         }
     }
-    memset(output, p->pad_value, (size_t)p->after[d] * inner);
-    return output + (size_t)p->after[d] * inner;
+    memset(output, p->pad_value, (size_t)p->after[d] * (size_t)inner);
+    return output + (size_t)p->after[d] * (size_t)inner;
 }
 
 void te_pad_s8(const te_pad_params *p, const int8_t *input, int8_t *output) {
@@ -59,11 +59,13 @@ void te_space_to_batch_s8(const te_space_batch_params *p, const int8_t *input, i
             const int32_t in_y = out_y * p->block_height + shift_y - p->pad_top;
             for (out_x = 0; out_x < p->output_width; ++out_x) {
                 const int32_t in_x = out_x * p->block_width + shift_x - p->pad_left;
-                int8_t *out = output + (((size_t)out_b * p->output_height + out_y) * p->output_width + out_x) * depth;
+                int8_t *out = output + (((size_t)out_b * (size_t)p->output_height + (size_t)out_y) *
+                                        (size_t)p->output_width + (size_t)out_x) * depth;
                 if (in_y < 0 || in_y >= p->input_height || in_x < 0 || in_x >= p->input_width) {
                     memset(out, p->pad_value, depth);
                 } else {
-                    memcpy(out, input + (((size_t)in_b * p->input_height + in_y) * p->input_width + in_x) * depth,
+                    memcpy(out, input + (((size_t)in_b * (size_t)p->input_height + (size_t)in_y) *
+                                         (size_t)p->input_width + (size_t)in_x) * depth,
                            depth);
                 }
             }
@@ -89,8 +91,11 @@ void te_batch_to_space_s8(const te_space_batch_params *p, const int8_t *input, i
                 if (out_x < 0 || out_x >= p->output_width) {
                     continue;
                 }
-                memcpy(output + (((size_t)out_b * p->output_height + out_y) * p->output_width + out_x) * depth,
-                       input + (((size_t)in_b * p->input_height + in_y) * p->input_width + in_x) * depth, depth);
+                memcpy(output + (((size_t)out_b * (size_t)p->output_height + (size_t)out_y) *
+                                 (size_t)p->output_width + (size_t)out_x) * depth,
+                       input + (((size_t)in_b * (size_t)p->input_height + (size_t)in_y) *
+                                (size_t)p->input_width + (size_t)in_x) * depth,
+                       depth);
             }
         }
     }

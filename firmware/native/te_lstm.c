@@ -79,11 +79,11 @@ static void te_lstm_gate(const te_lstm_params *p, int gate, const int8_t *const 
     const int32_t *recurrent_offsets = p->gate_offsets + (4 + gate) * p->state_size;
     int32_t r, u;
     for (r = 0; r < rows; ++r) {
-        const int8_t *x = input + (size_t)r * p->input_size;
-        const int8_t *h = hidden + (size_t)r * p->state_size;
+        const int8_t *x = input + (size_t)r * (size_t)p->input_size;
+        const int8_t *h = hidden + (size_t)r * (size_t)p->state_size;
         for (u = 0; u < p->state_size; ++u) {
-            const int8_t *w = input_weights + (size_t)u * p->input_size;
-            const int8_t *rw = recurrent_weights + (size_t)u * p->state_size;
+            const int8_t *w = input_weights + (size_t)u * (size_t)p->input_size;
+            const int8_t *rw = recurrent_weights + (size_t)u * (size_t)p->state_size;
             int32_t from_input = te_dot_s8(x, w, p->input_size, input_offsets[u]);
             int32_t from_state = te_dot_s8(h, rw, p->state_size, recurrent_offsets[u]);
             int32_t sum;
@@ -91,7 +91,8 @@ static void te_lstm_gate(const te_lstm_params *p, int gate, const int8_t *const 
             from_state = te_saturate16(te_requantize(from_state, p->recurrent_multipliers[gate],
                                                      p->recurrent_shifts[gate]));
             sum = te_saturate16(from_input + from_state);
-            out[(size_t)r * p->state_size + u] = sigmoid ? te_sigmoid16(p, sum) : te_tanh16(p, sum, 3, 0);
+            out[(size_t)r * (size_t)p->state_size + (size_t)u] =
+                sigmoid ? te_sigmoid16(p, sum) : te_tanh16(p, sum, 3, 0);
         }
     }
 }
@@ -102,23 +103,23 @@ void te_lstm_s8(const te_lstm_params *p, const int8_t *const *weights, const int
                 int8_t *hidden_state, int16_t *cell_state, int8_t *scratch, int8_t *output) {
     const int32_t rows = p->time_major ? p->batches : 1;
     const int32_t sequences = p->time_major ? 1 : p->batches;
-    const size_t gate_size = (size_t)rows * p->state_size;
+    const size_t gate_size = (size_t)rows * (size_t)p->state_size;
     int16_t *forget_gate = (int16_t *)(void *)scratch;
     int16_t *input_gate = forget_gate + gate_size;
     int16_t *cell_gate = input_gate + gate_size;
     int16_t *output_gate = cell_gate + gate_size;
     int32_t s, t;
     size_t i;
-    for (i = 0; i < (size_t)p->batches * p->state_size; ++i) {
+    for (i = 0; i < (size_t)p->batches * (size_t)p->state_size; ++i) {
         hidden_state[i] = (int8_t)p->hidden_zero_point;
         cell_state[i] = 0;
     }
     for (s = 0; s < sequences; ++s) {
-        int8_t *hidden = hidden_state + (size_t)s * p->state_size;
-        int16_t *cell = cell_state + (size_t)s * p->state_size;
+        int8_t *hidden = hidden_state + (size_t)s * (size_t)p->state_size;
+        int16_t *cell = cell_state + (size_t)s * (size_t)p->state_size;
         for (t = 0; t < p->time_steps; ++t) {
-            const size_t step = (size_t)s * p->time_steps + t;
-            const int8_t *x = input + step * rows * p->input_size;
+            const size_t step = (size_t)s * (size_t)p->time_steps + (size_t)t;
+            const int8_t *x = input + step * (size_t)rows * (size_t)p->input_size;
             int8_t *y = output + step * gate_size;
             te_lstm_gate(p, 1, weights, x, hidden, rows, 1, forget_gate);
             te_lstm_gate(p, 0, weights, x, hidden, rows, 1, input_gate);
@@ -154,7 +155,7 @@ void te_lstm_s8(const te_lstm_params *p, const int8_t *const *weights, const int
 void te_svdf_s8(const te_svdf_params *p, const int8_t *input, const int8_t *weights_feature,
                 const int16_t *weights_time, const int32_t *bias, int16_t *state, int8_t *output) {
     const int32_t filters = p->num_units * p->rank;
-    const size_t state_size = (size_t)p->batches * filters * p->memory_size;
+    const size_t state_size = (size_t)p->batches * (size_t)filters * (size_t)p->memory_size;
     int32_t b, f, u, j, k;
     size_t i;
     for (i = 0; i < state_size; ++i) {
@@ -164,29 +165,30 @@ void te_svdf_s8(const te_svdf_params *p, const int8_t *input, const int8_t *weig
         state[i] = state[i + 1];
     }
     for (b = 0; b < p->batches; ++b) {
-        const int8_t *x = input + (size_t)b * p->input_size;
-        int16_t *memory = state + (size_t)b * filters * p->memory_size;
+        const int8_t *x = input + (size_t)b * (size_t)p->input_size;
+        int16_t *memory = state + (size_t)b * (size_t)filters * (size_t)p->memory_size;
         for (f = 0; f < filters; ++f) {
-            const int8_t *w = weights_feature + (size_t)f * p->input_size;
+            const int8_t *w = weights_feature + (size_t)f * (size_t)p->input_size;
             int32_t acc = 0;
             for (k = 0; k < p->input_size; ++k) {
                 acc += w[k] * ((int32_t)x[k] - p->input_zero_point);
             }
             acc = te_clamp(te_requantize(acc, p->feature_multiplier, p->feature_shift), INT16_MIN, INT16_MAX);
-            memory[(size_t)f * p->memory_size + p->memory_size - 1] = (int16_t)(p->state_zero_point + acc);
+            memory[(size_t)f * (size_t)p->memory_size + (size_t)p->memory_size - 1] =
+                (int16_t)(p->state_zero_point + acc);
         }
         for (u = 0; u < p->num_units; ++u) {
             int32_t acc = bias != NULL ? bias[u] : 0;
             for (j = 0; j < p->rank; ++j) {
                 const int32_t filter = u * p->rank + j;
-                const int16_t *row = memory + (size_t)filter * p->memory_size;
-                const int16_t *w = weights_time + (size_t)filter * p->memory_size;
+                const int16_t *row = memory + (size_t)filter * (size_t)p->memory_size;
+                const int16_t *w = weights_time + (size_t)filter * (size_t)p->memory_size;
                 for (k = 0; k < p->memory_size; ++k) {
                     acc += w[k] * ((int32_t)row[k] - p->state_zero_point);
                 }
             }
             acc = te_requantize(acc, p->output_multiplier, p->output_shift) + p->output_zero_point;
-            output[(size_t)b * p->num_units + u] = (int8_t)te_clamp(acc, INT8_MIN, INT8_MAX);
+            output[(size_t)b * (size_t)p->num_units + (size_t)u] = (int8_t)te_clamp(acc, INT8_MIN, INT8_MAX);
         }
     }
 }

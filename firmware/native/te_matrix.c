@@ -8,10 +8,11 @@
 void te_transpose_conv_s8(const te_transpose_conv_params *p, const int8_t *input, const int8_t *filter,
                           const int32_t *bias, int8_t *scratch, int8_t *output) {
     int32_t *taps = (int32_t *)(void *)scratch;   /* the arena plan aligns every buffer */
-    const size_t filter_size = (size_t)p->filter_height * p->filter_width * p->input_depth;
+    const size_t filter_size = (size_t)p->filter_height * (size_t)p->filter_width * (size_t)p->input_depth;
     int32_t b, out_y, out_x, out_c, fy, fx, c, t;
     for (b = 0; b < p->batches; ++b) {
-        const int8_t *image = input + (size_t)b * p->input_height * p->input_width * p->input_depth;
+        const int8_t *image = input + (size_t)b * (size_t)p->input_height * (size_t)p->input_width *
+                                      (size_t)p->input_depth;
         for (out_y = 0; out_y < p->output_height; ++out_y) {
             for (out_x = 0; out_x < p->output_width; ++out_x) {
                 int32_t count = 0;

@@ -25,7 +25,8 @@ static te_window te_pool_window(const te_pool_params *p, int32_t out_y, int32_t 
 void te_average_pool_s8(const te_pool_params *p, const int8_t *input, int8_t *output) {
     int32_t batch, out_y, out_x, c, fy, fx;
     for (batch = 0; batch < p->batches; ++batch) {
-        const int8_t *image = input + (size_t)batch * p->input_height * p->input_width * p->depth;
+        const int8_t *image = input + (size_t)batch * (size_t)p->input_height * (size_t)p->input_width *
+                                      (size_t)p->depth;
         for (out_y = 0; out_y < p->output_height; ++out_y) {
             for (out_x = 0; out_x < p->output_width; ++out_x) {
                 const te_window w = te_pool_window(p, out_y, out_x);
@@ -36,7 +37,8 @@ void te_average_pool_s8(const te_pool_params *p, const int8_t *input, int8_t *ou
                         for (fx = w.x_start; fx < w.x_end; ++fx) {
                             const int32_t in_y = w.in_y_origin + fy;
                             const int32_t in_x = w.in_x_origin + fx;
-                            acc += image[((size_t)in_y * p->input_width + in_x) * p->depth + c];
+                            acc += image[((size_t)in_y * (size_t)p->input_width + (size_t)in_x) * (size_t)p->depth +
+                                         (size_t)c];
                             ++count;
                         }
                     }
@@ -54,7 +56,8 @@ void te_average_pool_s8(const te_pool_params *p, const int8_t *input, int8_t *ou
 void te_max_pool_s8(const te_pool_params *p, const int8_t *input, int8_t *output) {
     int32_t batch, out_y, out_x, c, fy, fx;
     for (batch = 0; batch < p->batches; ++batch) {
-        const int8_t *image = input + (size_t)batch * p->input_height * p->input_width * p->depth;
+        const int8_t *image = input + (size_t)batch * (size_t)p->input_height * (size_t)p->input_width *
+                                      (size_t)p->depth;
         for (out_y = 0; out_y < p->output_height; ++out_y) {
             for (out_x = 0; out_x < p->output_width; ++out_x) {
                 const te_window w = te_pool_window(p, out_y, out_x);
@@ -64,7 +67,9 @@ void te_max_pool_s8(const te_pool_params *p, const int8_t *input, int8_t *output
                         for (fx = w.x_start; fx < w.x_end; ++fx) {
                             const int32_t in_y = w.in_y_origin + fy;
                             const int32_t in_x = w.in_x_origin + fx;
-                            const int32_t value = image[((size_t)in_y * p->input_width + in_x) * p->depth + c];
+                            const int32_t value =
+                                image[((size_t)in_y * (size_t)p->input_width + (size_t)in_x) * (size_t)p->depth +
+                                      (size_t)c];
                             if (value > largest) {
                                 largest = value;
                             }

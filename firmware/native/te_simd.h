@@ -57,7 +57,7 @@ static inline int32_t te_high16(uint32_t pair) { return (int32_t)(int16_t)(pair 
 #if TE_HAVE_DSP
 
 /* Bytes 0 and 2 of `word`, sign-extended into a pair. */
-static inline uint32_t te_sxtb16_even(uint32_t word) { return __sxtb16(word); }
+static inline uint32_t te_sxtb16_even(uint32_t word) { return (uint32_t)__sxtb16((int32_t)word); }
 
 /* Bytes 1 and 3 of `word`, sign-extended into a pair (SXTB16 with its free rotation). */
 static inline uint32_t te_sxtb16_odd(uint32_t word) {
@@ -68,7 +68,7 @@ static inline uint32_t te_sxtb16_odd(uint32_t word) {
 
 /* acc + a.low * b.low + a.high * b.high */
 static inline int32_t te_smlad(uint32_t a, uint32_t b, int32_t acc) {
-    return __smlad(a, b, acc);
+    return __smlad((int32_t)a, (int32_t)b, acc);
 }
 
 /* acc + a.low * b.low */
@@ -153,8 +153,16 @@ TE_ALWAYS_INLINE int32_t te_smmulr(int32_t a, int32_t b) {
     __asm__("smmulr %0, %1, %2" : "=r"(result) : "r"(a), "r"(b));
     return result;
 }
-/* x clamped to [-128, 127]. */
+/* x clamped to [-128, 127]. GCC's arm_acle.h __ssat macro stores the builtin's unsigned result in an
+ * int32_t, a -Wsign-conversion warning at our call site that no cast here can reach. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#endif
 TE_ALWAYS_INLINE int32_t te_saturate8(int32_t x) { return __ssat(x, 8); }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #else
 TE_ALWAYS_INLINE int32_t te_smmulr(int32_t a, int32_t b) {
     return (int32_t)(((int64_t)a * b + (INT64_C(1) << 31)) >> 32);
