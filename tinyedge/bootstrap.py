@@ -25,7 +25,7 @@ VENV = Path(os.environ.get("TINYEDGE_VENV", ROOT / ".venv"))
 STAMP = VENV / ".tinyedge-installed"
 
 DEBIAN_PACKAGES = ["gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "libstdc++-arm-none-eabi-newlib",
-                   "qemu-system-arm", "gcc-avr", "avr-libc", "arduino-core-avr", "simavr"]
+                   "qemu-system-arm", "gcc-avr", "avr-libc", "arduino-core-avr", "simavr", "clang", "cmake"]
 # Where Debian's arduino-core-avr puts the Arduino core (tests/project compiles the library against it).
 ARDUINO_AVR_CORE = Path("/usr/share/arduino/hardware/arduino/avr/cores/arduino/Arduino.h")
 
@@ -64,6 +64,9 @@ def missing_debian_packages() -> list[str]:
         "avr-libc": _avr_library_present("libc.a"),
         "arduino-core-avr": ARDUINO_AVR_CORE.is_file(),
         "simavr": shutil.which("simavr") is not None,
+        # The second host compiler the native runtime's C is held warning-free with; the CMake projects' build.
+        "clang": shutil.which("clang") is not None,
+        "cmake": shutil.which("cmake") is not None,
     }
     return [name for name in DEBIAN_PACKAGES if not present[name]]
 
@@ -71,7 +74,7 @@ def missing_debian_packages() -> list[str]:
 def install_debian_packages() -> None:
     missing = missing_debian_packages()
     if not missing:
-        say("Arm and AVR toolchains, Arduino AVR core, QEMU and simavr: present")
+        say("Arm and AVR toolchains, clang, CMake, Arduino AVR core, QEMU and simavr: present")
         return
     apt = shutil.which("apt-get")
     if apt is None or os.geteuid() != 0:
