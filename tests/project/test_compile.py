@@ -48,6 +48,17 @@ def _cmake_build(source: Path, build: Path, *extra: str) -> None:
     _run(["cmake", "--build", str(build), "-j", "2"], source)
 
 
+def _assert_c_only(project: Path, build: Path) -> None:
+    """The native CMake project declares C alone, and CMake's own record says no C++ compiler was looked
+    for: no CMAKE_CXX_COMPILER in the cache, no C++ compiler identified (CMakeCXXCompiler.cmake)."""
+    assert "project(tinyedge_" in (project / "CMakeLists.txt").read_text()
+    assert " LANGUAGES C)" in (project / "CMakeLists.txt").read_text()
+    assert "CMAKE_CXX_COMPILER" not in (build / "CMakeCache.txt").read_text()
+    assert list((build / "CMakeFiles").glob("*/CMakeCCompiler.cmake"))
+    assert not list((build / "CMakeFiles").glob("*/CMakeCXXCompiler.cmake"))
+    assert not [path for path in project.rglob("*") if path.suffix in (".cc", ".cpp") or "model_data" in path.name]
+
+
 def test_cmake_native_on_the_host_is_exact_and_prints_hostile_text_intact(tmp_path, model_case):
     need("gcc")
     labels = [f"{HOSTILE_LABEL}{index} ✓" for index in range(model_case.classes)]
@@ -56,6 +67,7 @@ def test_cmake_native_on_the_host_is_exact_and_prints_hostile_text_intact(tmp_pa
     project = write_tree(render_project(bundle, board, plan_project(bundle, board, "cmake", "native")),
                          tmp_path / "cmake")
     _cmake_build(project, tmp_path / "build", "-DTINYEDGE_BUILD_EXAMPLE=ON", "-DTINYEDGE_WITH_PROTOCOL=ON")
+    _assert_c_only(project, tmp_path / "build")
     done = subprocess.run([str(tmp_path / "build" / "run_sample")], capture_output=True, timeout=60)
     assert done.returncode == 0, done.stdout
     lines = done.stdout.split(b"\n")
@@ -76,6 +88,7 @@ def test_cmake_native_cross_compiles_with_arm_none_eabi(tmp_path, model_bundle):
                                         plan_project(model_bundle, board, "cmake", "native")), tmp_path / "cmake")
     _cmake_build(project, tmp_path / "build", f"-DCMAKE_TOOLCHAIN_FILE={project}/toolchain/arm-none-eabi.cmake",
                  "-DTINYEDGE_WITH_PROTOCOL=ON")
+    _assert_c_only(project, tmp_path / "build")
     library = tmp_path / "build" / "libtinyedge.a"
     headers = _run(["arm-none-eabi-readelf", "-A", str(library)], tmp_path)
     assert "Tag_CPU_name: \"7E-M\"" in headers or "Cortex-M7" in headers or "7E-M" in headers

@@ -18,10 +18,12 @@ from .. import buildfiles, footprint
 from ..boards import Board
 from ..console import say
 from ..errors import TinyedgeError
+from ..fileio import write_bytes_atomic
 from ..tflite.model import parse
 from ..tflite.stale_batch import stale_batch_dilations
 from .bundle import ModelBundle, make_bundle
-from .render import KINDS, ProjectPlan, TflmPlan
+from .archive import project_zip
+from .render import KINDS, ProjectPlan, TflmPlan, arduino_library_name
 from .runtime import RuntimeChoice, choose_runtime, tflm_arena_bytes, tflm_resolver_methods
 from .tree import write_tree
 
@@ -43,11 +45,13 @@ class FirmwareResult:
     next_step: str                    # what the user runs next (one line)
     estimate_basis: str = ""          # what the estimate counts
     tflm_arena_bytes: int | None = None  # the TFLM runtime's reserved arena (tested minimum + margin)
+    library_zip: Path | None = None   # the Arduino library kind: the folder as a .zip, beside it
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["project"] = str(self.project)
         data["elf"] = str(self.elf) if self.elf else None
+        data["library_zip"] = str(self.library_zip) if self.library_zip else None
         return data
 
 
@@ -66,6 +70,13 @@ def _check_tree_path(tflm_dir: Path) -> Path:
         raise TinyedgeError(f"--tflm-dir {tflm_dir!s} holds a character (; # $ quotes braces or a line "
                             "break) that project files cannot carry", "move the tree to a plainer path")
     return tflm_dir
+
+
+def _write_library_zip(files: dict[str, str], bundle: ModelBundle, project: Path) -> Path:
+    """<library>.zip beside the project folder: the same files under <library>/, the folder name the
+    IDE gives the library."""
+    library = arduino_library_name(bundle)
+    return write_bytes_atomic(project.parent / f"{library}.zip", project_zip(files, library))
 
 
 def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", runtime: str = "auto",
@@ -121,14 +132,17 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
     estimate = footprint.estimate_plan(bundle, plan, board)
 
     project = Path(build_dir) / PROJECT_FOLDER
-    write_tree(target.generate_project(bundle, plan), project)
+    files = target.generate_project(bundle, plan)
+    write_tree(files, project)
     _say(console, f"project: {project} ({plan.layout or kind})")
+    library_zip = _write_library_zip(files, bundle, project) if kind == "arduino-library" else None
 
     result = FirmwareResult(project=project, kind=kind, runtime=plan.runtime.kind,
                             runtime_reason=plan.runtime.reason, elf=None, flash_bytes=None, ram_bytes=None,
                             estimated_flash_bytes=estimate.flash_bytes, estimated_ram_bytes=estimate.ram_bytes,
                             compiled=False, next_step="", estimate_basis=estimate.basis,
-                            tflm_arena_bytes=plan.tflm.arena_bytes if plan.tflm is not None else None)
+                            tflm_arena_bytes=plan.tflm.arena_bytes if plan.tflm is not None else None,
+                            library_zip=library_zip)
 
     def not_compiled() -> FirmwareResult:
         # No ELF will be checked here: the budgets and the board are checked against the estimate
@@ -138,8 +152,8 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
         return result
 
     if kind == "arduino-library":
-        result.next_step = (f"zip {project} and add it in the Arduino IDE (Sketch > Include Library > "
-                            "Add .ZIP Library), then open its example")
+        result.next_step = (f"add {library_zip} in the Arduino IDE (Sketch > Include Library > Add .ZIP "
+                            f"Library) and open its example, or in PlatformIO: lib_deps = symlink://{project}")
         return not_compiled()
     if kind == "cmake":
         result.next_step = f"add_subdirectory({project}) in your firmware's CMakeLists.txt and link 'tinyedge'"
