@@ -50,11 +50,13 @@ class Project:
 
 
 def open_project(directory: str | Path = ".", board: str | None = None,
-                 settings: dict[str, Any] | None = None) -> Project:
+                 settings: dict[str, Any] | None = None, models: list[str] | None = None) -> Project:
     """The project in `directory`, for `board` (default: the project's), with `settings` ({"runtime.kind":
-    "native", ...}; None values leave the project's own) over its tinyedge.toml."""
+    "native", ...}; None values leave the project's own) over its tinyedge.toml, and `models`
+    (["ad01=/path/ad01.tflite", ...], as `--model`) added after its [[model]] list."""
     directory = Path(directory).resolve()
     config = find_and_load(directory).with_overrides({"project.board": board, **(settings or {})})
+    config = config.with_models(list(models or []))
     return Project(config, Catalogue.load().get(config.get("project.board")), directory)
 
 

@@ -75,6 +75,10 @@ def boards(as_json: bool):
 @click.option("--data", "data_source", metavar="PATH", help="Data: 'digits', an .npz or a folder.")
 @click.option("--teacher", metavar="PATH", help="A trained teacher model (.keras, .h5, SavedModel).")
 @click.option("--epochs", type=int, metavar="N", help="Distillation epochs.")
+@click.option("--model", "models", multiple=True, metavar="[NAME=]PATH",
+              help="A further int8 .tflite in the same firmware (native runtime), after the project's "
+                   "own model and its [[model]] list; repeatable. NAME (default: the file's stem) is its "
+                   "C prefix and protocol name.")
 @tflm_dir_option
 def build(**options):
     """Distill, compress, int8-quantize and check the model, then generate and compile the firmware.

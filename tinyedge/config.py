@@ -7,6 +7,7 @@ and the CLI overrides all derive from it. A mistyped key is an error naming the 
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from .errors import TinyedgeError
 from .suggest import did_you_mean
 
 PROJECT_FILE = "tinyedge.toml"
+# A linker section name as GCC's section attribute and GNU ld take it (it goes into a C string).
+SECTION_NAME = r"(\.?[A-Za-z_][A-Za-z0-9_.$]*)?"
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,8 @@ class Setting:
     choices: tuple | None = None
     minimum: float | None = None
     maximum: float | None = None
+    pattern: str | None = None       # a regular expression the whole (string) value must match
+    example: Any = None              # shown in `tinyedge init`'s file where the default shows nothing
 
 
 # section -> key -> Setting. Order here is the order of `tinyedge init`'s file.
@@ -112,6 +117,31 @@ SCHEMA: dict[str, dict[str, Setting]] = {
                                       "int8 output on the device is identical to host TFLM's; 1.0: every "
                                       "one", minimum=0.0, maximum=1.0),
     },
+    "placement": {
+        "weights_section": Setting("", "linker section of the weights (e.g. '.te_weights' for a "
+                                       "region your linker script places); empty: the compiler's own "
+                                       "(flash)", pattern=SECTION_NAME),
+        "params_section": Setting("", "linker section of the constant tables (operator parameters, "
+                                      "requantization arrays, I/O sizes); empty: the compiler's own",
+                                  pattern=SECTION_NAME),
+        "arena_section": Setting("", "linker section of the activation arena (e.g. '.te_arena' in DTCM); "
+                                     "empty: the compiler's own (.bss)", pattern=SECTION_NAME),
+        "arena": Setting("static", "who owns the activation arena: 'static' (each model's own static "
+                                   "arena) or 'caller' (no static arena in the model files: the "
+                                   "firmware's runtime glue owns the buffer and passes it to init); "
+                                   "several models always share one buffer the glue owns",
+                         choices=("static", "caller")),
+    },
+}
+
+# Further models in the same firmware: `[[model]]`, an array of tables, one per model, after the
+# project's own model (always the first). Each entry has these keys.
+MODEL_LIST = "model"
+MODEL_ENTRY: dict[str, Setting] = {
+    "name": Setting("", "C prefix and protocol name of the model (sanitized to an identifier; empty: "
+                        "the file's stem)", example="ad01"),
+    "path": Setting("", "the model's int8 .tflite file, relative to the project (required)",
+                    example="ad01.tflite"),
 }
 
 
@@ -142,14 +172,29 @@ class Config:
             values[section][key] = _checked(section, key, value, f"option for {dotted}")
         return Config(values, self.path)
 
+    @property
+    def models(self) -> list[dict[str, str]]:
+        """The further models ([[model]] entries, then --model ones): {"name", "path"} each."""
+        return list(self.values.get(MODEL_LIST, []))
+
+    def with_models(self, specs: list[str]) -> "Config":
+        """A copy with `tinyedge build --model [NAME=]PATH` specs added after the file's [[model]] list."""
+        values = self.as_dict()
+        for spec in specs:
+            name, _, path = spec.partition("=") if "=" in spec else ("", "", spec)
+            values[MODEL_LIST].append(model_entry(path, name, f"--model {spec}"))
+        return Config(values, self.path)
+
 
 def defaults() -> Config:
-    return Config({section: {key: copy.deepcopy(setting.default) for key, setting in keys.items()}
-                   for section, keys in SCHEMA.items()})
+    values: dict = {section: {key: copy.deepcopy(setting.default) for key, setting in keys.items()}
+                    for section, keys in SCHEMA.items()}
+    values[MODEL_LIST] = []
+    return Config(values)
 
 
-def _checked(section: str, key: str, value: Any, where: str) -> Any:
-    setting = SCHEMA[section][key]
+def _checked(section: str, key: str, value: Any, where: str, setting: Setting | None = None) -> Any:
+    setting = setting or SCHEMA[section][key]
     expected = type(setting.default)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -168,6 +213,9 @@ def _checked(section: str, key: str, value: Any, where: str) -> Any:
                             f"{setting.maximum}", setting.help)
     if expected is list and not all(isinstance(item, str) for item in value):
         raise TinyedgeError(f"{where}: '{section}.{key}' must be a list of strings", setting.help)
+    if setting.pattern is not None and not re.fullmatch(setting.pattern, value):
+        raise TinyedgeError(f"{where}: '{section}.{key}' is '{value}', not a linker section name",
+                            f"use letters, digits, '_', '.' and '$', e.g. '.te_weights'")
     return value
 
 
@@ -187,10 +235,13 @@ def load(path: Path) -> Config:
         raise TinyedgeError(f"{where} is not valid TOML: {exc}", f"fix {path}") from None
     config = defaults()
     for section, table in raw.items():
+        if section == MODEL_LIST:
+            config.values[MODEL_LIST] = _model_entries(table, where)
+            continue
         if section not in SCHEMA:
-            hint = did_you_mean(section, SCHEMA)
+            hint = did_you_mean(section, [*SCHEMA, MODEL_LIST])
             raise TinyedgeError(f"{where}: unknown section [{section}]{hint}",
-                                f"sections are {', '.join(SCHEMA)}")
+                                f"sections are {', '.join(SCHEMA)} and [[{MODEL_LIST}]]")
         if not isinstance(table, dict):
             raise TinyedgeError(f"{where}: '{section}' must be a table [{section}]", f"fix {path}")
         for key, value in table.items():
@@ -201,6 +252,34 @@ def load(path: Path) -> Config:
             config.values[section][key] = _checked(section, key, value, where)
     config.path = path
     return config
+
+
+def _model_entries(entries: Any, where: str) -> list[dict[str, str]]:
+    """The [[model]] tables, each checked against MODEL_ENTRY (a name defaults to the file's stem)."""
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise TinyedgeError(f"{where}: '{MODEL_LIST}' must be an array of tables [[{MODEL_LIST}]]",
+                            f"write each further model as [[{MODEL_LIST}]] with path = \"<file>.tflite\"")
+    checked = []
+    for number, entry in enumerate(entries, start=1):
+        label = f"[[{MODEL_LIST}]] entry {number}"
+        for key in entry:
+            if key not in MODEL_ENTRY:
+                hint = did_you_mean(key, MODEL_ENTRY)
+                raise TinyedgeError(f"{where}: unknown key '{key}' in {label}{hint}",
+                                    f"keys of [[{MODEL_LIST}]] are {', '.join(MODEL_ENTRY)}")
+        values = {key: _checked(MODEL_LIST, key, entry.get(key, setting.default), f"{where}: {label}",
+                                setting)
+                  for key, setting in MODEL_ENTRY.items()}
+        checked.append(model_entry(values["path"], values["name"], f"{where}: {label}"))
+    return checked
+
+
+def model_entry(path: str, name: str = "", where: str = "--model") -> dict[str, str]:
+    """One further model: {"name", "path"}, the name defaulting to the file's stem."""
+    if not path.strip():
+        raise TinyedgeError(f"{where} has no 'path'",
+                            'give path = "<file>.tflite", the int8 model relative to the project')
+    return {"name": name or Path(path).stem, "path": path}
 
 
 def find_and_load(folder: Path) -> Config:
@@ -233,4 +312,12 @@ def commented_file() -> str:
             lines.append(f"# {setting.help}{extra}")
             lines.append(f"{key} = {_toml_value(setting.default)}")
         lines.append("")
+    lines.append(f"# Further models in the same firmware (native runtime), after the project's own: one "
+                 f"[[{MODEL_LIST}]] table each, or 'tinyedge build --model [NAME=]PATH' (repeatable).")
+    lines.append(f"# They share one activation arena, the largest of theirs (the protocol runs one at a time).")
+    lines.append(f"# [[{MODEL_LIST}]]")
+    for key, setting in MODEL_ENTRY.items():
+        lines.append(f"# {setting.help}")
+        lines.append(f"# {key} = {_toml_value(setting.example)}")
+    lines.append("")
     return "\n".join(lines)

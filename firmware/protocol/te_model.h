@@ -1,14 +1,16 @@
-/* The model behind the validation protocol: one per firmware, defined by a small adapter.
+/* The models behind the validation protocol: a table of one or more, defined by a small adapter.
  *
  * The protocol never knows which runtime runs the model (tinyedge's native C, TFLM glue, a test
  * function). An adapter names the model, gives its int8 input/output sizes, the output quantization
  * (to print `m-results` as dequantized floats, as the MLPerf Tiny runner expects) and the function that
- * runs one inference. For the native runtime the adapter is one line:
+ * runs one inference. For one model the adapter is one line:
  *
  *     #include "te_model.h"
  *     #include "model.h"   // int tinyedge_invoke(const int8_t *, int8_t *) + size macros
  *     TE_MODEL_DEFINE("digits", "3f2a...", MODEL_INPUT_BYTES, MODEL_OUTPUT_BYTES,
  *                     0.00390625f, -128, NULL, tinyedge_invoke);
+ *
+ * Several models: one TE_MODEL_ENTRY each, then TE_MODEL_TABLE(&first, &second, ...).
  */
 #ifndef TINYEDGE_TE_MODEL_H
 #define TINYEDGE_TE_MODEL_H
@@ -30,7 +32,8 @@ typedef struct te_model {
     /* real value = (q - output_zero_point) * output_scale, as the MLPerf Tiny reference prints. */
     float output_scale;
     int32_t output_zero_point;
-    /* Runs once at start-up before `m-init-done`; NULL when there is nothing to prepare.
+    /* Runs once at start-up before `m-init-done` (every model's, in table order); NULL when there is
+     * nothing to prepare.
      * Returns 0 on success. */
     int (*init)(void);
     /* Runs one inference; returns 0 on success. Must not modify `input`. */
@@ -41,21 +44,36 @@ typedef struct te_model {
     int8_t *output_buffer;
 } te_model;
 
-/* The model this firmware carries, defined by exactly one adapter (usually with TE_MODEL_DEFINE). */
-extern const te_model te_model_in_firmware;
+/* The models this firmware carries, in order, defined by exactly one adapter (TE_MODEL_TABLE, or
+ * TE_MODEL_DEFINE for a single model). The protocol runs one at a time: the first is selected at boot,
+ * `te-select NAME` selects another, and every command acts on the selected one. */
+extern const te_model *const te_model_table[];
+extern const size_t te_model_count;
 
 /* Word-aligned static storage, so a runtime may load its input with 32-bit accesses. */
 #define TE_MODEL_BUFFER_(NAME, BYTES) \
     static union { int8_t bytes[BYTES]; uint32_t align_; } NAME
 
-/* Defines te_model_in_firmware and its buffers. INIT may be NULL. */
-#define TE_MODEL_DEFINE(NAME, SHA256, INPUT_BYTES, OUTPUT_BYTES, OUTPUT_SCALE, OUTPUT_ZERO_POINT, \
-                        INIT, INVOKE)                                                               \
-    TE_MODEL_BUFFER_(te_model_input_storage_, INPUT_BYTES);                                         \
-    TE_MODEL_BUFFER_(te_model_output_storage_, OUTPUT_BYTES);                                       \
-    const te_model te_model_in_firmware = {                                                         \
-        (NAME), (SHA256), (INPUT_BYTES), (OUTPUT_BYTES), (OUTPUT_SCALE), (OUTPUT_ZERO_POINT),       \
-        (INIT), (INVOKE), te_model_input_storage_.bytes, te_model_output_storage_.bytes}
+/* Defines the model entry ID (static) and its buffers. INIT may be NULL. */
+#define TE_MODEL_ENTRY(ID, NAME, SHA256, INPUT_BYTES, OUTPUT_BYTES, OUTPUT_SCALE, OUTPUT_ZERO_POINT,   \
+                       INIT, INVOKE)                                                                  \
+    TE_MODEL_BUFFER_(ID##_input_storage_, INPUT_BYTES);                                                \
+    TE_MODEL_BUFFER_(ID##_output_storage_, OUTPUT_BYTES);                                              \
+    static const te_model ID = {                                                                       \
+        (NAME), (SHA256), (INPUT_BYTES), (OUTPUT_BYTES), (OUTPUT_SCALE), (OUTPUT_ZERO_POINT),          \
+        (INIT), (INVOKE), ID##_input_storage_.bytes, ID##_output_storage_.bytes}
+
+/* Defines te_model_table from the addresses of entries: TE_MODEL_TABLE(&first, &second). */
+#define TE_MODEL_TABLE(...)                                                                            \
+    const te_model *const te_model_table[] = {__VA_ARGS__};                                            \
+    const size_t te_model_count = sizeof te_model_table / sizeof te_model_table[0]
+
+/* A firmware with one model: its entry and a table of one. INIT may be NULL. */
+#define TE_MODEL_DEFINE(NAME, SHA256, INPUT_BYTES, OUTPUT_BYTES, OUTPUT_SCALE, OUTPUT_ZERO_POINT,      \
+                        INIT, INVOKE)                                                                 \
+    TE_MODEL_ENTRY(te_model_only_, NAME, SHA256, INPUT_BYTES, OUTPUT_BYTES, OUTPUT_SCALE,              \
+                   OUTPUT_ZERO_POINT, INIT, INVOKE);                                                  \
+    TE_MODEL_TABLE(&te_model_only_)
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,9 @@ static int parser_enabled;
 static size_t load_size;
 static size_t load_position;
 
+/* The model the commands act on: the table's first at boot, another after `te-select`. */
+static const te_model *selected;
+
 /* What the last `infer` measured, for `te-ticks` and `te-output`. */
 static int has_inferred;
 static uint64_t last_ticks;
@@ -184,7 +187,7 @@ static void command_help(void)
 
 static void db_load(char **cursor)
 {
-    const te_model *model = &te_model_in_firmware;
+    const te_model *model = selected;
     char *argument = next_token(cursor);
     int32_t requested;
 
@@ -218,7 +221,7 @@ static void db_load(char **cursor)
 
 static void db_print(void)
 {
-    const uint8_t *buffer = (const uint8_t *)te_model_in_firmware.input_buffer;
+    const uint8_t *buffer = (const uint8_t *)selected->input_buffer;
     const size_t per_line = 8u;
     size_t i;
     for (i = 0; i < load_size; ++i) {
@@ -236,7 +239,7 @@ static void db_print(void)
 
 static void db_bytes(const char *digits)
 {
-    uint8_t *buffer = (uint8_t *)te_model_in_firmware.input_buffer;
+    uint8_t *buffer = (uint8_t *)selected->input_buffer;
     size_t count = strlen(digits);
     size_t i;
 
@@ -280,7 +283,7 @@ static void command_db(char **cursor)
 
 static void command_results(void)
 {
-    const te_model *model = &te_model_in_firmware;
+    const te_model *model = selected;
     char number[TE_FORMAT_MAX];
     size_t i;
     put_text("m-results-[");
@@ -304,7 +307,7 @@ static void report_invoke_failure(int status)
 
 static void run_inferences(uint32_t inferences, uint32_t warmups)
 {
-    const te_model *model = &te_model_in_firmware;
+    const te_model *model = selected;
     uint64_t start;
     uint64_t end;
     uint32_t i;
@@ -379,7 +382,7 @@ static void command_infer(char **cursor)
 
 static void command_te_model(void)
 {
-    const te_model *model = &te_model_in_firmware;
+    const te_model *model = selected;
     put_text("m-te-model-[");
     put_text(model->name);
     put_text(",");
@@ -403,7 +406,7 @@ static int require_inference(const char *command)
 
 static void command_te_output(void)
 {
-    const te_model *model = &te_model_in_firmware;
+    const te_model *model = selected;
     if (!require_inference("te-output")) {
         return;
     }
@@ -435,8 +438,57 @@ static void command_te_ticks(void)
     put_text("\r\n");
 }
 
+/* m-te-models-[first,second,...]: the names in table order (no name holds a ',' or ']'). */
+static void put_model_names(void)
+{
+    size_t i;
+    for (i = 0; i < te_model_count; ++i) {
+        put_text(te_model_table[i]->name);
+        if (i + 1u < te_model_count) {
+            put_text(",");
+        }
+    }
+}
+
+static void command_te_models(void)
+{
+    put_text("m-te-models-[");
+    put_model_names();
+    put_text("]\r\n");
+}
+
+/* Selecting a model starts it afresh: no pending load, no last inference (its buffers differ). */
+static void command_te_select(char **cursor)
+{
+    const char *name = next_token(cursor);
+    size_t i;
+    for (i = 0; name != NULL && i < te_model_count; ++i) {
+        if (strcmp(te_model_table[i]->name, name) == 0) {
+            selected = te_model_table[i];
+            load_size = 0u;
+            load_position = 0u;
+            has_inferred = 0;
+            put_text("m-te-selected-[");
+            put_text(selected->name);
+            put_text("]\r\n");
+            return;
+        }
+    }
+    if (name == NULL) {
+        put_text("e-[te-select needs a model name; the firmware has ");
+    } else {
+        put_text("e-[te-select: unknown model '");
+        put_text(name);
+        put_text("'; the firmware has ");
+    }
+    put_model_names();
+    put_text("]\r\n");
+}
+
 static void command_te_help(void)
 {
+    put_line("te-models    : List the models in this firmware (the first is selected at boot)");
+    put_line("te-select M  : Select model M; every command then acts on it");
     put_line("te-model     : Print the model's name, SHA-256 prefix, input and output bytes");
     put_line("te-output    : Print the last inference's int8 output as hex");
     put_line("te-ticks     : Print the last timed inferences' duration in timer ticks");
@@ -446,9 +498,12 @@ static void command_te_help(void)
 
 static int dispatch_extension(const char *token, char **cursor)
 {
-    (void)cursor;
     if (is_command(token, "te-model")) {
         command_te_model();
+    } else if (is_command(token, "te-models")) {
+        command_te_models();
+    } else if (is_command(token, "te-select")) {
+        command_te_select(cursor);
     } else if (is_command(token, "te-output")) {
         command_te_output();
     } else if (is_command(token, "te-ticks")) {
@@ -480,7 +535,7 @@ static void run_command(char *command)
     } else if (is_command(token, "profile")) {
         put_line("m-profile-[" EE_FW_VERSION "]");
         put_text("m-model-[");
-        put_text(te_model_in_firmware.name);
+        put_text(selected->name);
         put_text("]\r\n");
     } else if (is_command(token, "help")) {
         command_help();
@@ -514,14 +569,18 @@ void te_protocol_receive(char c)
 
 void te_protocol_start(void)
 {
-    const te_model *model = &te_model_in_firmware;
+    size_t i;
     te_port_init(TE_SERIAL_BAUD);
     put_line("m-timestamp-mode-performance");
     command_timestamp();
-    if (model->init != NULL) {
-        int status = model->init();
+    selected = te_model_table[0];
+    for (i = 0; i < te_model_count; ++i) {
+        const te_model *model = te_model_table[i];
+        int status = model->init != NULL ? model->init() : 0;
         if (status != 0) {
-            put_text("e-[te: model init failed with status ");
+            put_text("e-[te: model ");
+            put_text(model->name);
+            put_text(" init failed with status ");
             put_i64(status);
             put_text("]\r\n");
         }

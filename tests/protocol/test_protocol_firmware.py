@@ -204,9 +204,16 @@ def test_tinyedge_commands(device):
     assert match, ticks
     assert int(match.group(1)) <= device.laps[-1] - device.laps[-2]  # measured inside the two stamps
     assert device.send("te-help") == (
+        "te-models    : List the models in this firmware (the first is selected at boot)\r\n"
+        "te-select M  : Select model M; every command then acts on it\r\n"
         "te-model     : Print the model's name, SHA-256 prefix, input and output bytes\r\n"
         "te-output    : Print the last inference's int8 output as hex\r\n"
         "te-ticks     : Print the last timed inferences' duration in timer ticks\r\n" + READY)
+
+    assert device.send("te-models") == "m-te-models-[protocol-test]\r\n" + READY
+    assert device.send("te-select protocol-test") == "m-te-selected-[protocol-test]\r\n" + READY
+    assert device.send("te-select nothere") == (
+        "e-[te-select: unknown model 'nothere'; the firmware has protocol-test]\r\n" + READY)
 
 
 def test_outputs_are_bit_exact_for_many_inputs(device):

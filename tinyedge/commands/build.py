@@ -18,16 +18,26 @@ def _absolute(value: str | None) -> str | None:
     return str(Path(value).expanduser().resolve())
 
 
+def _model_spec(spec: str) -> str:
+    """--model [NAME=]PATH with PATH made absolute (relative to the current folder)."""
+    name, _, path = spec.partition("=") if "=" in spec else ("", "", spec)
+    if not path:
+        return spec   # the config says what is missing
+    return f"{name}={_absolute(path)}" if name else _absolute(path)
+
+
 def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool = False,
         runtime: str | None = None, project_kind: str | None = None, data_source: str | None = None,
-        teacher: str | None = None, epochs: int | None = None, tflm_dir: Path | None = None) -> None:
+        teacher: str | None = None, epochs: int | None = None, tflm_dir: Path | None = None,
+        models: tuple[str, ...] = ()) -> None:
     from .. import api  # imported late: `tinyedge build --help` stays instant
     from ..console import print_table
 
     project = api.open_project(project_dir, board, {
         "data.source": _absolute(data_source), "teacher.model": _absolute(teacher),
         "distillation.epochs": epochs, "runtime.kind": runtime, "runtime.project": project_kind,
-        "runtime.tflm_dir": _absolute(str(tflm_dir)) if tflm_dir is not None else None})
+        "runtime.tflm_dir": _absolute(str(tflm_dir)) if tflm_dir is not None else None},
+        models=[_model_spec(spec) for spec in models])
     result = api.build(project)
     print_table(result.table(), to_stderr=as_json)
     if as_json:

@@ -28,6 +28,8 @@ _NAME = re.compile(r"m-name-dut-\[([^\]]+)\]$")
 _MODEL = re.compile(r"m-te-model-\[([^,\]]*),([0-9a-fA-F]*)\]$")
 _IO = re.compile(r"m-te-io-\[(\d+),(\d+)\]$")
 _OUTPUT = re.compile(r"m-te-output-\[([0-9a-fA-F]*)\]$")
+_MODELS = re.compile(r"m-te-models-\[([^\]]*)\]$")
+_SELECTED = re.compile(r"m-te-selected-\[([^\]]*)\]$")
 _RESULTS = re.compile(r"m-results-\[([^\]]*)\]$")
 _LAP = re.compile(r"m-lap-us-(\d+)$")
 
@@ -208,6 +210,19 @@ class DeviceClient:
         io = next((m for m in map(_IO.search, lines) if m), None)
         return ModelIdentity(model.group(1), model.group(2).lower(),
                              int(io.group(1)) if io else None, int(io.group(2)) if io else None)
+
+    def models(self) -> list[str]:
+        """The names of the firmware's models in table order (`te-models`; the first runs at boot)."""
+        found = _search(_MODELS, self.command("te-models"), "te-models").group(1)
+        return [name for name in found.split(",") if name]
+
+    def select(self, name: str) -> ModelIdentity:
+        """Selects the model `name` (`te-select`): every later command acts on it. Returns its identity;
+        an unknown name raises DeviceError with the device's list of names."""
+        selected = _search(_SELECTED, self.command(f"te-select {name}"), f"te-select {name}").group(1)
+        if selected != name:
+            raise DeviceError(f"{self.transport.name} selected '{selected}', not '{name}'")
+        return self.model_identity()
 
     def check_model(self, name: str, sha256: str) -> ModelIdentity:
         """Raises WrongModel unless the device carries `name` with a hash that is a prefix of
