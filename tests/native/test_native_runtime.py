@@ -1,11 +1,7 @@
-"""The native runtime's other promises: the built-in example's data, warning-free C for the host and
-Cortex-M4, one-line errors for bad input, the CLI, the memory planner and the quantization math."""
+"""The native runtime's other promises: the built-in example's data, one-line errors for bad input, the
+CLI, the memory planner and the quantization math (warning-free C: test_warning_free.py)."""
 
 from __future__ import annotations
-
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +15,6 @@ from tinyedge.errors import TinyedgeError
 from tinyedge.tflite.model import load
 from tinyedge.tflite.tflm import TflmRunner
 
-STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-c"]
-
 
 @pytest.mark.slow
 def test_digits_cnn_matches_tflm_and_classifies():
@@ -32,38 +26,11 @@ def test_digits_cnn_matches_tflm_and_classifies():
     assert (native.argmax(axis=1) == labels).mean() > 0.85
 
 
-def _compile_all(compiler: list[str], runtime_sets, tmp_path: Path) -> None:
-    kernels = sorted((Path(__file__).parents[2] / "firmware" / "native").glob("*.c"))
-    for index, runtime in enumerate(runtime_sets):
-        folder = tmp_path / f"model{index}"
-        folder.mkdir()
-        for name, text in runtime.files.items():
-            (folder / name).write_text(text)
-        model_c = folder / f"{runtime.prefix}_model.c"
-        include = ["-I", str(kernels[0].parent), "-I", str(folder)]
-        sources = [model_c] + (kernels if index == 0 else [])
-        for source in sources:
-            result = subprocess.run([*compiler, *STRICT, *include, str(source), "-o",
-                                     str(folder / (source.stem + ".o"))], capture_output=True, text=True)
-            assert result.returncode == 0 and not result.stderr, f"{source.name}:\n{result.stderr}"
-
-
 @pytest.fixture(scope="module")
 def runtimes(zoo):
     names = ["conv_same_s1_relu", "float_io_cnn", "concat_channels_and_width", "mean_over_width_keepdims",
              "mul_broadcast_squeeze_excite", "zero_padding_conv", "conv_dilated_space_to_batch"]
     return [generate(load(zoo[name]), prefix=f"net{i}") for i, name in enumerate(names)]
-
-
-def test_generated_c_and_kernels_compile_without_warnings_on_host(runtimes, tmp_path):
-    _compile_all(["gcc"], runtimes, tmp_path)
-
-
-@pytest.mark.emulated
-def test_generated_c_and_kernels_compile_without_warnings_for_cortex_m4(runtimes, tmp_path):
-    if not shutil.which("arm-none-eabi-gcc"):
-        pytest.skip("arm-none-eabi-gcc is not installed")
-    _compile_all(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb"], runtimes, tmp_path)
 
 
 def test_generated_runtime_has_no_malloc_and_no_float_for_int8_models(runtimes):
