@@ -13,7 +13,7 @@ import pytest
 from tinyedge.errors import TinyedgeError
 from tinyedge.hostcc import find_compiler
 from tinyedge.int8_io import dequantize, quantize
-from tinyedge.project.render import render_template
+from tinyedge.project.render import API_HEADER, render_template
 
 # Reads float32 values on stdin, writes their quantized int8 bytes, then every int8 dequantized.
 _HARNESS = r"""
@@ -48,6 +48,7 @@ def _device_helpers(tmp_path, scale: float, zero_point: int):
                                                "runtime": SimpleNamespace(kind="native"),
                                                "name_literal": '"t"'})
     (tmp_path / "tinyedge.h").write_text(header)
+    (tmp_path / API_HEADER.name).write_text(API_HEADER.read_text())   # the helpers' arithmetic
     (tmp_path / "harness.c").write_text(_HARNESS)
     program = tmp_path / "harness"
     subprocess.run([find_compiler(), "-std=c99", "-O2", "-Wall", "-Werror", "-o", str(program),

@@ -3,8 +3,9 @@
 `generate(model)` lowers every operator to one typed call of a kernel in firmware/native/ with
 parameters computed here (TFLM's arithmetic; ops.py, params.py), transforms the calls (lowering.py:
 dilation folding, fast kernels, residual fusion, in-place links), plans all activations into one
-static arena, and renders the model C file and header from the calls (emit.py). Nothing is allocated
-or parsed at run time.
+arena, and renders the model C file and header from the calls (emit.py): the documented API of
+firmware/native/tinyedge_api.h and <prefix>_model.h, its state in a context. Nothing is allocated or
+parsed at run time.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .lowering import lower_graph
 KERNEL_DIR = FIRMWARE_DIR / "native"
 KERNEL_HEADER = "tinyedge_native.h"
 SIMD_HEADER = "te_simd.h"   # the fast kernels' SXTB16/SMLAD helpers (ACLE or portable C)
+API_HEADER = "tinyedge_api.h"  # status codes, placement, quantize/dequantize (the model header includes it)
 
 
 @dataclass
@@ -65,7 +67,7 @@ def generate(model: TFLiteModel, prefix: str = "tinyedge") -> GeneratedRuntime:
     kernel_names = sorted({step.kernel.source for step in lowered.steps})
     return GeneratedRuntime(
         prefix=prefix, files=files,
-        kernel_sources=[KERNEL_DIR / KERNEL_HEADER, KERNEL_DIR / SIMD_HEADER] + [KERNEL_DIR / name for name in kernel_names],
+        kernel_sources=[KERNEL_DIR / name for name in (API_HEADER, KERNEL_HEADER, SIMD_HEADER, *kernel_names)],
         arena_bytes=lowered.arena_bytes, weights_bytes=sizes["weights"], params_bytes=sizes["params"],
         io_bytes=lowered.io_bytes,
         input_shapes=[model.main.tensors[i].shape for i in model.main.inputs],

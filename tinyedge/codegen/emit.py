@@ -12,19 +12,34 @@ from .. import __version__, templating
 from ..tflite.model import TFLiteModel
 from .ir import ArrayArg, NullArg, ScratchArg, Step, TensorArg, TensorListArg
 from .lowering import LoweredGraph, Storage
-from .params import ARRAY_TYPES, REQUANT, SIZE_T, ConstArray, FieldKind, Struct
+from .layer_names import short_layer_name
+from .params import ARRAY_TYPES, REQUANT, SIZE_T, ConstArray, CType, FieldKind, Struct
 
 C_TYPES = {"int8": "int8_t", "int32": "int32_t", "float32": "float", "int16": "int16_t", "uint8": "uint8_t",
            "int64": "int64_t"}
-VALUES_PER_ROW = 16
+ROW_BYTES = 16   # an initializer row holds 16 int8 values, 8 wider ones
+
+
+def c_hex(value: int, ctype: CType) -> str:
+    """An integer as a C hex literal of its type's width: 0x12, -0x0d, 0x0000ABCDu for unsigned; the
+    most negative value as an expression (its magnitude does not fit the signed type)."""
+    digits = 2 * ctype.size
+    if np.issubdtype(ctype.dtype, np.unsignedinteger):
+        return f"0x{value:0{digits}X}u"
+    if value == np.iinfo(ctype.dtype).min and ctype.size >= 4:
+        return f"(-0x{(-value - 1):0{digits}x} - 1)"
+    return f"-0x{-value:0{digits}x}" if value < 0 else f"0x{value:0{digits}x}"
 
 
 def c_initializer(array: ConstArray) -> str:
-    """The values between an array's braces: 16 a row, a te_requant entry a row."""
+    """The values between an array's braces: a te_requant entry a row; weights in hex, other tables
+    (multipliers, shifts, lookup tables) in decimal."""
     if array.ctype is REQUANT:
         return ",\n    ".join("{" + ", ".join(map(str, entry)) + "}" for entry in array.values.tolist())
     values = array.values.reshape(-1).tolist()
-    rows = [", ".join(map(str, values[i:i + VALUES_PER_ROW])) for i in range(0, len(values), VALUES_PER_ROW)]
+    spell = (lambda v: c_hex(v, array.ctype)) if array.weights else str
+    per_row = ROW_BYTES if array.ctype.size == 1 else ROW_BYTES // 2
+    rows = [", ".join(map(spell, values[i:i + per_row])) for i in range(0, len(values), per_row)]
     return ",\n    ".join(rows) if rows else "0"
 
 
@@ -39,14 +54,21 @@ def _c_member(kind: FieldKind, value) -> str:
 
 
 def c_members(params: Struct) -> str:
-    """A struct's designated initializers, every member in declaration order."""
-    return ",\n    ".join(f".{name} = {_c_member(kind, getattr(params, name))}"
+    """A struct's initializers, every member in declaration order, each named in a comment (C++17
+    has no designated initializers)."""
+    return ",\n    ".join(f"/* .{name} */ {_c_member(kind, getattr(params, name))}"
                            for name, kind, _ in params.members())
+
+
+def c_float(value: float) -> str:
+    """A float32 as a C float literal that converts back to the same float."""
+    text = repr(float(np.float32(value)))
+    return (text if "e" in text or "." in text else text + ".0") + "f"
 
 
 def render(template: str, **context) -> str:
     return templating.render(template, context, compact=True,
-                             filters={"c_initializer": c_initializer, "c_members": c_members})
+                             filters={"c_initializer": c_initializer, "c_members": c_members, "c_float": c_float})
 
 
 # -- what the templates see -------------------------------------------------------------------------
@@ -78,12 +100,13 @@ def _resolve(arg, step_position: int, lowered: LoweredGraph) -> _Pointer:
 
 @dataclass(frozen=True)
 class _StepView:
+    index: int           # the step's position: what TE_STEP_DONE gets
     op: object
     name: str
     function: str
     params: Struct
     arrays: list[ConstArray]
-    output_name: str
+    layer: str           # short_layer_name of the step's output tensor
     tensor_list: list[_Pointer]
     args: list[_Pointer]
 
@@ -95,8 +118,9 @@ def _view(step: Step, position: int, lowered: LoweredGraph, tensors) -> _StepVie
         tensor_list = [_tensor_pointer(lowered.storage[i]) for i in args.pop(0).tensors]
     if any(isinstance(a, TensorListArg) for a in args):
         raise TypeError(f"{step.kernel.function}: a tensor list is only taken as the first argument")
-    return _StepView(step.op, step.name, step.kernel.function, step.params, step.arrays,
-                     tensors[step.writes[0]].name, tensor_list, [_resolve(a, position, lowered) for a in args])
+    return _StepView(position, step.op, step.name, step.kernel.function, step.params, step.arrays,
+                     short_layer_name(tensors[step.writes[0]].name), tensor_list,
+                     [_resolve(a, position, lowered) for a in args])
 
 
 @dataclass(frozen=True)
@@ -105,6 +129,26 @@ class _IO:
     num_elements: int
     ctype: str
     shape: list[int]
+    scale: float         # 0.0 for a tensor that is not quantized (float I/O)
+    zero_point: int
+
+    @property
+    def quantized_int8(self) -> bool:
+        """The model header gives it a quantize / dequantize helper."""
+        return self.ctype == "int8_t" and self.scale > 0
+
+
+def _converters(inputs: list[_IO], outputs: list[_IO], prefix: str, single: bool) -> list[dict]:
+    """The header's quantize_input / dequantize_output helpers, one per int8 input or output
+    (numbered unless the model has one input and one output)."""
+    helpers = []
+    for kind, group in (("input", inputs), ("output", outputs)):
+        for position, tensor in enumerate(group):
+            if tensor.quantized_int8:
+                name = ("quantize_input" if kind == "input" else "dequantize_output") + ("" if single else str(position))
+                helpers.append({"quantize": kind == "input", "function": name,
+                                "macro": f"{prefix.upper()}_{kind.upper()}{position}"})
+    return helpers
 
 
 def constant_tensors(model: TFLiteModel, lowered: LoweredGraph, prefix: str) -> list[ConstArray]:
@@ -138,12 +182,17 @@ def emit(model: TFLiteModel, lowered: LoweredGraph, prefix: str) -> tuple[dict[s
 
     def io(index: int) -> _IO:
         t = tensors[index]
-        return _IO(t.nbytes, t.num_elements, C_TYPES[t.dtype], list(t.shape))
+        quantization = t.quantization
+        scale, zero_point = (float(quantization.scale[0]), int(quantization.zero_point[0])) \
+            if quantization is not None and quantization.scale.size else (0.0, 0)
+        return _IO(t.nbytes, t.num_elements, C_TYPES[t.dtype], list(t.shape), scale, zero_point)
     inputs, outputs = [io(i) for i in graph.inputs], [io(i) for i in graph.outputs]
+    single = len(inputs) == 1 and len(outputs) == 1
     context = dict(
         version=__version__, digest=hashlib.sha256(model.raw).hexdigest()[:16], prefix=prefix,
         upper=prefix.upper(), arena_bytes=lowered.arena_bytes, weights_bytes=sizes["weights"],
-        inputs=inputs, outputs=outputs, single=len(inputs) == 1 and len(outputs) == 1, weights=weights,
+        inputs=inputs, outputs=outputs, single=single, converters=_converters(inputs, outputs, prefix, single),
+        weights=weights,
         steps=[_view(step, position, lowered, tensors) for position, step in enumerate(lowered.steps)])
     files = {f"{prefix}_model.h": render("native/model.h.j2", **context),
              f"{prefix}_model.c": render("native/model.c.j2", **context)}

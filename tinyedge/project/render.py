@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .. import __version__, templating
 from ..boards import Board
+from ..codegen import API_HEADER as API_HEADER_NAME
 from ..errors import TinyedgeError
 from ..resources import FIRMWARE_DIR
 from .bundle import ModelBundle
@@ -154,6 +155,8 @@ def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
         "arduino": _is_arduino(board),
         "native": plan.native,
         "native_model_header": f"{plan.native.prefix}_model.h" if plan.native is not None else "",
+        # templates/common/tinyedge_config.h.j2: the build's placement settings (compiler defaults here)
+        "placement": dict(DEFAULT_PLACEMENT),
         "tflm": None,
         "tflm_note": TFLM_NOTE,
         "tflm_library": runtime.kind == "tflm" and (tflm is None or tflm.tflm_dir is None),
@@ -351,6 +354,25 @@ def _cmake(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: dict) 
     return files
 
 
+API_HEADER = FIRMWARE_DIR / "native" / API_HEADER_NAME
+CONFIG_HEADER = "tinyedge_config.h"
+DEFAULT_PLACEMENT = {"weights_section": "", "params_section": "", "arena_section": "", "arena_from_caller": False}
+
+
+def _api_headers(files: dict[str, str], context: dict) -> dict[str, str]:
+    """tinyedge_api.h, which tinyedge.h and the model headers include, where the native runtime's sources
+    carry it, else beside tinyedge.h; and the integrator's tinyedge_config.h beside it (tinyedge_api.h
+    looks for it in its own folder first)."""
+    api = next((path for path in files if Path(path).name == API_HEADER.name), None)
+    added = {}
+    if api is None:
+        public = next(path for path in files if Path(path).name == "tinyedge.h")
+        api = str(Path(public).with_name(API_HEADER.name))
+        added[api] = _firmware_text(API_HEADER)
+    added[str(Path(api).with_name(CONFIG_HEADER))] = render_template("common/tinyedge_config.h.j2", context)
+    return added
+
+
 def render_project(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict[str, str]:
     """{relative path: text} of the whole project; deterministic for the same inputs."""
     if plan.kind not in KINDS:
@@ -363,4 +385,6 @@ def render_project(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict
     context = _context(bundle, board, plan)
     render = {"platformio": _platformio, "arduino-library": _arduino_library, "cmake": _cmake,
               "host": _host}[layout]
-    return dict(sorted(render(bundle, board, plan, context).items()))
+    files = render(bundle, board, plan, context)
+    files.update(_api_headers(files, context))
+    return dict(sorted(files.items()))
