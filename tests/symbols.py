@@ -1,6 +1,7 @@
 """The global symbols that tinyedge's own object files define, and the ones that break its naming rule.
 
-Every global symbol of the firmware and generated code carries `te_` or `tinyedge_` (issue 10: Mbed's
+Every global symbol of the firmware and generated code carries `te_`, `tinyedge_` or (issue 14) the model's
+own C prefix, the one a user chose by naming the model (issue 10: Mbed's
 HAL defines `port_init`, `port_read`, `port_write`, and an unprefixed name can collide with any core or
 SDK). The exceptions are names an ABI fixes: the C entry point, Arduino's sketch functions, the
 Cortex-M vector handlers and the newlib system calls that the bare-metal start-up provides.
@@ -36,9 +37,12 @@ def defined_globals(objects: list[Path], nm: str) -> dict[str, Path]:
     return found
 
 
-def unprefixed(symbols: dict[str, Path]) -> list[str]:
-    """The symbols outside the naming rule, with the object that defines each."""
+def unprefixed(symbols: dict[str, Path], *models: str) -> list[str]:
+    """The symbols outside the naming rule, with the object that defines each; a native model's generated
+    symbols carry its own C prefix (issue 14: tinyedge.project.bundle.native_prefix of each of `models`)."""
+    from tinyedge.project.bundle import native_prefix
+    prefixes = PREFIXES + tuple(f"{native_prefix(model)}_" for model in models)
     # A namespaced C++ name (tflite::... instantiated by the TFLM glue) cannot collide with a C symbol.
     return sorted(f"{name} ({obj.name})" for name, obj in symbols.items()
-                  if not name.startswith(PREFIXES) and name not in ABI_NAMES
+                  if not name.startswith(prefixes) and name not in ABI_NAMES
                   and not VECTOR_HANDLER.fullmatch(name) and "::" not in name)

@@ -93,7 +93,7 @@ def test_cmake_native_cross_compiles_with_arm_none_eabi(tmp_path, model_bundle):
     headers = _run(["arm-none-eabi-readelf", "-A", str(library)], tmp_path)
     assert "Tag_CPU_name: \"7E-M\"" in headers or "Cortex-M7" in headers or "7E-M" in headers
     symbols = _run(["arm-none-eabi-nm", str(library)], tmp_path)
-    assert " T tinyedge_model_run" in symbols and " T tinyedge_invoke" in symbols
+    assert " T tinyedge_model_run" in symbols and f" T {model_bundle.c_name}_invoke" in symbols
 
 
 @pytest.mark.emulated
@@ -156,7 +156,7 @@ def test_arduino_library_builds_against_the_avr_core_and_runs_exact_in_simavr(tm
 
     # The sketch as users get it: the validation protocol on Serial.
     objects = arduino_avr.compile_library(library, tmp_path / "protocol")
-    assert unprefixed(defined_globals(objects, "avr-nm")) == []   # the library's own objects, not the core's
+    assert unprefixed(defined_globals(objects, "avr-nm"), bundle.name) == []   # the library's own objects, not the core's
     firmware = arduino_avr.link(objects, core, tmp_path / "protocol" / "sketch.elf")
     assert firmware.flash_bytes <= arduino_avr.MEGA_FLASH_BYTES
     assert firmware.ram_bytes <= arduino_avr.MEGA_RAM_BYTES - 1024, "less than 1 KB left for the stack"
@@ -181,5 +181,5 @@ def test_arduino_library_of_the_digits_cnn_compiles_against_the_avr_core(tmp_pat
     library = _avr_library(bundle, tmp_path / "lib")
     objects = arduino_avr.compile_library(library, tmp_path / "build")
     names = {path.name for path in objects}
-    assert {"port_arduino.cpp.o", "tinyedge_arduino.cpp.o", "tinyedge_model.c.o", "model_data.cc.o",
+    assert {"port_arduino.cpp.o", "tinyedge_arduino.cpp.o", "digits_model.c.o", "model_data.cc.o",
             "tinyedge_digits.ino.cpp.o"} <= names

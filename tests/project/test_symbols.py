@@ -40,4 +40,4 @@ def test_emulated_firmware_defines_only_prefixed_globals(tmp_path, model_case, n
     objects = sorted((result.project / ".pio" / "build" / name).rglob("*.o"))
     symbols = defined_globals(objects, "arm-none-eabi-nm")
     assert "te_port_init" in symbols and "main" in symbols   # the listing saw the port and the protocol
-    assert unprefixed(symbols) == []
+    assert unprefixed(symbols, model_case.key) == []

@@ -53,6 +53,11 @@ def missed_budgets(budgets: dict, data: dict) -> list[str]:
         agreeing = samples - len(data.get("disagreeing_samples") or [])
         missed.append(f"agreement with host TFLM {agreement:.2%} ({agreeing} of {samples} int8 outputs "
                       f"identical) is below budgets.min_agreement {floor:.2%}")
+    for model in data.get("further_models") or []:   # each further model's random inputs count too
+        if model["agreement"] < floor:
+            missed.append(f"model {model['name']}: {model['equal']} of {model['samples']} random int8 inputs "
+                          f"give outputs identical to host TFLM ({model['agreement']:.2%}), below "
+                          f"budgets.min_agreement {floor:.2%}")
     accuracy, floor = data.get("device_accuracy"), budgets.get("min_accuracy", 0.0)
     if floor and accuracy is not None and accuracy < floor:
         right = round(accuracy * samples)

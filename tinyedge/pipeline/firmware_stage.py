@@ -59,12 +59,27 @@ def settings(config: Config, board: Board, model: Path, labels: list[str], tflm_
     from ..targets import for_board
     runtime = config["runtime"]
     return {"model": file_hash(model), "runtime": runtime["kind"], "kind": runtime["project"],
+            "models": [{"name": name, "model": file_hash(path) if path.is_file() else "missing"}
+                       for name, path in further_models(config)],
+            "placement": dict(config["placement"]),
             "arena_margin": runtime["arena_margin"], "name": config["project"]["name"], "labels": labels,
             "tflm_dir": str(tflm_dir) if tflm_dir else None,
             "tflm_library": tflm_library_key(board, tflm_dir if runtime["kind"] != "native" else None),
             "board": {key: value for key, value in dataclasses.asdict(board).items() if key != "path"},
             "missing_toolchain": for_board(board).missing_toolchain(),
             "sources": sources_hash(generator_sources())}
+
+
+def further_models(config: Config) -> list[tuple[str, Path]]:
+    """The firmware's further models ([[model]], then --model): (name, path), a relative path taken from
+    the project's folder (where tinyedge.toml is; the current folder without one)."""
+    base = config.path.parent if config.path is not None else Path.cwd()
+    return [(entry["name"], (base / Path(entry["path"]).expanduser()).resolve()) for entry in config.models]
+
+
+def placement(config: Config):
+    from ..project.render import Placement
+    return Placement(**config["placement"])
 
 
 def tflm_library_key(board: Board, tflm_dir: Path | None) -> str | None:
@@ -119,7 +134,8 @@ def make(config: Config, board: Board, build_dir: Path, labels: list[str], tflm_
     return build_firmware(board, build_dir / buildfiles.MODEL, build_dir, runtime=runtime["kind"],
                           kind=runtime["project"], name=config["project"]["name"], labels=labels,
                           test_sample=first_sample, tflm_dir=tflm_dir, arena_bytes=arena_bytes,
-                          arena_margin=runtime["arena_margin"], console=log)
+                          arena_margin=runtime["arena_margin"], console=log,
+                          models=further_models(config), placement=placement(config))
 
 
 def outputs(build_dir: Path, firmware: FirmwareResult) -> list[str]:

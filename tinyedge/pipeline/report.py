@@ -41,9 +41,12 @@ class StageRow:
         return asdict(self)
 
 
-def table(rows: list[StageRow], title: str) -> Table:
+def table(rows: list[StageRow], title: str, notes: list[str] | None = None) -> Table:
+    """The stage table; `notes` (the firmware's arena plan...) go under it, after the metric's meaning."""
     metric = rows[0].metric if rows else "accuracy"
-    caption = f"MSE: {METRIC_DESCRIPTIONS['mse']}" if metric == "mse" else None
+    lines = [f"MSE: {METRIC_DESCRIPTIONS['mse']}"] if metric == "mse" else []
+    lines += [note for note in notes or [] if note]
+    caption = "\n".join(lines) or None
     grid = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for column in ("stage", "kind", METRIC_NAMES.get(metric, metric), "params", "model bytes",
                    "MACs", "seconds"):

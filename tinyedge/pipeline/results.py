@@ -78,7 +78,8 @@ class BuildResult:
     def table(self):
         """The stage table (rich) that `tinyedge build` prints."""
         rows = [report.StageRow(**row) for row in self.model.stages]
-        return report.table(rows, f"stages ({self.report.get('title', self.board.name)})")
+        notes = [self.firmware.arena_plan] if self.firmware is not None else []
+        return report.table(rows, f"stages ({self.report.get('title', self.board.name)})", notes)
 
     def summary_lines(self) -> list[str]:
         """What `tinyedge build` prints after the stage table."""
@@ -88,6 +89,9 @@ class BuildResult:
         if firmware is None:
             return lines + [f"finished in {self.seconds:.1f} s"]
         lines.append(f"runtime: {firmware.runtime} ({firmware.runtime_reason}); project: {firmware.project}")
+        if firmware.models and len(firmware.models) > 1:
+            lines.append(f"models: {', '.join(model['name'] for model in firmware.models)} "
+                         f"('te-select NAME' picks one over the protocol); {firmware.arena_plan}")
         if firmware.compiled:
             lines.append(f"firmware: {firmware.elf}; {board.name}: flash {firmware.flash_bytes:,} of "
                          f"{board.flash_bytes:,} bytes, RAM {firmware.ram_bytes:,} of {board.ram_bytes:,} "

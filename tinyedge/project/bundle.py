@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -123,3 +124,41 @@ def make_bundle(model_bytes: bytes, name: str, labels: list[str] | None = None,
         input=input_spec, output=output_spec, labels=labels,
         ops=sorted({op.opcode for op in graph.operators}),
         sample_input=sample_input, sample_output=sample_output)
+
+
+# Prefixes of tinyedge's own symbols and files (te_model.h, te_* kernels, tinyedge_* glue): a model whose
+# name would give one gets "m_" in front, so its symbols can never clash with them.
+RESERVED_PREFIXES = ("te", "tinyedge")
+
+
+def native_prefix(name: str) -> str:
+    """The C prefix of a model's generated symbols and files (<prefix>_model.c/.h): its sanitized name."""
+    stem = model_names(name).c_name
+    reserved = any(stem == word or stem.startswith(word + "_") for word in RESERVED_PREFIXES)
+    return f"m_{stem}" if reserved else stem
+
+
+def check_distinct(names: list[str]) -> None:
+    """Every model of one firmware needs its own C prefix (and so its own protocol name)."""
+    seen: dict[str, str] = {}
+    for name in names:
+        prefix = native_prefix(name)
+        key = prefix.upper()   # the headers' macros are <PREFIX>_..., so case alone does not separate
+        if key in seen:
+            clash = (f"two models of the firmware are named '{name}'" if seen[key] == name else
+                     f"the models '{seen[key]}' and '{name}' both get the C prefix {prefix}")
+            raise TinyedgeError(clash, "give each [[model]] (or --model NAME=PATH) its own name")
+        seen[key] = name
+
+
+def further_bundle(path: Path, name: str) -> ModelBundle:
+    """A further model of the firmware ([[model]] or --model): its .tflite read and checked as a user's
+    model is (a fully int8 model TFLM runs), then bundled with a zero-point sample."""
+    from ..pipeline.checks import require_int8_tflm
+    path = Path(path)
+    if not path.is_file():
+        raise TinyedgeError(f"model '{name}': {path} does not exist",
+                            "fix its path in [[model]] (relative to the project) or in --model")
+    model_bytes = path.read_bytes()
+    require_int8_tflm(parse(model_bytes, source=str(path)), f"model '{name}' ({path})")
+    return make_bundle(model_bytes, name)

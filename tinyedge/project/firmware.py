@@ -21,9 +21,9 @@ from ..errors import TinyedgeError
 from ..fileio import write_bytes_atomic
 from ..tflite.model import parse
 from ..tflite.stale_batch import stale_batch_dilations
-from .bundle import ModelBundle, make_bundle
+from .bundle import ModelBundle, check_distinct, further_bundle, make_bundle, native_prefix
 from .archive import project_zip
-from .render import KINDS, ProjectPlan, TflmPlan, arduino_library_name
+from .render import KINDS, ModelPlan, Placement, ProjectPlan, TflmPlan, arduino_library_name
 from .runtime import RuntimeChoice, choose_runtime, tflm_arena_bytes, tflm_resolver_methods
 from .tree import write_tree
 
@@ -45,6 +45,10 @@ class FirmwareResult:
     next_step: str                    # what the user runs next (one line)
     estimate_basis: str = ""          # what the estimate counts
     tflm_arena_bytes: int | None = None  # the TFLM runtime's reserved arena (tested minimum + margin)
+    # The native models of the firmware in protocol order ({"name", "prefix", "arena_bytes", "sha256"}),
+    # and the plan of their arena (one line: a static arena, or one buffer several share).
+    models: list[dict] | None = None
+    arena_plan: str = ""
     library_zip: Path | None = None   # the Arduino library kind: the folder as a .zip, beside it
 
     def to_json(self) -> dict:
@@ -81,19 +85,30 @@ def _write_library_zip(files: dict[str, str], bundle: ModelBundle, project: Path
 
 def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", runtime: str = "auto",
                  arena_margin: float = 0.1, tested_arena: int | None = None,
-                 tflm_dir: Path | None = None) -> ProjectPlan:
+                 tflm_dir: Path | None = None, further: list[ModelBundle] | None = None,
+                 placement: Placement | None = None) -> ProjectPlan:
     """Chooses the runtime and generates what it needs (native C, or the TFLM resolver and arena); the
-    board's target adds what its kind of project needs (or refuses a runtime it cannot run)."""
+    board's target adds what its kind of project needs (or refuses a runtime it cannot run). `further`
+    models (native only) join the firmware after `bundle`, each generated with its own prefix."""
     from ..targets import for_board
 
     if kind not in KINDS:
         raise TinyedgeError(f"unknown project kind '{kind}'", f"choose one of {', '.join(KINDS)}")
+    further = list(further or [])
+    check_distinct([bundle.name, *(model.name for model in further)])
     choice = choose_runtime(bundle.model, runtime)
-    plan = ProjectPlan(kind=kind, runtime=choice)
+    if further and choice.kind != "native":
+        raise TinyedgeError(f"{1 + len(further)} models in one firmware need the native runtime, but the "
+                            f"{choice.kind} runtime was chosen ({choice.reason})",
+                            "set runtime.kind = \"native\" (or --runtime native), or remove the [[model]] "
+                            "entries and --model options")
+    plan = ProjectPlan(kind=kind, runtime=choice, placement=placement or Placement())
     for_board(board).plan(plan)
     if choice.kind == "native":
         from ..codegen import generate
-        plan.native = generate(bundle.model, prefix="tinyedge")
+        plan.native = generate(bundle.model, prefix=native_prefix(bundle.name))
+        plan.further = [ModelPlan(model, generate(model.model, prefix=native_prefix(model.name)))
+                        for model in further]
     else:
         if tested_arena is None:
             from ..tflite.tflm import smallest_arena
@@ -110,12 +125,15 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
                    test_sample: np.ndarray | None = None, tflm_dir: Path | None = None,
                    arena_bytes: int | None = None, arena_margin: float = 0.1, max_flash: int = 0,
                    max_ram: int = 0, compile: bool = True,
-                   console: Callable[[str], None] | None = None) -> FirmwareResult:
+                   console: Callable[[str], None] | None = None,
+                   models: list[tuple[str, Path]] | None = None,
+                   placement: Placement | None = None) -> FirmwareResult:
     """Generates the project under <build_dir>/firmware and compiles it where possible.
 
     `arena_bytes` is the host allocation test's smallest TFLM arena when the pipeline already measured
-    it (else it is measured here, for the tflm runtime only). Progress goes to `console` (stderr by
-    default), never to stdout.
+    it (else it is measured here, for the tflm runtime only). `models` ((name, .tflite path) each) join
+    the firmware after the project's own; `placement` says where the weights, tables and arena go.
+    Progress goes to `console` (stderr by default), never to stdout.
     """
     model_bytes = Path(tflite_path).read_bytes() if Path(tflite_path).is_file() else None
     if model_bytes is None:
@@ -124,7 +142,10 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
     from ..targets import for_board
     target = for_board(board)
     bundle = make_bundle(model_bytes, name, labels, test_sample)
-    plan = plan_project(bundle, board, kind, runtime, arena_margin, arena_bytes, tflm_dir)
+    models = list(models or [])
+    check_distinct([name, *(model_name for model_name, _ in models)])   # before any file is read
+    further = [further_bundle(path, model_name) for model_name, path in models]
+    plan = plan_project(bundle, board, kind, runtime, arena_margin, arena_bytes, tflm_dir, further, placement)
     _say(console, f"runtime: {plan.runtime.kind} ({plan.runtime.reason})")
     for finding in stale_batch_dilations(bundle.model):   # a model TFLM itself computes wrongly
         _say(console, f"warning: {finding.text()}")
@@ -142,7 +163,12 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
                             estimated_flash_bytes=estimate.flash_bytes, estimated_ram_bytes=estimate.ram_bytes,
                             compiled=False, next_step="", estimate_basis=estimate.basis,
                             tflm_arena_bytes=plan.tflm.arena_bytes if plan.tflm is not None else None,
-                            library_zip=library_zip)
+                            library_zip=library_zip, models=plan.model_table(bundle) or None,
+                            arena_plan=plan.arena_plan(bundle))
+    for entry, (_, path) in zip((result.models or [])[1:], models):
+        entry["path"] = str(path)   # validate sends each further model its own inputs, checked by TFLM
+    if plan.further:
+        _say(console, plan.arena_plan(bundle))
 
     def not_compiled() -> FirmwareResult:
         # No ELF will be checked here: the budgets and the board are checked against the estimate

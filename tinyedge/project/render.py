@@ -100,18 +100,73 @@ class TflmPlan:
         return f"{self.margin * 100:g}"
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where the generated C puts its data ([placement] in tinyedge.toml): linker sections ("" = the
+    compiler's own) and who owns the arena ("static": each model's own, "caller": the runtime glue)."""
+    weights_section: str = ""
+    params_section: str = ""
+    arena_section: str = ""
+    arena: str = "static"
+
+
+@dataclass
+class ModelPlan:
+    """A further model of a native firmware: its bundle and its generated C (its own prefix)."""
+    bundle: ModelBundle
+    native: object                        # codegen.GeneratedRuntime
+
+
 @dataclass
 class ProjectPlan:
     kind: str
     runtime: RuntimeChoice
     native: object | None = None          # codegen.GeneratedRuntime for the native runtime
     tflm: TflmPlan | None = None
+    # Further native models after the project's own (protocol order), and where their data goes.
+    further: list[ModelPlan] = field(default_factory=list)
+    placement: Placement = field(default_factory=Placement)
     # What the board's target adds (tinyedge.targets: `target.plan(plan)`); the defaults are a real board's.
     platform_spec: str = ""               # platformio.ini `platform =` (emulated boards: symlink://...)
     core_dir: str = ""                    # the project's offline PlatformIO folder (README of emulated boards)
     link_flags: list[str] = field(default_factory=list)       # extra build_flags (stack and heap sizes)
     platform_files: dict[str, str] = field(default_factory=dict)  # a local platform the project carries
     layout: str = ""                      # how the project is laid out, when not as `kind` says (LAYOUTS)
+
+    def natives(self, bundle: ModelBundle) -> list[ModelPlan]:
+        """Every native model of the firmware, the project's own (`bundle`) first."""
+        return [ModelPlan(bundle, self.native), *self.further] if self.native is not None else []
+
+    @property
+    def shared_arena(self) -> bool:
+        """One buffer the runtime glue owns (several models, or the caller's arena): no static arena in
+        the model files (TINYEDGE_ARENA_FROM_CALLER)."""
+        return self.native is not None and (bool(self.further) or self.placement.arena == "caller")
+
+    @property
+    def arena_bytes(self) -> int:
+        """The native arena the firmware reserves: the largest of its models' (they run one at a time)."""
+        return max([self.native.arena_bytes, *(model.native.arena_bytes for model in self.further)]) \
+            if self.native is not None else 0
+
+    def model_table(self, bundle: ModelBundle) -> list[dict]:
+        """The native models in protocol order (`bundle`, the project's own, first), as the build
+        reports them."""
+        return [{"name": model.bundle.protocol_name, "prefix": model.native.prefix,
+                 "sha256": model.bundle.sha256, "arena_bytes": model.native.arena_bytes}
+                for model in self.natives(bundle)]
+
+    def arena_plan(self, bundle: ModelBundle) -> str:
+        """One line of the stage table and report.json: where the native arena lives."""
+        models = self.model_table(bundle)
+        if not models:
+            return ""
+        if len(models) == 1:
+            owner = "the runtime glue's buffer (caller arena)" if self.shared_arena else "a static arena"
+            return f"arena: {owner} of {models[0]['arena_bytes']:,} B"
+        sizes = [f"{model['name']} ({model['arena_bytes']:,} B)" for model in models]
+        return (f"arena: one {self.arena_bytes:,} B buffer shared by {', '.join(sizes[:-1])} and "
+                f"{sizes[-1]}")
 
 
 def _c_float(value: float) -> str:
@@ -155,8 +210,11 @@ def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
         "arduino": _is_arduino(board),
         "native": plan.native,
         "native_model_header": f"{plan.native.prefix}_model.h" if plan.native is not None else "",
-        # templates/common/tinyedge_config.h.j2: the build's placement settings (compiler defaults here)
-        "placement": dict(DEFAULT_PLACEMENT),
+        # templates/common/tinyedge_config.h.j2: the build's [placement]; the model files have no static
+        # arena when the runtime glue owns the one buffer (several models, or arena = "caller")
+        "placement": {"weights_section": plan.placement.weights_section,
+                      "params_section": plan.placement.params_section,
+                      "arena_section": plan.placement.arena_section, "arena_from_caller": plan.shared_arena},
         "tflm": None,
         "tflm_note": TFLM_NOTE,
         "tflm_library": runtime.kind == "tflm" and (tflm is None or tflm.tflm_dir is None),
@@ -171,6 +229,13 @@ def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
                        "monotonic": "the monotonic clock"}[board.timer],
         "tick_unit": "cycles" if board.timer == "dwt" else "us",
         "ticks_per_second": board.clock_hz if board.timer == "dwt" else 1000000,
+        # Every native model of the firmware (the project's own first) for the runtime glue and the
+        # protocol adapter; one arena buffer the glue owns when several share it (or the caller's).
+        "models": [_model_context(model) for model in plan.natives(bundle)],
+        "shared_arena": plan.shared_arena,
+        "shared_arena_size": _largest_of([f"{model.native.prefix.upper()}_ARENA_SIZE"
+                                          for model in plan.natives(bundle)]),
+        "arena_plan": plan.arena_plan(bundle),
     }
     if tflm is not None:
         use_arduino_header = context["tflm_library"] and plan.kind != "cmake"
@@ -180,6 +245,24 @@ def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
             "arduino_header": TFLM_LIBRARY_HEADER if use_arduino_header else "",
         }
     return context
+
+
+def _largest_of(sizes: list[str]) -> str:
+    """A C constant expression of the largest of `sizes` (TINYEDGE_LARGER_ chained), for the arena the
+    models share: the headers' own macros, so it follows them."""
+    if len(sizes) <= 1:
+        return sizes[0] if sizes else "0u"
+    return f"TINYEDGE_LARGER_({sizes[0]}, {_largest_of(sizes[1:])})"
+
+
+def _model_context(model: ModelPlan) -> dict:
+    """What the glue templates need of one native model: its prefix, header and protocol identity."""
+    bundle, native = model.bundle, model.native
+    return {"prefix": native.prefix, "header": f"{native.prefix}_model.h", "arena_bytes": native.arena_bytes,
+            "weights_bytes": native.weights_bytes,
+            "protocol_name": bundle.protocol_name, "sha256": bundle.sha256,
+            "input_bytes": bundle.input.nbytes, "output_bytes": bundle.output.nbytes,
+            "output_scale": bundle.output.scale, "output_zero_point": bundle.output.zero_point}
 
 
 def _model_files(context: dict, plan: ProjectPlan, folder: str) -> dict[str, str]:
@@ -199,10 +282,13 @@ def _model_files(context: dict, plan: ProjectPlan, folder: str) -> dict[str, str
 
 
 def _native_files(plan: ProjectPlan, folder: str) -> dict[str, str]:
+    """Every native model's C files (each under its own prefix) and one copy of each kernel source any
+    of them needs."""
     if plan.runtime.kind != "native":
         return {}
-    files = {f"{folder}/{name}": text for name, text in plan.native.files.items()}
-    for source in plan.native.kernel_sources:
+    natives = [plan.native, *(model.native for model in plan.further)]
+    files = {f"{folder}/{name}": text for native in natives for name, text in native.files.items()}
+    for source in dict.fromkeys(source for native in natives for source in native.kernel_sources):
         files[f"{folder}/{Path(source).name}"] = _firmware_text(Path(source))
     return files
 
@@ -356,7 +442,6 @@ def _cmake(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: dict) 
 
 API_HEADER = FIRMWARE_DIR / "native" / API_HEADER_NAME
 CONFIG_HEADER = "tinyedge_config.h"
-DEFAULT_PLACEMENT = {"weights_section": "", "params_section": "", "arena_section": "", "arena_from_caller": False}
 
 
 def _api_headers(files: dict[str, str], context: dict) -> dict[str, str]:

@@ -182,6 +182,8 @@ def summary_rows(data: dict) -> list[tuple[str, str]]:
     agreeing = data["samples"] - len(data["disagreeing_samples"])
     rows.append(("agreement", f"{_percent(data['agreement'])} ({agreeing} of {data['samples']} int8 outputs "
                               "identical to host TFLM)"))
+    for model in data.get("further_models") or []:   # the firmware's other models, on random inputs
+        rows.append((model["name"], f"{model['equal']}/{model['samples']} equal TFLM"))
     if latency:
         text = (f"mean {_number(latency['mean'], unit)}, median {_number(latency['median'], unit)}, "
                 f"p99 {_number(latency['p99'], unit)}")

@@ -17,6 +17,7 @@ from ..device.errors import DeviceDisconnected, DeviceFailure
 from ..device.protocol import DeviceSession, SampleResult, run_samples
 from ..errors import TinyedgeError
 from .buildinfo import BuildFolder
+from .further import FurtherModelResult, check_further_models
 from ..targets import for_board
 from .links import Link
 from .metrics import ValidationMetrics, compute_metrics
@@ -60,6 +61,7 @@ class ValidationResult:
     error: str | None = None
     reconnections: int = 0
     files: dict[str, str] = field(default_factory=dict)
+    further_models: list[FurtherModelResult] = field(default_factory=list)  # the firmware's other models
 
     @property
     def complete(self) -> bool:
@@ -101,6 +103,7 @@ class ValidationResult:
             "throughput_samples_per_second": self.throughput,
             "seconds": round(self.seconds, 3),
             "reconnections": self.reconnections,
+            "further_models": [model.to_json() for model in self.further_models],
             "build_stages": self.build.stages,
             **self.files,
             "per_sample": {
@@ -152,6 +155,7 @@ def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
                                    output_bytes=reference.outputs.shape[1])
     session = DeviceSession(link.open, expected=expected, infer_timeout=FIRST_INFER_TIMEOUT_S)
     results: list[SampleResult] = []
+    further: list[FurtherModelResult] = []
     timing = {"slowest": 0.0, "last": 0.0}
     error: DeviceFailure | None = None
     interrupted = False
@@ -174,6 +178,9 @@ def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
         started = time.monotonic()
         outcome = run_samples(session, (reference.inputs[i].tobytes() for i in range(count)), on_result)
         error = outcome.error
+        others = (build.firmware.get("models") or [])[1:]
+        if error is None and others:   # the firmware's further models: random inputs, bit-exact with TFLM
+            further = check_further_models(session.client, others, count)
     except DeviceFailure as failure:  # while connecting: no sample ran
         error = failure
     except KeyboardInterrupt:
@@ -186,6 +193,7 @@ def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
 
     result = _result(build, link, reference, y[:count], count, len(x), results, flash_bytes, ram_bytes,
                      seconds, session)
+    result.further_models = further
     if error is None and not interrupted:
         if write:
             report.write_outputs(result, partial=False)
