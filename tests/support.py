@@ -25,8 +25,9 @@ def run_tinyedge(*args: str, cwd: Path | None = None, env: dict | None = None,
 
 
 def firmware_quantize(x, scale: float, zero_point: int) -> np.ndarray:
-    """The firmware's input quantization (templates/common/tinyedge.h.j2) written out here, apart from
-    tinyedge's own: float32 x / scale, rounded half away from zero, plus the zero point, saturated."""
+    """The firmware's input quantization (tinyedge_quantize, firmware/native/tinyedge_api.h) written out
+    here, apart from tinyedge's own: float32 x / scale, rounded half away from zero, plus the zero point,
+    saturated."""
     scaled = np.asarray(x, dtype=np.float32) / np.float32(scale)
     rounded = np.trunc(scaled + np.where(scaled >= 0, np.float32(0.5), np.float32(-0.5)))
     return np.clip(rounded + zero_point, -128, 127).astype(np.int8)

@@ -1,7 +1,8 @@
 """Real values to a model's int8 input and its int8 output back to real values: the one definition.
 
-It is the firmware's arithmetic, `tinyedge_model_quantize_input` and `tinyedge_model_dequantize_output`
-in templates/common/tinyedge.h.j2, step for step in float32: value / scale, rounded half away from
+It is the firmware's arithmetic, `tinyedge_quantize` and `tinyedge_dequantize` in
+firmware/native/tinyedge_api.h (which tinyedge.h's and every model header's helpers call), step for
+step in float32: value / scale, rounded half away from
 zero by adding or subtracting 0.5 and truncating, plus the zero point, saturated to int8; NaN gives
 the zero point (the real value 0). So what the host sends the device, what the build's TFLM stage
 scores and what a firmware quantizes on the board are the same bytes

@@ -145,8 +145,8 @@ def _converters(inputs: list[_IO], outputs: list[_IO], prefix: str, single: bool
     for kind, group in (("input", inputs), ("output", outputs)):
         for position, tensor in enumerate(group):
             if tensor.quantized_int8:
-                name = ("quantize_input" if kind == "input" else "dequantize_output") + ("" if single else str(position))
-                helpers.append({"quantize": kind == "input", "function": name,
+                function = "quantize_input" if kind == "input" else "dequantize_output"
+                helpers.append({"quantize": kind == "input", "function": function + ("" if single else str(position)),
                                 "macro": f"{prefix.upper()}_{kind.upper()}{position}"})
     return helpers
 
