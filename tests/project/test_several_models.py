@@ -247,6 +247,44 @@ def test_two_models_over_the_host_target(tmp_path, digits, second):
     _check_models_over_protocol(board, built, {"digits": digits, "small": second}, count=6)
 
 
+def test_validate_checks_each_further_model_against_tflm_on_the_host(tmp_path, digits, second):
+    """validate on a firmware with two models: the project's own on its test split, the other on
+    min(samples, 16) random inputs, a row and a validation.json entry for it; min_agreement counts it."""
+    import json
+
+    from tinyedge import buildfiles
+    from tinyedge.commands.validate import missed_budgets
+    from tinyedge.pipeline.firmware_stage import record_of
+    from tinyedge.tflite.model import load
+    from tinyedge.validation import BuildFolder, validate
+    from tinyedge.validation.report import summary_rows
+
+    board = CATALOGUE.get("host")
+    if for_board(board).missing_toolchain():
+        pytest.skip(for_board(board).missing_toolchain())
+    built = build_firmware(board, digits, tmp_path, runtime="native", name="digits",
+                           models=[("small", second)], console=lambda line: None)
+    _, inputs, labels = native_model_zoo.digits_model()
+    quant = load(digits).main.input_tensors()[0].quantization
+    x = (inputs[:5].astype(np.float32) - quant.zero_point[0]) * quant.scale[0]   # the int8 inputs again
+    np.savez(tmp_path / buildfiles.TEST_DATA, x=x, y=labels[:5])
+    folder = BuildFolder(board, tmp_path, "digits", digits.read_bytes(), {"firmware": record_of(built, tmp_path)})
+    with for_board(board).link(built.elf, None) as link:
+        result = validate(folder, link, 5, progress=lambda done: None)
+    assert result.complete and result.metrics.agreement == 1.0
+    assert [model.row() for model in result.further_models] == [("small", "5/5 equal TFLM")]
+    data = json.loads(Path(result.files["json"]).read_text())
+    assert data["further_models"][0] | {"disagreeing_samples": None} == {
+        "name": "small", "sha256": built.models[1]["sha256"], "samples": 5, "equal": 5, "agreement": 1.0,
+        "disagreeing_samples": None}
+    assert ("small", "5/5 equal TFLM") in summary_rows(data)
+    assert missed_budgets({"min_agreement": 1.0}, data) == []
+    data["further_models"][0].update(equal=4, agreement=0.8)
+    assert missed_budgets({"min_agreement": 1.0}, data) == [
+        "model small: 4 of 5 random int8 inputs give outputs identical to host TFLM (80.00%), below "
+        "budgets.min_agreement 100.00%"]
+
+
 # ---- emu-m4: one firmware, one arena; placement ----------------------------------------------------
 
 def _need_emulation_tools() -> None:
