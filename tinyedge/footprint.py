@@ -206,10 +206,30 @@ def tflm_estimate(model_bytes: int, arena_bytes: int, kernels: int, board: Board
     return Footprint("tflm", flash, ram, False, basis)
 
 
+def _with_further_models(first: Footprint, plan: "ProjectPlan", board: Board) -> Footprint:
+    """The first model's estimate plus each further model's arrays, invoke code, kernels not counted yet
+    and I/O buffers; one arena, the largest (they share it)."""
+    column = _kernel_column(board)
+    counted = set(kernel_calls(plan.native))
+    flash, ram = first.flash_bytes, first.ram_bytes - _align(plan.native.arena_bytes, 16)
+    for model in plan.further:
+        calls = kernel_calls(model.native)
+        new_kernels = sorted(set(calls) - counted)
+        counted |= set(calls)
+        flash += model.native.weights_bytes + model.native.params_bytes + INVOKE_CODE_BYTES + \
+            INVOKE_CALL_BYTES * len(calls) + sum(KERNEL_CODE_BYTES[name][column] if name in KERNEL_CODE_BYTES
+                                                 else UNKNOWN_KERNEL_BYTES for name in new_kernels)
+        ram += _align(model.bundle.input.nbytes + model.bundle.output.nbytes)
+    ram += _align(plan.arena_bytes, 16)
+    return Footprint("native", flash, ram, False,
+                     f"{first.basis}, for {1 + len(plan.further)} models sharing one arena")
+
+
 def estimate_plan(bundle: "ModelBundle", plan: "ProjectPlan", board: Board) -> Footprint:
     """The estimate for a planned firmware project, for the runtime the plan chose."""
     if plan.runtime.kind == "native":
-        return native_estimate(plan.native, board, bundle.input.nbytes, bundle.output.nbytes)
+        first = native_estimate(plan.native, board, bundle.input.nbytes, bundle.output.nbytes)
+        return _with_further_models(first, plan, board) if plan.further else first
     return tflm_estimate(len(bundle.model_bytes), plan.tflm.arena_bytes, len(bundle.ops), board)
 
 
