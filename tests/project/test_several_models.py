@@ -112,6 +112,19 @@ def test_init_file_loads_with_and_without_its_commented_model_example(tmp_path):
     assert config.load(tmp_path / "tinyedge.toml").models == [{"name": "ad01", "path": "ad01.tflite"}]
 
 
+def test_further_models_and_placement_are_in_the_firmware_stage_key(tmp_path, digits, second):
+    from tinyedge.pipeline.firmware_stage import settings
+    board = CATALOGUE.get("host")
+    model = tmp_path / "ad01.tflite"
+    model.write_bytes(second.read_bytes())
+    (tmp_path / "tinyedge.toml").write_text('[[model]]\npath = "ad01.tflite"\n[placement]\narena = "caller"\n')
+    loaded = config.load(tmp_path / "tinyedge.toml")
+    before = settings(loaded, board, digits, [], None)
+    assert before["placement"]["arena"] == "caller" and before["models"][0]["name"] == "ad01"
+    model.write_bytes(digits.read_bytes())   # the same path, another model: another key
+    assert settings(loaded, board, digits, [], None)["models"] != before["models"]
+
+
 def test_placement_sections_are_checked():
     assert _error(lambda: config.defaults().with_overrides({"placement.arena_section": "bad name"})) == (
         "option for placement.arena_section: 'placement.arena_section' is 'bad name', not a linker "
