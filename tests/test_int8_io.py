@@ -46,7 +46,7 @@ def _device_helpers(tmp_path, scale: float, zero_point: int):
                              input=_tensor(scale, zero_point), output=_tensor(scale, zero_point))
     header = render_template("common/tinyedge.h.j2", {"version": "test", "bundle": bundle,
                                                "runtime": SimpleNamespace(kind="native"),
-                                               "name_literal": '"t"'})
+                                               "name_literal": '"t"', "models": []})
     (tmp_path / "tinyedge.h").write_text(header)
     (tmp_path / API_HEADER.name).write_text(API_HEADER.read_text())   # the helpers' arithmetic
     (tmp_path / "harness.c").write_text(_HARNESS)
