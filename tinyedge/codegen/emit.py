@@ -21,14 +21,18 @@ ROW_BYTES = 16   # an initializer row holds 16 int8 values, 8 wider ones
 
 
 def c_hex(value: int, ctype: CType) -> str:
-    """An integer as a C hex literal of its type's width: 0x12, -0x0d, 0x0000ABCDu for unsigned; the
-    most negative value as an expression (its magnitude does not fit the signed type)."""
+    """An integer as a C hex literal of its type's width (0x12, -0x0d, 0x0000ABCDu) whose value is the
+    same wherever int is 16 bits (AVR): there a hex literal above 0x7fff may be an unsigned int, whose
+    negation wraps, so such negative values are long (L), and a type's most negative value, whose
+    magnitude does not fit the type, is an expression."""
     digits = 2 * ctype.size
     if np.issubdtype(ctype.dtype, np.unsignedinteger):
         return f"0x{value:0{digits}X}u"
-    if value == np.iinfo(ctype.dtype).min and ctype.size >= 4:
+    if value == np.iinfo(ctype.dtype).min and ctype.size >= 2:
         return f"(-0x{(-value - 1):0{digits}x} - 1)"
-    return f"-0x{-value:0{digits}x}" if value < 0 else f"0x{value:0{digits}x}"
+    if value < 0:
+        return f"-0x{-value:0{digits}x}" + ("L" if -value > 0x7FFF else "")
+    return f"0x{value:0{digits}x}"
 
 
 def c_initializer(array: ConstArray) -> str:
