@@ -415,7 +415,7 @@ int main(void)
 def test_hex_literals_at_each_types_limits_compile_back_to_their_values(tmp_path, language):
     """C++17 refuses a narrowing initializer (0x80000000 is unsigned): the extremes are spelled so that
     both languages take them, and the compiler reads back the same values. (Where int is 16 bits,
-    tests/project/test_compile.py's AVR library runs the digits CNN exact in simavr.)"""
+    tests/project/test_compile.py's AVR library runs a small CNN exact in simavr.)"""
     cases = {"BYTES": (INT8, [-128, -13, -1, 0, 18, 127]), "HALVES": (INT16, [-32768, -32767, -1, 0, 32767]),
              "WORDS": (INT32, [-2 ** 31, -2 ** 31 + 1, -0x8000, -0x7FFF, -1, 0, 0xFFFF, 2 ** 31 - 1]),
              "PACKED": (UINT32, [0, 1, 0xFFB9FFCB, 2 ** 32 - 1])}
