@@ -10,16 +10,26 @@ from functools import lru_cache
 from typing import Callable
 
 import jinja2
+import numpy as np
 
 from .errors import TinyedgeError
 from .resources import TEMPLATES_DIR
 
 
+def c_float(value: float) -> str:
+    """A float32 (a scale, a zero point's real value) as a C float literal that converts back to the
+    same float32; every template prints floats with it."""
+    text = repr(float(np.float32(value)))
+    return (text if "e" in text or "." in text else text + ".0") + "f"
+
+
 @lru_cache(maxsize=2)
 def _environment(compact: bool) -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, trim_blocks=compact, lstrip_blocks=compact,
-                              autoescape=False)
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+                                     undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                                     trim_blocks=compact, lstrip_blocks=compact, autoescape=False)
+    environment.filters["c_float"] = c_float
+    return environment
 
 
 def render(template: str, context: dict, *, filters: dict[str, Callable] | None = None,

@@ -6,9 +6,9 @@
  * runs one inference. For one model the adapter is one line:
  *
  *     #include "te_model.h"
- *     #include "model.h"   // int tinyedge_invoke(const int8_t *, int8_t *) + size macros
- *     TE_MODEL_DEFINE("digits", "3f2a...", MODEL_INPUT_BYTES, MODEL_OUTPUT_BYTES,
- *                     0.00390625f, -128, NULL, tinyedge_invoke);
+ *     #include "tinyedge.h"   // int tinyedge_model_run(const int8_t *, int8_t *) + TINYEDGE_MODEL_* sizes
+ *     TE_MODEL_DEFINE("digits", "3f2a...", TINYEDGE_MODEL_INPUT_BYTES, TINYEDGE_MODEL_OUTPUT_BYTES,
+ *                     0.00390625f, -128, tinyedge_model_init, tinyedge_model_run);
  *
  * Several models: one TE_MODEL_ENTRY each, then TE_MODEL_TABLE(&first, &second, ...).
  */

@@ -64,15 +64,9 @@ def c_members(params: Struct) -> str:
                            for name, kind, _ in params.members())
 
 
-def c_float(value: float) -> str:
-    """A float32 as a C float literal that converts back to the same float."""
-    text = repr(float(np.float32(value)))
-    return (text if "e" in text or "." in text else text + ".0") + "f"
-
-
 def render(template: str, **context) -> str:
     return templating.render(template, context, compact=True,
-                             filters={"c_initializer": c_initializer, "c_members": c_members, "c_float": c_float})
+                             filters={"c_initializer": c_initializer, "c_members": c_members})
 
 
 # -- what the templates see -------------------------------------------------------------------------

@@ -169,17 +169,10 @@ class ProjectPlan:
                 f"{sizes[-1]}")
 
 
-def _c_float(value: float) -> str:
-    text = repr(float(value))
-    if "e" not in text and "." not in text:
-        text += ".0"
-    return f"{text}f"
-
-
 def render_template(template: str, context: dict) -> str:
     """One template under templates/ with `context` (tinyedge.templating: a missing value is an error
     naming the template)."""
-    return templating.render(template, context, filters={"c_float": _c_float})
+    return templating.render(template, context)
 
 
 def _firmware_text(path: Path) -> str:
