@@ -28,6 +28,11 @@ tflm_dir_option = click.option(
     "--tflm-dir", type=click.Path(file_okay=False, path_type=Path),
     help="Local TensorFlow Lite Micro tree (create_tflm_tree.py) for the tflm runtime (default: a "
          "project's runtime.tflm_dir, else $TINYEDGE_TFLM_DIR).")
+# build and validate (which builds) take the same further models, so a validation runs the firmware built.
+further_models_option = click.option(
+    "--model", "models", multiple=True, metavar="[NAME=]PATH",
+    help="A further int8 .tflite in the same firmware (native runtime), after the project's own model and "
+         "its [[model]] list; repeatable. NAME (default: the file's stem) is its C prefix and protocol name.")
 project_dir_option = click.option("--dir", "project_dir", type=click.Path(file_okay=False, path_type=Path),
                                   default=Path("."), show_default=True,
                                   help="Project folder (holds tinyedge.toml and build/).")
@@ -75,10 +80,7 @@ def boards(as_json: bool):
 @click.option("--data", "data_source", metavar="PATH", help="Data: 'digits', an .npz or a folder.")
 @click.option("--teacher", metavar="PATH", help="A trained teacher model (.keras, .h5, SavedModel).")
 @click.option("--epochs", type=int, metavar="N", help="Distillation epochs.")
-@click.option("--model", "models", multiple=True, metavar="[NAME=]PATH",
-              help="A further int8 .tflite in the same firmware (native runtime), after the project's "
-                   "own model and its [[model]] list; repeatable. NAME (default: the file's stem) is its "
-                   "C prefix and protocol name.")
+@further_models_option
 @tflm_dir_option
 def build(**options):
     """Distill, compress, int8-quantize and check the model, then generate and compile the firmware.
@@ -130,6 +132,7 @@ def flash(**options):
 @click.option("--samples", type=int, metavar="N", help="Test samples to send (default: all).")
 @click.option("--runtime", type=click.Choice(["auto", "native", "tflm"]),
               help="Inference runtime of the firmware it builds (default: the project's, 'auto').")
+@further_models_option
 @tflm_dir_option
 def validate(**options):
     """Run the test data on the device over serial: accuracy, agreement with the host, latency."""

@@ -82,7 +82,9 @@ def test_model_entries_resolve_from_the_project_and_default_their_name(tmp_path)
                                       ("kws", Path("/abs/k.tflite"))]
 
 
-def test_repeated_model_options_add_to_the_project_list(tmp_path, monkeypatch):
+# validate builds the firmware it runs, so it takes the same --model list as build.
+@pytest.mark.parametrize("verb", ["build", "validate"])
+def test_repeated_model_options_add_to_the_project_list(tmp_path, monkeypatch, verb):
     from tinyedge import api, cli
     (tmp_path / "tinyedge.toml").write_text('[[model]]\npath = "first.tflite"\n')
     opened = {}
@@ -91,9 +93,9 @@ def test_repeated_model_options_add_to_the_project_list(tmp_path, monkeypatch):
         opened["models"] = project.config.models
         raise TinyedgeError("stopped here")
 
-    monkeypatch.setattr(api, "build", stop)
+    monkeypatch.setattr(api, verb, stop)
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["build", "--board", "host", "--dir", str(tmp_path), "--model", "ad01=x/ad.tflite",
+    assert cli.main([verb, "--board", "host", "--dir", str(tmp_path), "--model", "ad01=x/ad.tflite",
                      "--model", "y.tflite"]) == 1
     assert opened["models"] == [{"name": "first", "path": "first.tflite"},
                                 {"name": "ad01", "path": str(tmp_path / "x" / "ad.tflite")},

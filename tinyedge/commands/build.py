@@ -26,6 +26,11 @@ def _model_spec(spec: str) -> str:
     return f"{name}={_absolute(path)}" if name else _absolute(path)
 
 
+def further_model_specs(specs: tuple[str, ...]) -> list[str]:
+    """Every --model of build and validate, as open_project takes them."""
+    return [_model_spec(spec) for spec in specs]
+
+
 def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool = False,
         runtime: str | None = None, project_kind: str | None = None, data_source: str | None = None,
         teacher: str | None = None, epochs: int | None = None, tflm_dir: Path | None = None,
@@ -37,7 +42,7 @@ def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool =
         "data.source": _absolute(data_source), "teacher.model": _absolute(teacher),
         "distillation.epochs": epochs, "runtime.kind": runtime, "runtime.project": project_kind,
         "runtime.tflm_dir": _absolute(str(tflm_dir)) if tflm_dir is not None else None},
-        models=[_model_spec(spec) for spec in models])
+        models=further_model_specs(models))
     result = api.build(project)
     print_table(result.table(), to_stderr=as_json)
     if as_json:

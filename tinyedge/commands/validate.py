@@ -17,8 +17,9 @@ JSON_LEFT_OUT = ("per_sample", "build_stages")
 
 def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool = False,
         port: str | None = None, samples: int | None = None, runtime: str | None = None,
-        tflm_dir: Path | None = None) -> None:
+        tflm_dir: Path | None = None, models: tuple[str, ...] = ()) -> None:
     from .. import api
+    from .build import further_model_specs
     from ..validation import ValidationFailed
     from ..validation.runner import check_sample_count
 
@@ -26,7 +27,8 @@ def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool =
     # The runtime and the tree reach the build validate makes (it once validated native firmware
     # when asked for TFLM): they are the project's settings for this run.
     tree = str(Path(tflm_dir).expanduser().resolve()) if tflm_dir is not None else None
-    project = api.open_project(project_dir, board, {"runtime.kind": runtime, "runtime.tflm_dir": tree})
+    project = api.open_project(project_dir, board, {"runtime.kind": runtime, "runtime.tflm_dir": tree},
+                               models=further_model_specs(models))
     try:
         result = api.validate(project, port=port, samples=samples)
     except ValidationFailed as failed:
