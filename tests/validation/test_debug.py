@@ -1,0 +1,206 @@
+"""Debug on the host (tinyedge.validation.debug): the host's per-step tensors and the comparison that
+names the first step whose output on the device differs from host TFLM, with the element count, the
+largest difference, and whether the device's tensor is TFLite's single-rounding result instead.
+
+The oracles are independent of the code under test: tflite_micro's own interpreter (its outputs, not
+GetTensor), zlib.crc32 of numpy's bytes, and numpy's own element-wise differences."""
+
+from __future__ import annotations
+
+import sys
+import zlib
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from support import SHARED
+from tinyedge.codegen.layer_names import short_layer_name
+from tinyedge.errors import TinyedgeError
+from tinyedge.tflite.model import parse
+from tinyedge.validation import debug
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "native"))
+from native_model_zoo import arg_max_int32_model, build_zoo, small_cnn_model  # noqa: E402
+
+AD_MODEL = SHARED / "models" / "mlperf-tiny" / "ad01_int8.tflite"
+AD_INPUT = SHARED / "models" / "mlperf-tiny" / "inputs" / "ad.bin"
+
+
+def operator_steps(model_bytes: bytes) -> list:
+    """One step per operator, as the TFLM runtime's StepInfo list (the same fields)."""
+    graph = parse(model_bytes).main
+    steps = []
+    for position, op in enumerate(graph.operators):
+        tensor = graph.tensors[op.outputs[0]]
+        steps.append(SimpleNamespace(index=position, opcode=op.opcode, operator=op.index,
+                                     layer=short_layer_name(tensor.name), output_tensor=op.outputs[0],
+                                     shape=tensor.shape, dtype=tensor.dtype, bytes=tensor.nbytes, macs=0))
+    return steps
+
+
+def random_samples(model_bytes: bytes, count: int, seed: int = 0) -> list[np.ndarray]:
+    shape = parse(model_bytes).main.input_tensors()[0].shape
+    rng = np.random.default_rng(seed)
+    return [rng.integers(-128, 128, shape).astype(np.int8) for _ in range(count)]
+
+
+class FakeDevice:
+    """A device client that ran `tensors` (one per step): te-layers' CRCs and te-tensor's bytes."""
+
+    def __init__(self, tensors: list[np.ndarray]):
+        self.tensors = tensors
+        self.fetched: list[int] = []
+
+    def load(self, data: bytes) -> None:
+        pass
+
+    def infer(self, count: int = 1, warmups: int = 0):
+        pass
+
+    def output(self) -> bytes:
+        return self.tensors[-1].tobytes()
+
+    def layers(self) -> list[tuple[int, int]]:
+        return [(100, zlib.crc32(tensor.tobytes())) for tensor in self.tensors]
+
+    def tensor(self, step: int) -> bytes:
+        self.fetched.append(step)
+        return self.tensors[step].tobytes()
+
+
+def _tflm_outputs(model_bytes: bytes, samples: list[np.ndarray]) -> list[np.ndarray]:
+    from tflite_micro import runtime
+    interpreter = runtime.Interpreter.from_bytes(model_bytes, arena_size=1 << 20)
+    outputs = []
+    for sample in samples:
+        interpreter.reset()
+        interpreter.set_input(sample, 0)
+        interpreter.invoke()
+        outputs.append(np.array(interpreter.get_output(0)))
+    return outputs
+
+
+def test_tflm_step_tensors_end_in_tflm_s_own_output_and_are_real_intermediate_values():
+    """kPreserveAllTensors' GetTensor: the last step's tensor is what the ordinary interpreter outputs;
+    an intermediate one is the input of the next op (a RESHAPE's output has its input's bytes)."""
+    model_bytes = small_cnn_model().read_bytes()
+    steps = operator_steps(model_bytes)
+    samples = random_samples(model_bytes, 3)
+    tensors = debug.tflm_tensors(model_bytes, [s.output_tensor for s in steps], samples)
+    for got, expected in zip(tensors, _tflm_outputs(model_bytes, samples)):
+        assert got[-1].dtype == np.int8 and np.array_equal(got[-1], expected)
+        reshape = next(k for k, s in enumerate(steps) if s.opcode == "RESHAPE")
+        assert got[reshape].tobytes() == got[reshape - 1].tobytes()
+        assert [tuple(t.shape) for t in got] == [tuple(s.shape) for s in steps]
+    assert not np.array_equal(tensors[0][2], tensors[1][2])   # each sample's own values
+
+
+def test_tflm_step_tensors_keep_int32_outputs_and_reset_variables_between_samples():
+    arg_max = arg_max_int32_model().read_bytes()
+    steps = operator_steps(arg_max)
+    samples = random_samples(arg_max, 2)
+    tensors = debug.tflm_tensors(arg_max, [s.output_tensor for s in steps], samples)
+    assert tensors[0][-1].dtype == np.int32
+    assert np.array_equal(tensors[0][-1].ravel(), _tflm_outputs(arg_max, samples[:1])[0].ravel())
+    assert debug.crc32(tensors[0][-1]) == zlib.crc32(tensors[0][-1].astype("<i4").tobytes())
+    lstm = build_zoo()["lstm_last_state_dense"].read_bytes()
+    steps = operator_steps(lstm)
+    same = random_samples(lstm, 1) * 2     # one sample twice: equal only if the state starts from zero
+    first, second = debug.tflm_tensors(lstm, [s.output_tensor for s in steps], same)
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_a_device_equal_to_tflm_has_no_first_difference_and_fetches_nothing():
+    model_bytes = small_cnn_model().read_bytes()
+    steps = operator_steps(model_bytes)
+    sample = random_samples(model_bytes, 1)
+    host = debug.tflm_tensors(model_bytes, [s.output_tensor for s in steps], sample)[0]
+    device = FakeDevice([tensor.copy() for tensor in host])
+    finding = debug.debug_device(device, model_bytes, steps, sample)
+    data = finding.to_json()
+    assert data["first_difference"] is None and data["verdict"] == "equal" and device.fetched == []
+    assert data["samples"][0]["equal_steps"] == len(steps)
+    assert data["samples"][0]["tflm_crc"] == [f"{zlib.crc32(t.tobytes()):08x}" for t in host]
+    assert f"every one of the {len(steps)} steps" in finding.text
+
+
+def test_a_changed_step_is_named_first_with_numpy_s_counts_and_called_a_bug():
+    model_bytes = small_cnn_model().read_bytes()
+    steps = operator_steps(model_bytes)
+    sample = random_samples(model_bytes, 1, seed=3)
+    host = debug.tflm_tensors(model_bytes, [s.output_tensor for s in steps], sample)[0]
+    device = [tensor.copy() for tensor in host]
+    middle = 4                                   # CONV_2D conv2d_1
+    assert steps[middle].opcode == "CONV_2D"
+    flat = device[middle].reshape(-1)
+    flat[[1, 5, 9]] = np.clip(flat[[1, 5, 9]].astype(int) + [7, -3, 40], -128, 127)
+    for later in range(middle + 1, len(device)):    # what follows differs too: only the first is named
+        device[later] = (device[later].astype(int) ^ 1).astype(device[later].dtype)
+    fake = FakeDevice(device)
+    finding = debug.debug_device(fake, model_bytes, steps, sample)
+    first = finding.to_json()["samples"][0]["first_difference"]
+    delta = np.abs(device[middle].astype(int) - host[middle].astype(int))
+    assert fake.fetched == [middle]
+    assert first["step"] == middle and first["layer"] == "conv2d_1" and first["op"] == "CONV_2D"
+    assert first["device_vs_tflm"] == {"elements": host[middle].size, "differing": int(np.count_nonzero(delta)),
+                                       "largest_difference": int(delta.max())}
+    assert first["device_equals_tflite"] is False and finding.to_json()["verdict"] == "differs"
+    assert "step 4 (CONV_2D conv2d_1" in finding.text and "bug" in finding.text
+    assert f"{int(np.count_nonzero(delta))} of {host[middle].size} elements differ" in finding.text
+
+
+def test_a_crc_that_differs_over_equal_bytes_is_one_line():
+    model_bytes = small_cnn_model().read_bytes()
+    steps = operator_steps(model_bytes)
+    sample = random_samples(model_bytes, 1)
+    host = debug.tflm_tensors(model_bytes, [s.output_tensor for s in steps], sample)[0]
+    crcs = [zlib.crc32(t.tobytes()) for t in host]
+    crcs[2] ^= 1
+    with pytest.raises(TinyedgeError, match="CRC-32 from the device"):
+        debug.compare_sample(0, steps, crcs, host, None, lambda k: host[k].tobytes())
+    with pytest.raises(TinyedgeError, match="reports 3 steps"):
+        debug.compare_sample(0, steps, crcs[:3], host, None, lambda k: host[k].tobytes())
+
+
+def test_a_step_alone_in_tflite_gives_tflite_s_tensor_on_tflm_s_inputs():
+    """The isolated step's model: on TFLM's inputs it gives TFLM's output where TFLite agrees with TFLM
+    (the small CNN, every step), so it is the same computation, not another model."""
+    model_bytes = small_cnn_model().read_bytes()
+    steps = operator_steps(model_bytes)
+    sample = random_samples(model_bytes, 1)
+    everything = debug.activation_tensors(model_bytes)
+    values = dict(zip(everything, debug.tflm_tensors(model_bytes, everything, sample)[0]))
+    for step in steps:
+        alone = debug.tflite_step(model_bytes, step, values)
+        assert np.array_equal(alone, values[step.output_tensor]), step
+
+
+@pytest.fixture(scope="module")
+def ad_model() -> tuple[bytes, list]:
+    if not AD_MODEL.is_file():
+        pytest.skip(f"the MLPerf Tiny AD model is not here ({AD_MODEL})")
+    return AD_MODEL.read_bytes(), [np.frombuffer(AD_INPUT.read_bytes(), np.int8).reshape(1, 640)]
+
+
+def test_on_the_ad_model_tflite_parts_from_tflm_and_a_device_like_tflite_is_the_rounding_trap(ad_model):
+    model_bytes, sample = ad_model
+    steps = operator_steps(model_bytes)
+    tensors = [s.output_tensor for s in steps]
+    tflm = debug.tflm_tensors(model_bytes, tensors, sample)[0]
+    tflite, error = debug.tflite_tensors(model_bytes, tensors, sample)
+    assert error is None
+    parts = next(k for k in range(len(steps)) if not np.array_equal(tflm[k], tflite[0][k]))
+    # A device following TFLM: no difference; TFLite parts at `parts` and the device follows TFLM.
+    finding = debug.debug_device(FakeDevice([t.copy() for t in tflm]), model_bytes, steps, sample)
+    data = finding.to_json()["samples"][0]
+    assert data["first_difference"] is None and data["tflite_parts_at"]["step"] == parts
+    assert "The device follows TFLM, not TFLite." in finding.text
+    # A device following TFLite: named at `parts`, its tensor is TFLite's: the rounding trap.
+    finding = debug.debug_device(FakeDevice([t.copy() for t in tflite[0]]), model_bytes, steps, sample)
+    first = finding.to_json()["samples"][0]["first_difference"]
+    gap = np.abs(tflite[0][parts].astype(int) - tflm[parts].astype(int))
+    assert first["step"] == parts and first["device_equals_tflite"] is True
+    assert first["device_vs_tflm"]["differing"] == int(np.count_nonzero(gap)) and 1 <= gap.max() <= 2
+    assert finding.to_json()["verdict"] == "rounding" and "rounding trap" in finding.text
