@@ -12,6 +12,7 @@
 
 #include "port.h"
 #include "te_format.h"
+#include "te_layers.h"
 #include "te_model.h"
 
 /* Reference strings that the MLPerf Tiny runner or its users see. */
@@ -19,6 +20,13 @@
 #define EE_DEVICE_NAME "dut"
 #ifndef TE_VENDOR_NAME
 #define TE_VENDOR_NAME "tinyedge"
+#endif
+
+/* A layer build (TE_LAYERS, te_layers.h) marks the start of every inference, for `te-layers`. */
+#if defined(TE_LAYERS)
+#define LAYERS_BEGIN() te_layers_begin()
+#else
+#define LAYERS_BEGIN() ((void)0)
 #endif
 
 /* Default counts of `infer` without arguments, as the reference. */
@@ -310,6 +318,7 @@ static void run_inferences(uint32_t inferences, uint32_t warmups)
     const te_model *model = selected;
     uint64_t start;
     uint64_t end;
+    uint64_t excluded = 0u;
     uint32_t i;
     int status = 0;
 
@@ -326,6 +335,7 @@ static void run_inferences(uint32_t inferences, uint32_t warmups)
     put_u64(warmups);
     put_text("\r\n");
     for (i = 0; i < warmups && status == 0; ++i) {
+        LAYERS_BEGIN();
         status = model->invoke(model->input_buffer, model->output_buffer);
     }
     if (status != 0) {
@@ -338,18 +348,26 @@ static void run_inferences(uint32_t inferences, uint32_t warmups)
     put_text("\r\n");
     command_timestamp();
     /* Ticks are read inside the two lap lines, so printing them is not counted. */
+#if defined(TE_LAYERS)
+    (void)te_layers_take_excluded();
+#endif
     start = te_port_ticks();
     for (i = 0; i < inferences && status == 0; ++i) {
+        LAYERS_BEGIN();
         status = model->invoke(model->input_buffer, model->output_buffer);
     }
     end = te_port_ticks();
+#if defined(TE_LAYERS)
+    /* A layer build's CRCs are not the model's time: te-ticks leaves them out, as te-layers does. */
+    excluded = te_layers_take_excluded();
+#endif
     command_timestamp();
     if (status != 0) {
         report_invoke_failure(status);
         return;
     }
     has_inferred = 1;
-    last_ticks = end - start;
+    last_ticks = end - start - excluded;
     last_inferences = inferences;
     put_line("m-infer-done");
     command_results();
@@ -468,6 +486,7 @@ static void command_te_select(char **cursor)
             load_size = 0u;
             load_position = 0u;
             has_inferred = 0;
+            LAYERS_BEGIN();   /* no step of the last model's inference is this one's */
             put_text("m-te-selected-[");
             put_text(selected->name);
             put_text("]\r\n");
@@ -492,7 +511,159 @@ static void command_te_help(void)
     put_line("te-model     : Print the model's name, SHA-256 prefix, input and output bytes");
     put_line("te-output    : Print the last inference's int8 output as hex");
     put_line("te-ticks     : Print the last timed inferences' duration in timer ticks");
+#if defined(TE_LAYERS)
+    put_line("te-layers    : Print the last inference's ticks and output CRC-32 of every step");
+    put_line("te-tensor K  : Run one inference on the loaded input, print step K's output as hex");
+#endif
 }
+
+/* ---- layer builds (te_layers.h) ---------------------------------------------------------------- */
+
+#if defined(TE_LAYERS)
+
+/* m-te-layer-K-TICKS-CRC: the CRC as 8 lower-case hex digits. */
+static void put_crc(uint32_t crc)
+{
+    uint8_t bytes[4];
+    bytes[0] = (uint8_t)(crc >> 24);
+    bytes[1] = (uint8_t)(crc >> 16);
+    bytes[2] = (uint8_t)(crc >> 8);
+    bytes[3] = (uint8_t)crc;
+    put_hex(bytes, sizeof bytes);
+}
+
+static void command_te_layers(void)
+{
+    size_t count = te_layers_count();
+    size_t k;
+    if (count == 0u) {
+        put_line("e-[te-layers: no inference has run yet]");
+        return;
+    }
+    put_text("m-te-layers-");
+    put_u64(count);
+    put_text("\r\n");
+    for (k = 0; k < count; ++k) {
+        const te_layer_record *record = te_layers_record(k);
+        put_text("m-te-layer-");
+        put_u64(k);
+        put_text("-");
+        put_u64(record != NULL ? record->ticks : 0u);
+        put_text("-");
+        put_crc(record != NULL ? record->crc : 0u);
+        put_text("\r\n");
+    }
+}
+
+/* What te-tensor's inference handed over of the watched step. */
+static int tensor_seen;
+static size_t tensor_bytes;
+
+/* Prints a step's output as it ends, in m-te-tensor-[...] lines of at most 64 bytes. */
+static void tensor_sink(uint32_t step, const void *output, size_t bytes)
+{
+    const uint8_t *data = (const uint8_t *)output;
+    size_t sent = 0u;
+    (void)step;
+    tensor_seen = 1;
+    if (data == NULL) {
+        return;
+    }
+    while (sent < bytes) {
+        size_t chunk = bytes - sent < 64u ? bytes - sent : 64u;
+        put_text("m-te-tensor-[");
+        put_hex(data + sent, chunk);
+        put_text("]\r\n");
+        sent += chunk;
+    }
+    tensor_bytes = bytes;
+}
+
+static int is_number(const char *text)
+{
+    if (*text == '\0') {
+        return 0;
+    }
+    for (; *text != '\0'; ++text) {
+        if (*text < '0' || *text > '9') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void command_te_tensor(char **cursor)
+{
+    const te_model *model = selected;
+    const char *argument = next_token(cursor);
+    uint32_t step;
+    int status;
+    if (argument == NULL || !is_number(argument)) {
+        put_text("e-[te-tensor needs a step number (te-layers numbers the steps from 0)");
+        if (argument != NULL) {
+            put_text(", not '");
+            put_text(argument);
+            put_text("'");
+        }
+        put_text("]\r\n");
+        return;
+    }
+    step = (uint32_t)parse_int(argument);
+    if (load_position != model->input_bytes) {
+        put_text("e-[Input db has ");
+        put_u64(load_position);
+        put_text(" bytes, expected ");
+        put_u64(model->input_bytes);
+        put_text("]\r\n");
+        return;
+    }
+    tensor_seen = 0;
+    tensor_bytes = 0u;
+    te_layers_watch(step, tensor_sink);
+    te_layers_begin();
+    status = model->invoke(model->input_buffer, model->output_buffer);
+    te_layers_watch(0u, NULL);
+    if (status != 0) {
+        report_invoke_failure(status);
+        return;
+    }
+    if (!tensor_seen) {
+        put_text("e-[te-tensor: no step ");
+        put_u64(step);
+        put_text("; the model has ");
+        put_u64(te_layers_count());
+        put_text(" steps (0 to ");
+        put_u64(te_layers_count() > 0u ? te_layers_count() - 1u : 0u);
+        put_text(")]\r\n");
+        return;
+    }
+    if (te_layers_record(step) == NULL || te_layers_record(step)->bytes == 0u) {
+        put_text("e-[te-tensor: step ");
+        put_u64(step);
+        put_text(" hands over no output in this runtime (te-layers has its ticks only)]\r\n");
+        return;
+    }
+    put_text("m-te-tensor-done-");
+    put_u64(step);
+    put_text("-");
+    put_u64(tensor_bytes);
+    put_text("\r\n");
+}
+
+#else
+
+static void command_te_layers(void)
+{
+    put_line("e-[te-layers: built without layer profiling; run with --layers]");
+}
+
+static void command_te_tensor(char **cursor)
+{
+    (void)cursor;
+    put_line("e-[te-tensor: built without layer profiling; run with --layers]");
+}
+
+#endif
 
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
@@ -510,6 +681,10 @@ static int dispatch_extension(const char *token, char **cursor)
         command_te_ticks();
     } else if (is_command(token, "te-help")) {
         command_te_help();
+    } else if (is_command(token, "te-layers")) {
+        command_te_layers();
+    } else if (is_command(token, "te-tensor")) {
+        command_te_tensor(cursor);
     } else {
         return 0;
     }

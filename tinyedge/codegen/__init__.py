@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import TinyedgeError
+from ..layers import StepInfo, native_steps
 from ..resources import FIRMWARE_DIR
 from ..tflite.model import TFLiteModel
 from .emit import emit
@@ -43,6 +44,9 @@ class GeneratedRuntime:
     kernel_calls: list[str] = field(default_factory=list)  # the kernel functions the invoke function
                                           # calls, in order (repeats included)
     folded_ops: list[str] = field(default_factory=list)  # ops that cost nothing at run time
+    # One StepInfo per kernel call (tinyedge.layers): the numbering of TE_STEP_DONE and te-layers, each
+    # with its operator, layer name, output tensor and MACs.
+    steps: list[StepInfo] = field(default_factory=list)
 
     @property
     def dtypes(self) -> dict[str, list[str]]:
@@ -75,7 +79,8 @@ def generate(model: TFLiteModel, prefix: str = "tinyedge") -> GeneratedRuntime:
         input_dtypes=[model.main.tensors[i].dtype for i in model.main.inputs],
         output_dtypes=[model.main.tensors[i].dtype for i in model.main.outputs],
         ops=[step.op.opcode for step in lowered.steps],
-        kernel_calls=[step.kernel.function for step in lowered.steps], folded_ops=lowered.folded_ops + lowered.fused_ops)
+        kernel_calls=[step.kernel.function for step in lowered.steps], folded_ops=lowered.folded_ops + lowered.fused_ops,
+        steps=native_steps(model, lowered.steps))
 
 
 __all__ = ["GeneratedRuntime", "generate", "unsupported_ops"]

@@ -107,6 +107,8 @@ class _StepView:
     layer: str           # short_layer_name of the step's output tensor
     tensor_list: list[_Pointer]
     args: list[_Pointer]
+    output: _Pointer     # the step's output (its first written tensor), for TE_STEP_DONE
+    output_bytes: int
 
 
 def _view(step: Step, position: int, lowered: LoweredGraph, tensors) -> _StepView:
@@ -118,7 +120,8 @@ def _view(step: Step, position: int, lowered: LoweredGraph, tensors) -> _StepVie
         raise TypeError(f"{step.kernel.function}: a tensor list is only taken as the first argument")
     return _StepView(position, step.op, step.name, step.kernel.function, step.params, step.arrays,
                      short_layer_name(tensors[step.writes[0]].name), tensor_list,
-                     [_resolve(a, position, lowered) for a in args])
+                     [_resolve(a, position, lowered) for a in args],
+                     _tensor_pointer(lowered.storage[step.writes[0]]), tensors[step.writes[0]].nbytes)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,13 @@ _MODELS = re.compile(r"m-te-models-\[([^\]]*)\]$")
 _SELECTED = re.compile(r"m-te-selected-\[([^\]]*)\]$")
 _RESULTS = re.compile(r"m-results-\[([^\]]*)\]$")
 _LAP = re.compile(r"m-lap-us-(\d+)$")
+_LAYERS = re.compile(r"m-te-layers-(\d+)$")
+_LAYER = re.compile(r"m-te-layer-(\d+)-(\d+)-([0-9a-f]{8})$")
+_TENSOR = re.compile(r"m-te-tensor-\[([0-9a-fA-F]*)\]$")
+_TENSOR_DONE = re.compile(r"m-te-tensor-done-(\d+)-(\d+)$")
+# A firmware built without --layers answers te-layers / te-tensor with this.
+NO_LAYERS = "built without layer profiling"
+LAYERS_HINT = "build the firmware with --layers (tinyedge build --layers, or bench/validate --layers)"
 
 # What te_port_tick_unit() may say (firmware/port/port.h).
 TICK_UNITS = ("cycles", "us", "instructions")
@@ -296,6 +303,45 @@ class DeviceClient:
 
         return Ticks(number("ticks", 0), number("count", 0), fields["unit"][len("m-te-unit-"):],
                      number("instructions-per-tick", 1), number("ticks-per-second", 0))
+
+    def layers(self) -> list[tuple[int, int]]:
+        """`te-layers` of a layer build: (ticks, CRC-32) of every step of the last inference, in step
+        order (ticks in te-ticks' unit, not scaled; CRC 0 for a step without an output, as TFLM's
+        operators). A firmware built without layers raises DeviceError with the way out."""
+        lines = self._layer_command("te-layers")
+        count = int(_search(_LAYERS, lines, "te-layers").group(1))
+        rows: dict[int, tuple[int, int]] = {}
+        for match in filter(None, map(_LAYER.search, lines)):
+            rows[int(match.group(1))] = (int(match.group(2)), int(match.group(3), 16))
+        if sorted(rows) != list(range(count)):
+            raise self._inconsistent("'te-layers'", f"m-te-layers-{count}",
+                                     f"{count} m-te-layer lines numbered 0 to {count - 1}", LAYERS_HINT,
+                                     lines, got=f"{len(rows)} step lines")
+        return [rows[k] for k in range(count)]
+
+    def tensor(self, step: int) -> bytes:
+        """`te-tensor K` of a layer build: runs one inference on the loaded input and returns step K's
+        output bytes, as the device holds them."""
+        if step < 0:
+            raise ValueError(f"a step number is 0 or more, not {step}")
+        command = f"te-tensor {step}"
+        lines = self._layer_command(command, timeout=self.infer_timeout)
+        done = _search(_TENSOR_DONE, lines, command)
+        data = bytes.fromhex("".join(m.group(1) for m in filter(None, map(_TENSOR.search, lines))))
+        if int(done.group(1)) != step or int(done.group(2)) != len(data):
+            raise self._inconsistent(f"'{command}'", done.group(0),
+                                     f"m-te-tensor-done-{step}-{len(data)} (the bytes it sent)", LAYERS_HINT,
+                                     lines)
+        return data
+
+    def _layer_command(self, command: str, timeout: float | None = None) -> list[str]:
+        try:
+            return self.command(command, timeout=timeout)
+        except DeviceError as error:
+            if any(NO_LAYERS in line for line in error.lines):
+                raise DeviceError(f"{self.transport.name} has no layer profiling: its firmware was built "
+                                  "without --layers", LAYERS_HINT, lines=error.lines) from None
+            raise
 
     def run_sample(self, data: bytes) -> SampleResult:
         """One validation step: load the int8 input, one inference without warm-up, raw output, ticks;

@@ -86,10 +86,11 @@ def _write_library_zip(files: dict[str, str], bundle: ModelBundle, project: Path
 def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", runtime: str = "auto",
                  arena_margin: float = 0.1, tested_arena: int | None = None,
                  tflm_dir: Path | None = None, further: list[ModelBundle] | None = None,
-                 placement: Placement | None = None) -> ProjectPlan:
+                 placement: Placement | None = None, layers: bool = False) -> ProjectPlan:
     """Chooses the runtime and generates what it needs (native C, or the TFLM resolver and arena); the
     board's target adds what its kind of project needs (or refuses a runtime it cannot run). `further`
-    models (native only) join the firmware after `bundle`, each generated with its own prefix."""
+    models (native only) join the firmware after `bundle`, each generated with its own prefix. `layers`:
+    a layer build (every step's ticks and output CRC for the protocol's te-layers / te-tensor)."""
     from ..targets import for_board
 
     if kind not in KINDS:
@@ -102,7 +103,7 @@ def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", ru
                             f"{choice.kind} runtime was chosen ({choice.reason})",
                             "set runtime.kind = \"native\" (or --runtime native), or remove the [[model]] "
                             "entries and --model options")
-    plan = ProjectPlan(kind=kind, runtime=choice, placement=placement or Placement())
+    plan = ProjectPlan(kind=kind, runtime=choice, placement=placement or Placement(), layers=layers)
     for_board(board).plan(plan)
     if choice.kind == "native":
         from ..codegen import generate
@@ -127,12 +128,13 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
                    max_ram: int = 0, compile: bool = True,
                    console: Callable[[str], None] | None = None,
                    models: list[tuple[str, Path]] | None = None,
-                   placement: Placement | None = None) -> FirmwareResult:
+                   placement: Placement | None = None, layers: bool = False) -> FirmwareResult:
     """Generates the project under <build_dir>/firmware and compiles it where possible.
 
     `arena_bytes` is the host allocation test's smallest TFLM arena when the pipeline already measured
     it (else it is measured here, for the tflm runtime only). `models` ((name, .tflite path) each) join
-    the firmware after the project's own; `placement` says where the weights, tables and arena go.
+    the firmware after the project's own; `placement` says where the weights, tables and arena go;
+    `layers` makes a layer build (te-layers, te-tensor).
     Progress goes to `console` (stderr by default), never to stdout.
     """
     model_bytes = Path(tflite_path).read_bytes() if Path(tflite_path).is_file() else None
@@ -145,7 +147,8 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
     models = list(models or [])
     check_distinct([name, *(model_name for model_name, _ in models)])   # before any file is read
     further = [further_bundle(path, model_name) for model_name, path in models]
-    plan = plan_project(bundle, board, kind, runtime, arena_margin, arena_bytes, tflm_dir, further, placement)
+    plan = plan_project(bundle, board, kind, runtime, arena_margin, arena_bytes, tflm_dir, further, placement,
+                        layers)
     _say(console, f"runtime: {plan.runtime.kind} ({plan.runtime.reason})")
     for finding in stale_batch_dilations(bundle.model):   # a model TFLM itself computes wrongly
         _say(console, f"warning: {finding.text()}")

@@ -25,7 +25,8 @@ KINDS = ("platformio", "arduino-library", "cmake")
 LAYOUTS = (*KINDS, "host")
 
 PROTOCOL_DIR = FIRMWARE_DIR / "protocol"
-PROTOCOL_SOURCES = ("te_format.c", "te_format.h", "te_model.h", "te_protocol.c", "te_protocol.h")
+PROTOCOL_SOURCES = ("te_format.c", "te_format.h", "te_layers.c", "te_layers.h", "te_model.h", "te_protocol.c",
+                    "te_protocol.h")
 PORT_HEADER = FIRMWARE_DIR / "port" / "port.h"
 HOST_PORT = FIRMWARE_DIR / "port" / "host" / "port_host.c"
 
@@ -132,6 +133,16 @@ class ProjectPlan:
     link_flags: list[str] = field(default_factory=list)       # extra build_flags (stack and heap sizes)
     platform_files: dict[str, str] = field(default_factory=dict)  # a local platform the project carries
     layout: str = ""                      # how the project is laid out, when not as `kind` says (LAYOUTS)
+    # A layer build (--layers): tinyedge_config.h defines TE_LAYERS, so every step (native) or operator
+    # (TFLM's profiler) reports its ticks and output CRC to firmware/protocol/te_layers.c.
+    layers: bool = False
+
+    def layer_steps(self, bundle: ModelBundle) -> int:
+        """The most steps one inference of the firmware's models reports in a layer build: te_layers.c
+        keeps a record for each (native: kernel calls; TFLM: the operators of the main subgraph)."""
+        if self.native is not None:
+            return max(len(model.native.ops) for model in self.natives(bundle))
+        return len(bundle.model.main.operators)
 
     def natives(self, bundle: ModelBundle) -> list[ModelPlan]:
         """Every native model of the firmware, the project's own (`bundle`) first."""
@@ -229,6 +240,9 @@ def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
         "shared_arena_size": _largest_of([f"{model.native.prefix.upper()}_ARENA_SIZE"
                                           for model in plan.natives(bundle)]),
         "arena_plan": plan.arena_plan(bundle),
+        # templates/common/tinyedge_config.h.j2: TE_LAYERS and the steps te_layers.c records
+        "layers": plan.layers,
+        "layer_steps": max(plan.layer_steps(bundle), 1) if plan.layers else 0,
     }
     if tflm is not None:
         use_arduino_header = context["tflm_library"] and plan.kind != "cmake"
@@ -327,6 +341,8 @@ def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: d
                 extra_flags += tflm_tree_flags(tree)
                 tflm_library = tflm_tree_library(tree)
     extra_flags += plan.link_flags
+    if plan.layers:   # the protocol library does not see tinyedge_config.h: it gets the layer build here
+        extra_flags += ["-DTE_LAYERS", f"-DTE_LAYERS_MAX_STEPS={context['layer_steps']}u"]
     context = dict(context, platform=plan.platform_spec or board.platformio.platform,
                    lib_deps=lib_deps, extra_build_flags=extra_flags, src_flags=src_flags)
     files = {"platformio.ini": render_template("platformio/platformio.ini.j2", context),
