@@ -164,7 +164,8 @@ def _record_measurement(project: Project, name: str, folder: BuildFolder, settin
 
 
 def measure(board: str | Board, model: str | Path, *, runtime: str = "native", port: str | None = None,
-            build_dir: str | Path | None = None, tflm_dir: str | Path | None = None) -> BenchResult:
+            build_dir: str | Path | None = None, tflm_dir: str | Path | None = None,
+            samples: int | None = None, layers: bool = False, sample=None) -> BenchResult:
     """Build `model` alone into the benchmark firmware for `board`, run it there and return its latency,
     arena, flash, RAM and whether its output is bit-exact with TFLM.
 
@@ -172,15 +173,23 @@ def measure(board: str | Board, model: str | Path, *, runtime: str = "native", p
     measuring candidates again and again), the firmware is a stage in that folder's manifest.json, made
     again only when the model, the board, the runtime or tinyedge's sources changed, and each
     measurement is recorded there with the model's hash. The tflm runtime compiles against
-    `tflm_dir`, else $TINYEDGE_TFLM_DIR (tflm_dir_of)."""
+    `tflm_dir`, else $TINYEDGE_TFLM_DIR (tflm_dir_of).
+
+    `samples` inputs (default 8, seeded; the first is `sample` when given) are each compared with TFLM;
+    with `layers` the firmware is a layer build and the first inference is timed step by step. With a
+    `build_dir`, bench.json and bench.html (the per-layer chart and table, the memory map) are written
+    there."""
     import time
 
-    from .bench import build_bench_firmware, check_bench_target, run_bench
+    from .bench import DEFAULT_SAMPLES, build_bench_firmware, check_bench_target, check_samples, run_bench
     target = board if isinstance(board, Board) else Catalogue.load().get(board)
     check_bench_target(target, runtime)
+    samples = DEFAULT_SAMPLES if samples is None else samples
+    check_samples(samples)
     tree = tflm_dir_of(None, tflm_dir) if runtime == "tflm" else None
     if build_dir is None:
-        return run_bench(target, Path(model), runtime, port=port, tflm_dir=tree)
+        return run_bench(target, Path(model), runtime, sample, port=port, tflm_dir=tree, samples=samples,
+                         layers=layers)
     from .locking import build_folder_lock
     from .pipeline import firmware_stage
     from .pipeline.manifest import Manifest, file_hash
@@ -188,12 +197,19 @@ def measure(board: str | Board, model: str | Path, *, runtime: str = "native", p
     with build_folder_lock(folder):
         manifest = Manifest(folder)
         settings = firmware_stage.bench_settings(target, model, runtime, tree)
+        if layers:   # a layer build is another firmware
+            settings["layers"] = True
         built = firmware_stage.cached(manifest, "firmware", settings,
                                       lambda: build_bench_firmware(target, model, folder, runtime,
-                                                                   tflm_dir=tree))
+                                                                   tflm_dir=tree, layers=layers))
         started = time.perf_counter()
-        result = run_bench(target, model, runtime, port=port, built=built, tflm_dir=tree)
-        inputs = {"board": target.name, "runtime": runtime, "port": port, "model": file_hash(model)}
-        manifest.record_measurement("bench", inputs, [manifest.data["stages"]["firmware"]["key"]], [],
-                                    result.to_json(), time.perf_counter() - started)
+        result = run_bench(target, model, runtime, sample, port=port, built=built, tflm_dir=tree,
+                           samples=samples, layers=layers, build_dir=folder)
+        from .bench_report import write_bench_report
+        written = write_bench_report(result, folder)
+        inputs = {"board": target.name, "runtime": runtime, "port": port, "model": file_hash(model),
+                  "samples": samples, "layers": layers}
+        manifest.record_measurement("bench", inputs, [manifest.data["stages"]["firmware"]["key"]],
+                                    [Path(path).name for path in written], result.to_json(),
+                                    time.perf_counter() - started)
     return result

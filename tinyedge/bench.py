@@ -4,7 +4,11 @@ On an emulated board (QEMU under -icount shift=0) the firmware's SysTick counts 
 figures repeat to within one tick: instructions per inference = ticks x instructions per tick (40 on
 mps2). On a real board the firmware is uploaded with PlatformIO and its timer gives cycles (DWT)
 or microseconds (micros()); both are reported. The output is compared byte for byte with the real TFLM
-interpreter (tflite_micro) on the same input.
+interpreter (tflite_micro) on the same input, and so is every output of `samples` inputs (default 8: the
+given input, or one seeded by the model's hash, then seeded random ones), so a saturated output on one
+input cannot pass for agreement. With `layers`, the firmware is a layer build and the first input's
+inference is timed step by step (tinyedge.layers): op, layer, output shape, MACs, time, share, time per
+MAC, and the sum of the steps against the whole inference.
 
 Flash: `flash_bytes` is the firmware's text + data from the ELF (protocol, port, start-up, kernels,
 model). `runtime_flash_bytes` is that minus the model's own bytes in flash, which for the native
@@ -20,7 +24,7 @@ import hashlib
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +36,7 @@ from .project.bundle import OUTPUT_DTYPES
 from .tflite.model import TFLiteModel, parse
 
 INFER_TIMEOUT_S = 600.0
+DEFAULT_SAMPLES = 8
 
 
 @dataclass
@@ -55,9 +60,51 @@ class BenchResult:
     bit_exact: bool
     output_hex: str
     tflm_output_hex: str
+    samples: int = 1                   # inputs compared with TFLM (the first is the one timed)
+    samples_equal: int = 1             # of them, outputs identical to TFLM's
+    differing_samples: list[int] = field(default_factory=list)
+    sample_outputs: list[dict] = field(default_factory=list)   # per input: device and TFLM output hex
+    layers: dict | None = None         # bench --layers: layer_table() of the first input's inference
+    memory: dict | None = None         # tinyedge.memory_map of the firmware (when its link left a map)
+    build_dir: str | None = None       # where the firmware (and bench.json / bench.html) are
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    samples: int
+    equal: int
+    differing: list[int]
+
+    @property
+    def text(self) -> str:
+        return f"{self.equal}/{self.samples} equal"
+
+
+def compare_outputs(device: list[bytes], reference: list[bytes]) -> Agreement:
+    """Each device output against its TFLM reference, byte for byte."""
+    if len(device) != len(reference):
+        raise ValueError(f"{len(device)} device outputs against {len(reference)} references")
+    differing = [index for index, (mine, theirs) in enumerate(zip(device, reference)) if bytes(mine) != bytes(theirs)]
+    return Agreement(len(device), len(device) - len(differing), differing)
+
+
+def check_samples(samples: int) -> None:
+    if samples < 1:
+        raise TinyedgeError(f"bench --samples {samples} is not a positive number of inputs",
+                            f"give 1 or more (default {DEFAULT_SAMPLES})")
+
+
+def bench_inputs(model: TFLiteModel, sample: np.ndarray | None, samples: int) -> list[np.ndarray]:
+    """The inputs bench sends: `sample` (else default_sample), then samples - 1 seeded random ones."""
+    first = default_sample(model) if sample is None else np.asarray(sample, dtype=np.int8)
+    shape = model.main.input_tensors()[0].shape
+    seed = int.from_bytes(hashlib.sha256(model.raw + b"bench --samples").digest()[:8], "little")
+    rng = np.random.default_rng(seed)
+    rest = [rng.integers(-128, 128, size=shape, dtype=np.int64).astype(np.int8) for _ in range(samples - 1)]
+    return [first.reshape(shape), *rest]
 
 
 def _say(console: Callable[[str], None] | None, text: str) -> None:
@@ -114,31 +161,37 @@ def _device_transport(board: Board, built, port: str | None, console) -> Iterato
                             built.next_step)
     target = for_board(board)
     port = target.install(built.project, port)
-    _say(console, f"bench: running one inference on {board.name}")
+    _say(console, f"bench: running the inputs on {board.name}")
     with target.open_transport(built.elf, port) as transport:
         yield transport
 
 
 def build_bench_firmware(board: Board, model_path: Path, folder: Path, runtime: str = "native",
-                         console: Callable[[str], None] | None = None, tflm_dir: Path | None = None):
-    """The benchmark firmware of one model for `board`, generated (and compiled) under `folder`."""
+                         console: Callable[[str], None] | None = None, tflm_dir: Path | None = None,
+                         layers: bool = False):
+    """The benchmark firmware of one model for `board`, generated (and compiled) under `folder` (a
+    layer build with `layers`)."""
     from .project.firmware import build_firmware
-    _say(console, f"bench: building the {runtime} firmware for {board.name}")
+    _say(console, f"bench: building the {runtime} {'layer ' if layers else ''}firmware for {board.name}")
+    extra = {"layers": True} if layers else {}
     return build_firmware(board, Path(model_path), Path(folder), runtime=runtime,
                           name=Path(model_path).stem, console=console,
-                          tflm_dir=tflm_dir if runtime == "tflm" else None)
+                          tflm_dir=tflm_dir if runtime == "tflm" else None, **extra)
 
 
 def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: np.ndarray | None = None,
               build_dir: Path | None = None, console: Callable[[str], None] | None = None,
-              port: str | None = None, built=None, tflm_dir: Path | None = None) -> BenchResult:
+              port: str | None = None, built=None, tflm_dir: Path | None = None,
+              samples: int = DEFAULT_SAMPLES, layers: bool = False) -> BenchResult:
     """Builds the firmware for `board` (unless `built` is that firmware, made by build_bench_firmware),
-    runs one inference of `sample` on it and compares with TFLM."""
+    runs `samples` inputs on it (the first, `sample` or the model's default, is the one timed) and
+    compares every output with TFLM; with `layers` (a layer build) the first inference's steps too."""
     from .codegen import generate
     from .device.protocol import DeviceClient
     from .tflite.tflm import TflmRunner
 
     check_bench_target(board, runtime)
+    check_samples(samples)
     model_path = Path(model_path)
     if not model_path.is_file():
         raise TinyedgeError(f"{model_path} does not exist", "pass the .tflite file with --model")
@@ -154,22 +207,33 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
         raise TinyedgeError(f"{model_path.name} has {input_dtype} input or {output_dtype} output; bench "
                             "compares int8 models (int8 or int32 output) bit for bit",
                             "quantize the model's input and output to int8")
-    sample = default_sample(model) if sample is None else np.asarray(sample, dtype=np.int8)
+    inputs = bench_inputs(model, sample, samples)
+    measured_steps = None
+    memory = None
 
     with tempfile.TemporaryDirectory(prefix="tinyedge-bench-") as scratch:
         if built is None:
             folder = Path(build_dir) if build_dir is not None else Path(scratch)
-            built = build_bench_firmware(board, model_path, folder, runtime, console, tflm_dir)
+            built = build_bench_firmware(board, model_path, folder, runtime, console, tflm_dir, layers)
+        outputs = []
         with _device_transport(board, built, port, console) as transport:
             client = DeviceClient(transport, infer_timeout=INFER_TIMEOUT_S)
             client.connect()
-            client.load(sample.tobytes())
-            client.infer(1, 0)
-            output = client.output()
-            ticks = client.ticks()
+            for index, values in enumerate(inputs):
+                client.load(values.tobytes())
+                client.infer(1, 0)
+                outputs.append(client.output())
+                if index == 0:   # the first input is the one timed (and profiled)
+                    ticks = client.ticks()
+                    if layers:
+                        measured_steps = client.layers()
+        memory = _memory(built, board, runtime)
 
-    reference = TflmRunner(model_bytes).run(sample.reshape(1, *sample.shape[1:]))[0]
-    expected = np.ascontiguousarray(reference, dtype=output_dtype).tobytes()   # the output's bytes
+    references = TflmRunner(model_bytes).run(np.stack([values.reshape(model.main.input_tensors()[0].shape[1:])
+                                                       for values in inputs]))
+    expected_all = [np.ascontiguousarray(reference, dtype=output_dtype).tobytes() for reference in references]
+    agreement = compare_outputs(outputs, expected_all)
+    output, expected = outputs[0], expected_all[0]
     macs = model_macs(model)
     flash = int(built.flash_bytes or 0)
     if runtime == "native":
@@ -191,7 +255,41 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
         arena_bytes=arena, activation_arena_bytes=activations,
         io_bytes=io_bytes, ram_bytes=int(built.ram_bytes or 0), flash_bytes=flash,
         runtime_flash_bytes=flash - model_flash, model_flash_bytes=model_flash,
-        bit_exact=output == expected, output_hex=output.hex(), tflm_output_hex=expected.hex())
+        bit_exact=agreement.equal == agreement.samples, output_hex=output.hex(), tflm_output_hex=expected.hex(),
+        samples=agreement.samples, samples_equal=agreement.equal, differing_samples=agreement.differing,
+        sample_outputs=[{"device": mine.hex(), "tflm": theirs.hex()} for mine, theirs in zip(outputs, expected_all)],
+        layers=(layer_table(model, runtime, measured_steps, ticks) if measured_steps is not None else None),
+        memory=memory, build_dir=str(build_dir) if build_dir is not None else None)
+
+
+def _memory(built, board: Board, runtime: str) -> dict | None:
+    """The firmware's memory map, when its link left a map file (None otherwise: e.g. a real board's
+    project built by an older tinyedge)."""
+    from .memory_map import find_map, read_memory_map
+    elf = getattr(built, "elf", None)
+    if elf is None or find_map(elf) is None:
+        return None
+    return read_memory_map(elf, project=built.project, runtime=runtime, board=board).to_json()
+
+
+def layer_table(model: TFLiteModel, runtime: str, measured: list, ticks) -> dict:
+    """The per-step table of one inference: the generation's steps (tinyedge.layers) joined with what
+    the firmware measured, each step's time in the board's unit (ticks x instructions per tick), its
+    share of the sum, its time per MAC, and the sum against the whole inference."""
+    from .layers import layer_rows
+    scale = ticks.instructions_per_tick if ticks.unit == "instructions" else 1
+    rows = []
+    for row in layer_rows(model, runtime, measured):
+        time = row.ticks * scale
+        rows.append({"step": row.index, "op": row.opcode, "layer": row.layer, "shape": list(row.shape),
+                     "macs": row.macs, "time": time, "crc": f"{row.crc:08x}"})
+    total = sum(row["time"] for row in rows)
+    for row in rows:
+        row["share"] = round(row["time"] / total, 6) if total else 0.0
+        row["time_per_mac"] = round(row["time"] / row["macs"], 3) if row["macs"] else None
+    whole = ticks.per_inference
+    return {"unit": ticks.unit, "rows": rows, "sum": total, "whole": whole,
+            "sum_to_whole": round(total / whole, 6) if whole else None}
 
 
 def _latency_lines(result: BenchResult) -> list[str]:
@@ -217,8 +315,43 @@ def report_lines(result: BenchResult) -> list[str]:
         f"  flash                       {result.flash_bytes:,} B total, {result.runtime_flash_bytes:,} B "
         f"without the model's {result.model_flash_bytes:,} B of weights",
         f"  bit-exact with TFLM         {'yes' if result.bit_exact else 'NO'}"
-        + ("" if result.bit_exact else f" (device {result.output_hex}, TFLM {result.tflm_output_hex})"),
+        + ("" if result.output_hex == result.tflm_output_hex else
+           f" (device {result.output_hex}, TFLM {result.tflm_output_hex})"),
+        f"  outputs equal to TFLM       {result.samples_equal}/{result.samples} equal"
+        + (f" (inputs {', '.join(map(str, result.differing_samples))} differ)" if result.differing_samples else ""),
+        *(layer_lines(result.layers) if result.layers else []),
+        *(memory_lines(result.memory) if result.memory else []),
     ]
+
+
+def _unit_name(unit: str) -> str:
+    return {"us": "µs"}.get(unit, unit)
+
+
+def layer_lines(table: dict) -> list[str]:
+    """The per-layer table: op, layer, output shape, MACs, time, share, time per MAC; then the sum of
+    the steps against the whole inference."""
+    unit = _unit_name(table["unit"])
+    lines = [f"  per layer (first input; time in {unit}):",
+             f"    {'#':>3} {'op':<18} {'layer':<28} {'output':<16} {'MACs':>12} {'time':>12} {'share':>7} "
+             f"{'per MAC':>8}"]
+    for row in table["rows"]:
+        shape = "x".join(str(d) for d in row["shape"])
+        per_mac = "-" if row["time_per_mac"] is None else f"{row['time_per_mac']:.2f}"
+        lines.append(f"    {row['step']:>3} {row['op'][:18]:<18} {row['layer'][:28]:<28} {shape[:16]:<16} "
+                     f"{row['macs']:>12,} {row['time']:>12,} {row['share']:>7.1%} {per_mac:>8}")
+    ratio = table["sum_to_whole"]
+    lines.append(f"    {'':>3} {'sum of the steps':<47} {'':<16} {sum(r['macs'] for r in table['rows']):>12,} "
+                 f"{table['sum']:>12,} " + (f"{ratio:.2%} of the whole inference ({table['whole']:,.0f} {unit})"
+                                            if ratio is not None else ""))
+    return lines
+
+
+def memory_lines(memory: dict) -> list[str]:
+    labels = memory["labels"]
+    flash = ", ".join(f"{labels[k]} {v:,}" for k, v in memory["flash"].items() if v)
+    ram = ", ".join(f"{labels[k]} {v:,}" for k, v in memory["ram"].items() if v)
+    return [f"  flash by share (B)          {flash}", f"  RAM by share (B)            {ram}"]
 
 
 # The side-by-side table: (label, BenchResult field, unit); the ratio is native / TFLM (below 1: native

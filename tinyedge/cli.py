@@ -146,6 +146,14 @@ def validate(**options):
 @click.option("--runtime", default="native", show_default=True, metavar="native|tflm|both",
               help="Runtime(s) to measure: native, tflm, or both (also 'native,tflm'), side by side "
                    "on the same input.")
+@click.option("--samples", type=int, default=8, show_default=True, metavar="N",
+              help="Inputs whose outputs are compared with TFLM (the first timed; seeded random ones).")
+@click.option("--layers", is_flag=True,
+              help="Build a layer firmware and time every step: op, layer, output shape, MACs, time, share, "
+                   "time per MAC, and the sum against the whole inference (bench.html charts it).")
+@click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the firmware, bench.json and bench.html go (default: build/bench/<board>/"
+                   "<model>-<runtime> here).")
 @tflm_dir_option
 @json_option
 def bench(**options):

@@ -54,24 +54,37 @@ def read_elf_size(path: str | Path) -> ElfSize:
             text = data = bss = heap_fill = 0
             symbols = _absolute_symbols(elf, ("__stack_size", "__heap_size"))
             for section in elf.iter_sections():
-                flags = section["sh_flags"]
-                if not flags & SH_FLAGS.SHF_ALLOC:
-                    continue
+                kind = section_kind(section, "__heap_size" in symbols, counted=False)
                 size = section["sh_size"]
-                # The same order of tests as GNU size's Berkeley format.
-                if flags & SH_FLAGS.SHF_EXECINSTR or not flags & SH_FLAGS.SHF_WRITE:
+                if kind == "text":
                     text += size
-                elif section["sh_type"] != "SHT_NOBITS":
+                elif kind == "data":
                     data += size
-                elif section.name == ".heap" and "__heap_size" not in symbols:
+                elif kind == "heap_fill":
                     heap_fill += size
-                else:
+                elif kind == "bss":
                     bss += size
         except (ELFError, ValueError, KeyError) as exc:
             raise TinyedgeError(f"{path} is not a readable ELF file ({exc})",
                                 "rebuild the firmware") from None
     return ElfSize(text=text, data=data, bss=bss, stack_bytes=symbols.get("__stack_size"),
                    heap_bytes=symbols.get("__heap_size"), heap_fill_bytes=heap_fill)
+
+
+def section_kind(section, heap_named: bool, counted: bool = True) -> str | None:
+    """"text", "data" or "bss" as GNU size's Berkeley format counts an allocated section (the same order
+    of tests); "heap_fill" for a .heap that only fills the RAM left over (see above; None when `counted`,
+    as it is for the memory map: in neither flash nor RAM); None for a section not in the image."""
+    flags = section["sh_flags"]
+    if not flags & SH_FLAGS.SHF_ALLOC:
+        return None
+    if flags & SH_FLAGS.SHF_EXECINSTR or not flags & SH_FLAGS.SHF_WRITE:
+        return "text"
+    if section["sh_type"] != "SHT_NOBITS":
+        return "data"
+    if section.name == ".heap" and not heap_named:
+        return None if counted else "heap_fill"
+    return "bss"
 
 
 def _absolute_symbols(elf: ELFFile, names: tuple[str, ...]) -> dict[str, int]:

@@ -121,15 +121,17 @@ FIRMWARE_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra")
 
 
 def compile_folders(project: Path, folders: tuple[str, ...], output: Path,
-                    flags: tuple[str, ...] = FIRMWARE_FLAGS) -> bool:
+                    flags: tuple[str, ...] = FIRMWARE_FLAGS, map_file: bool = False) -> bool:
     """Compiles every .c file of `folders` (relative to `project`, each also an include folder) into the
     executable `output`. Returns False when `output` was already made from the same sources, flags and
-    compiler (and is unchanged since), True when it was compiled now. A compiler error is one line."""
+    compiler (and is unchanged since), True when it was compiled now. A compiler error is one line.
+    With `map_file`, the linker also writes `output`.map and tinyedge.memory_map's list of the sources
+    in link order beside it (<map>.sources)."""
     compiler = find_compiler()
     sources = sorted(path for folder in folders for path in (project / folder).glob("*.c"))
     headers = sorted(path for folder in folders for path in (project / folder).glob("*.h"))
     digest = hashlib.sha256()
-    for part in (_compiler_identity(compiler), *flags):
+    for part in (_compiler_identity(compiler), *flags, *(("map",) if map_file else ())):
         digest.update(part.encode() + b"\0")
     for path in (*sources, *headers):
         digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
@@ -140,14 +142,19 @@ def compile_folders(project: Path, folders: tuple[str, ...], output: Path,
         return False
     output.parent.mkdir(parents=True, exist_ok=True)
     stamp.unlink(missing_ok=True)
+    linked = output.with_suffix(".map")
     command = [compiler, *flags, *(f"-I{project / folder}" for folder in folders),
-               *(str(path) for path in sources), "-lm", "-o", str(output)]
+               *(str(path) for path in sources), "-lm", "-o", str(output),
+               *((f"-Wl,-Map={linked}",) if map_file else ())]
     result = subprocess.run(command, capture_output=True, text=True, cwd=project)
     if result.returncode != 0:
         lines = result.stderr.strip().splitlines()
         first = next((line for line in lines if "error" in line), lines[0] if lines else "")
         raise TinyedgeError(f"the host compiler failed on {project.name}: {first.strip()}",
                             f"command: {' '.join(command)}")
+    if map_file:   # the compiler's temporary objects, in the map's LOAD order, are these sources
+        linked.with_name(linked.name + ".sources").write_text(
+            "".join(f"{path.relative_to(project)}\n" for path in sources))
     stamp.write_text(f"{wanted} {hashlib.sha256(output.read_bytes()).hexdigest()}\n")
     return True
 

@@ -61,7 +61,8 @@ class HostTarget(BaseTarget):
             raise TinyedgeError(f"{project} holds no host firmware project",
                                 f"run 'tinyedge build --board {self.board.name}' first")
         elf = project / FIRMWARE_FILE
-        compiled = compile_folders(project, tuple(f for f in SOURCE_FOLDERS if (project / f).is_dir()), elf)
+        compiled = compile_folders(project, tuple(f for f in SOURCE_FOLDERS if (project / f).is_dir()), elf,
+                                   map_file=True)   # firmware.map: the report's memory map
         say(f"{'compiled' if compiled else 'unchanged'}: {elf} (host C compiler)")
         size = read_elf_size(elf)
         return Built(elf, size.flash_bytes, size.ram_bytes)
