@@ -77,15 +77,16 @@ def tflm_dir_of(project: Project | None = None, explicit: str | Path | None = No
 
 
 def build(project: Project, *, tflm_dir: Path | None = None,
-          log: Callable[[str], None] | None = None) -> BuildResult:
+          log: Callable[[str], None] | None = None, layers: bool = False) -> BuildResult:
     """Every stage of the build (data ... int8, TFLM on the host, firmware), each reused when its inputs
     are unchanged; holds the build folder's lock while it runs. Budgets missed: TinyedgeError, after
-    report.json is written. The TFLM tree: `tflm_dir`, else the project's (tflm_dir_of)."""
+    report.json is written. The TFLM tree: `tflm_dir`, else the project's (tflm_dir_of). `layers`: the
+    firmware is a layer build (te-layers / te-tensor; its own firmware stage key)."""
     from .locking import build_folder_lock
     from .pipeline.runner import build as run_pipeline
     with build_folder_lock(project.build_dir):
         return run_pipeline(project.config, project.board, project.directory,
-                            tflm_dir_of(project, tflm_dir), log)
+                            tflm_dir_of(project, tflm_dir), log, layers=layers)
 
 
 def folder_of(result: BuildResult, project: Project) -> BuildFolder:

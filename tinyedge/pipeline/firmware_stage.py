@@ -1,7 +1,8 @@
 """The firmware stage of a build: code generation, the firmware project and, where the board's target
 can compile it here, the compile, as one stage of the pipeline (runner.py runs it).
 
-Its key holds everything the project is made of: the model's bytes, the runtime settings, the board,
+Its key holds everything the project is made of: the model's bytes, the runtime settings, whether it
+is a layer build (--layers: per-step ticks and CRCs), the board,
 tinyedge's templates, firmware sources and rendering code, tinyedge's version (in every stage key) and
 what the board's target lacks to compile here (a platform installed later means a compile). Its
 outputs are the project's files and the ELF, so a missing or damaged ELF is made again. Budgets are
@@ -54,8 +55,9 @@ def from_record(metrics: dict, build_dir: Path) -> FirmwareResult:
     return FirmwareResult(**values)
 
 
-def settings(config: Config, board: Board, model: Path, labels: list[str], tflm_dir: Path | None) -> dict:
-    """What the stage's key is made of."""
+def settings(config: Config, board: Board, model: Path, labels: list[str], tflm_dir: Path | None,
+             layers: bool = False) -> dict:
+    """What the stage's key is made of (`layers`: a layer build is another firmware)."""
     from ..targets import for_board
     runtime = config["runtime"]
     return {"model": file_hash(model), "runtime": runtime["kind"], "kind": runtime["project"],
@@ -63,6 +65,7 @@ def settings(config: Config, board: Board, model: Path, labels: list[str], tflm_
                        for name, path in further_models(config)],
             "placement": dict(config["placement"]),
             "arena_margin": runtime["arena_margin"], "name": config["project"]["name"], "labels": labels,
+            "layers": bool(layers),
             "tflm_dir": str(tflm_dir) if tflm_dir else None,
             "tflm_library": tflm_library_key(board, tflm_dir if runtime["kind"] != "native" else None),
             "board": {key: value for key, value in dataclasses.asdict(board).items() if key != "path"},
@@ -125,8 +128,9 @@ def traced(settings: dict) -> dict:
 
 
 def make(config: Config, board: Board, build_dir: Path, labels: list[str], tflm_dir: Path | None,
-         arena_bytes: int, log: Callable[[str], None]) -> FirmwareResult:
-    """Generates the project (and compiles it where possible); the board must fit, budgets come later."""
+         arena_bytes: int, log: Callable[[str], None], layers: bool = False) -> FirmwareResult:
+    """Generates the project (and compiles it where possible); the board must fit, budgets come later.
+    `layers`: a layer build (te-layers / te-tensor)."""
     from ..project import build_firmware
     runtime = config["runtime"]
     with np.load(build_dir / buildfiles.TEST_DATA, allow_pickle=False) as stored:
@@ -135,7 +139,7 @@ def make(config: Config, board: Board, build_dir: Path, labels: list[str], tflm_
                           kind=runtime["project"], name=config["project"]["name"], labels=labels,
                           test_sample=first_sample, tflm_dir=tflm_dir, arena_bytes=arena_bytes,
                           arena_margin=runtime["arena_margin"], console=log,
-                          models=further_models(config), placement=placement(config))
+                          models=further_models(config), placement=placement(config), layers=layers)
 
 
 def outputs(build_dir: Path, firmware: FirmwareResult) -> list[str]:

@@ -46,8 +46,10 @@ def _resolve(base: Path, value: str) -> Path:
 
 class Pipeline:
     def __init__(self, config: Config, board: Board, project_dir: Path,
-                 log: Callable[[str], None] | None = None, tflm_dir: Path | None = None):
+                 log: Callable[[str], None] | None = None, tflm_dir: Path | None = None,
+                 layers: bool = False):
         self.config = config
+        self.layers = layers   # the firmware is a layer build (--layers)
         self.board = board
         self.project_dir = Path(project_dir).resolve()
         self.build_dir = files.build_dir(self.project_dir, config["project"]["build_dir"], board.name)
@@ -353,12 +355,12 @@ class Pipeline:
         """Code generation, the firmware project and, where the board's toolchain is here, the compile
         (firmware_stage.py says what its key holds and what it writes)."""
         model = self.build_dir / files.MODEL
-        settings = firmware_stage.settings(self.config, self.board, model, labels, self.tflm_dir)
+        settings = firmware_stage.settings(self.config, self.board, model, labels, self.tflm_dir, self.layers)
         made: list = []
 
         def work() -> dict:
             built = firmware_stage.make(self.config, self.board, self.build_dir, labels, self.tflm_dir,
-                                        tflm["arena_bytes"], self.log)
+                                        tflm["arena_bytes"], self.log, self.layers)
             made.append(built)
             return firmware_stage.record_of(built, self.build_dir)
 
@@ -484,11 +486,12 @@ def _load_user_student(path: Path, dataset: data_module.Dataset):
 
 
 def build(config: Config, board: Board, project_dir: Path, tflm_dir: Path | None = None,
-          log: Callable[[str], None] | None = None, firmware: bool = True) -> BuildResult:
-    """Run (or reuse from the cache) every stage of a build for one board."""
+          log: Callable[[str], None] | None = None, firmware: bool = True, layers: bool = False) -> BuildResult:
+    """Run (or reuse from the cache) every stage of a build for one board (`layers`: the firmware is a
+    layer build)."""
     from .nativelog import filtered_stderr
     with filtered_stderr():
-        return Pipeline(config, board, project_dir, log, tflm_dir).run(firmware)
+        return Pipeline(config, board, project_dir, log, tflm_dir, layers).run(firmware)
 
 
 def run(config: Config, board: Board, project_dir: Path, log: Callable[[str], None] | None = None,
