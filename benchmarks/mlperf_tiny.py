@@ -3,12 +3,18 @@ the emulated Cortex-M4, native and TFLM + CMSIS-NN side by side, and the results
 docs/performance.md rewritten from what this run measured.
 
     python benchmarks/mlperf_tiny.py [--shared PATH] [--board emu-m4] [--tflm-dir TREE] [--no-docs]
+    python benchmarks/mlperf_tiny.py --layers [--models kws,vww,ic,ad] [--samples 8] [--build-dir DIR]
 
 With a TFLM tree (--tflm-dir, else $TINYEDGE_TFLM_DIR: a tree from create_tflm_tree.py) both firmwares
 are built and run in this run, on the same input; without one, TFLM's figures come from the reference
 file ../shared/reference/tflm-emulated-m4.json (measured once, the same way), and the table says so.
 Each model runs on its reference input (../shared/models/mlperf-tiny/inputs/). Ratios are native /
 TFLM + CMSIS-NN: below 1 is better. Progress goes to stderr, the table to stdout.
+
+With --layers, each model's native layer firmware runs `bench --layers --samples N` (its reference input
+first): the per-layer table (op, layer, output shape, MACs, instructions, share, per MAC) with the sum
+of the steps against the whole inference, every output compared with TFLM, and bench.html with its
+screenshot (headless Chromium) kept in <build-dir>/<model>/ (default build/mlperf-tiny/<board>/).
 """
 
 from __future__ import annotations
@@ -143,6 +149,44 @@ def rewrite_docs(lines: list[str], board_name: str) -> None:
     write_text_atomic(DOCS, text)
 
 
+def bench_layers(shared: Path, board_name: str, keys: list[str], samples: int, build_dir: Path) -> list[dict]:
+    """bench --layers of each MLPerf Tiny model: the result, its bench.html and the screenshot."""
+    from tinyedge import api
+    from tinyedge.bench import layer_lines
+    from tinyedge.screenshot import screenshot
+    reference = json.loads((shared / "reference" / "tflm-emulated-m4.json").read_text())["models"]
+    folder = shared / "models" / "mlperf-tiny"
+    done = []
+    for key in keys:
+        entry = reference[key]
+        model = load(folder / entry["tflite"])
+        shape = model.main.input_tensors()[0].shape
+        sample = np.fromfile(folder / entry["input"], dtype=np.int8).reshape(1, *shape[1:])
+        where = build_dir / key
+        print(f"{key}: building and running the native layer firmware on {board_name}", file=sys.stderr, flush=True)
+        result = api.measure(board_name, folder / entry["tflite"], runtime="native", samples=samples, layers=True,
+                             build_dir=where, sample=sample)
+        page = where / "bench.html"
+        try:
+            png = screenshot(page, where / "bench-screenshot.png", width=1280, height=2200 + 40 * len(result.layers["rows"]))
+        except Exception as exc:  # the table still counts without a browser
+            png = None
+            print(f"{key}: no screenshot: {exc}", file=sys.stderr)
+        table = result.layers
+        print(f"## {key} ({entry['tflite']}) on {board_name}: {result.samples_equal}/{result.samples} outputs equal TFLM")
+        print("\n".join(layer_lines(table)))
+        print(f"  report {page}" + (f", screenshot {png}" if png else ""))
+        done.append({"model": key, "equal": result.samples_equal, "samples": result.samples,
+                     "sum": table["sum"], "whole": table["whole"], "sum_to_whole": table["sum_to_whole"],
+                     "report": str(page), "screenshot": str(png) if png else None})
+    print("| model | steps sum | whole inference | sum / whole | outputs equal TFLM | screenshot |")
+    print("|---|---:|---:|---:|---|---|")
+    for row in done:
+        print(f"| {row['model']} | {row['sum']:,} | {row['whole']:,.0f} | {row['sum_to_whole']:.2%} | "
+              f"{row['equal']}/{row['samples']} | {row['screenshot']} |")
+    return done
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
@@ -151,10 +195,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="a TFLM tree (create_tflm_tree.py): measure TFLM + CMSIS-NN in this run "
                              "(default: $TINYEDGE_TFLM_DIR; without one, the reference file's figures)")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/performance.md alone")
+    parser.add_argument("--layers", action="store_true",
+                        help="per-layer tables (bench --layers) and report screenshots instead of the results table")
+    parser.add_argument("--models", default="kws,vww,ic,ad", help="with --layers: which models (default all four)")
+    parser.add_argument("--samples", type=int, default=8, help="with --layers: inputs compared with TFLM")
+    parser.add_argument("--build-dir", type=Path, default=None,
+                        help="with --layers: where each model's firmware and report go "
+                             "(default build/mlperf-tiny/<board>)")
     args = parser.parse_args(argv)
     if not (args.shared / "reference" / "tflm-emulated-m4.json").is_file():
         print(f"error: no MLPerf Tiny reference under {args.shared} (pass --shared)", file=sys.stderr)
         return 1
+    if args.layers:
+        keys = [key.strip() for key in args.models.split(",") if key.strip()]
+        done = bench_layers(args.shared, args.board, keys, args.samples,
+                            args.build_dir or ROOT / "build" / "mlperf-tiny" / args.board)
+        within = all(abs(row["sum_to_whole"] - 1.0) <= 0.02 for row in done)
+        return 0 if within and all(row["equal"] == row["samples"] for row in done) else 2
     tree = Path(args.tflm_dir).expanduser().resolve() if args.tflm_dir else None
     rows = bench_mlperf(args.shared, args.board, tree)
     lines = table(rows, bench_examples(args.board))

@@ -277,16 +277,30 @@ def layer_table(model: TFLiteModel, runtime: str, measured: list, ticks) -> dict
     the firmware measured, each step's time in the board's unit (ticks x instructions per tick), its
     share of the sum, its time per MAC, and the sum against the whole inference."""
     from .layers import layer_rows
+    return layer_table_of(layer_rows(model_steps(model, runtime), measured), ticks)
+
+
+def model_steps(model: TFLiteModel, runtime: str) -> list:
+    """The steps a layer build of `runtime` reports (tinyedge.layers.StepInfo, te-layers' order)."""
+    if runtime == "native":
+        from .codegen import generate
+        return generate(model).steps
+    from .layers import tflm_steps
+    return tflm_steps(model)
+
+
+def layer_table_of(layer_rows: list, ticks) -> dict:
+    """layer_table's dict from tinyedge.layers' rows and the inference's te-ticks (validate's too)."""
     scale = ticks.instructions_per_tick if ticks.unit == "instructions" else 1
     rows = []
-    for row in layer_rows(model, runtime, measured):
-        time = row.ticks * scale
-        rows.append({"step": row.index, "op": row.opcode, "layer": row.layer, "shape": list(row.shape),
-                     "macs": row.macs, "time": time, "crc": f"{row.crc:08x}"})
+    for row in layer_rows:
+        step = row.step
+        rows.append({"step": step.index, "op": step.opcode, "layer": step.layer, "shape": list(step.shape),
+                     "macs": step.macs, "time": row.ticks * scale, "crc": f"{row.crc:08x}"})
     total = sum(row["time"] for row in rows)
     for row in rows:
         row["share"] = round(row["time"] / total, 6) if total else 0.0
-        row["time_per_mac"] = round(row["time"] / row["macs"], 3) if row["macs"] else None
+        row["time_per_mac"] = round(row["time"] / row["macs"], 6) if row["macs"] else None
     whole = ticks.per_inference
     return {"unit": ticks.unit, "rows": rows, "sum": total, "whole": whole,
             "sum_to_whole": round(total / whole, 6) if whole else None}
@@ -328,6 +342,10 @@ def _unit_name(unit: str) -> str:
     return {"us": "µs"}.get(unit, unit)
 
 
+def _per_mac(value: float) -> str:
+    return f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
+
+
 def layer_lines(table: dict) -> list[str]:
     """The per-layer table: op, layer, output shape, MACs, time, share, time per MAC; then the sum of
     the steps against the whole inference."""
@@ -337,7 +355,7 @@ def layer_lines(table: dict) -> list[str]:
              f"{'per MAC':>8}"]
     for row in table["rows"]:
         shape = "x".join(str(d) for d in row["shape"])
-        per_mac = "-" if row["time_per_mac"] is None else f"{row['time_per_mac']:.2f}"
+        per_mac = "-" if row["time_per_mac"] is None else _per_mac(row["time_per_mac"])
         lines.append(f"    {row['step']:>3} {row['op'][:18]:<18} {row['layer'][:28]:<28} {shape[:16]:<16} "
                      f"{row['macs']:>12,} {row['time']:>12,} {row['share']:>7.1%} {per_mac:>8}")
     ratio = table["sum_to_whole"]

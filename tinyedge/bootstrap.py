@@ -2,7 +2,8 @@
 
 Runs with the system Python and the standard library only (nothing else is installed yet):
 1. Debian packages for the emulated boards (Arm cross compiler with newlib and libstdc++, QEMU) and for
-   the Arduino library's build test (avr-gcc, avr-libc, the Arduino AVR core, simavr), installed with
+   the Arduino library's build test (avr-gcc, avr-libc, the Arduino AVR core, simavr), headless Chromium
+   for the reports' screenshots (--no-install-recommends keeps it to the browser), installed with
    apt-get when missing and apt is usable; otherwise a message saying what to install.
 2. A virtual environment (.venv beside this checkout) with tinyedge and its test extra; reinstalled only
    when pyproject.toml changed.
@@ -25,7 +26,8 @@ VENV = Path(os.environ.get("TINYEDGE_VENV", ROOT / ".venv"))
 STAMP = VENV / ".tinyedge-installed"
 
 DEBIAN_PACKAGES = ["gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "libstdc++-arm-none-eabi-newlib",
-                   "qemu-system-arm", "gcc-avr", "avr-libc", "arduino-core-avr", "simavr", "clang", "cmake"]
+                   "qemu-system-arm", "gcc-avr", "avr-libc", "arduino-core-avr", "simavr", "clang", "cmake",
+                   "chromium"]
 # Where Debian's arduino-core-avr puts the Arduino core (tests/project compiles the library against it).
 ARDUINO_AVR_CORE = Path("/usr/share/arduino/hardware/arduino/avr/cores/arduino/Arduino.h")
 
@@ -67,6 +69,8 @@ def missing_debian_packages() -> list[str]:
         # The second host compiler the native runtime's C is held warning-free with; the CMake projects' build.
         "clang": shutil.which("clang") is not None,
         "cmake": shutil.which("cmake") is not None,
+        # Headless Chromium renders the reports to PNG (tinyedge.screenshot: bench/validate's screenshots).
+        "chromium": any(shutil.which(name) for name in ("chromium", "chromium-browser")),
     }
     return [name for name in DEBIAN_PACKAGES if not present[name]]
 
@@ -74,7 +78,7 @@ def missing_debian_packages() -> list[str]:
 def install_debian_packages() -> None:
     missing = missing_debian_packages()
     if not missing:
-        say("Arm and AVR toolchains, clang, CMake, Arduino AVR core, QEMU and simavr: present")
+        say("Arm and AVR toolchains, clang, CMake, Arduino AVR core, QEMU, simavr and Chromium: present")
         return
     apt = shutil.which("apt-get")
     if apt is None or os.geteuid() != 0:

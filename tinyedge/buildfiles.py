@@ -32,7 +32,8 @@ def validation_files(partial: bool = False) -> dict[str, str]:
     suffix = "-partial" if partial else ""
     return {"json": f"validation{suffix}.json", "report": f"report{suffix}.html",
             "latency": f"report{suffix}-latency.png", "confusion": f"report{suffix}-confusion.png",
-            "stages": f"report{suffix}-stages.png"}
+            "stages": f"report{suffix}-stages.png", "layers": f"report{suffix}-layers.png",
+            "memory": f"report{suffix}-memory.png"}
 
 
 def build_dir(project_dir: Path, build_folder: str, board: str) -> Path:

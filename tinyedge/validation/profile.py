@@ -44,7 +44,8 @@ def layers_html(table: dict, image: str | None) -> str:
     unit = _unit(table["unit"])
     body = []
     for row in table["rows"]:
-        per_mac = "–" if row.get("time_per_mac") is None else f"{row['time_per_mac']:.2f}"
+        value = row.get("time_per_mac")
+        per_mac = "–" if value is None else (f"{value:.2f}" if value >= 0.1 else f"{value:.2g}")
         body.append(f"<tr><td>{row['step']}</td><td>{escape(row['op'])}</td><td>{escape(row['layer'])}</td>"
                     f"<td>{escape('x'.join(str(d) for d in row['shape']))}</td><td>{row['macs']:,}</td>"
                     f"<td>{row['time']:,}</td><td>{row['share']:.1%}</td><td>{per_mac}</td></tr>")

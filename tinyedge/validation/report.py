@@ -20,11 +20,14 @@ def write_outputs(result, partial: bool) -> dict[str, str]:
     folder = result.build.path
     names = file_names(partial)
     plots = {}
-    for kind, draw in (("latency", latency_png), ("confusion", confusion_png), ("stages", stages_png)):
+    for kind, draw in (("latency", latency_png), ("confusion", confusion_png), ("stages", stages_png),
+                       ("layers", _layers_png), ("memory", _memory_png)):
         png = draw(result)
         if png is not None:
             write_bytes_atomic(folder / names[kind], png)
             plots[kind] = names[kind]
+        else:   # a plot an earlier run drew (e.g. with --layers) does not outlive its data
+            (folder / names[kind]).unlink(missing_ok=True)
     result.files = {"json": str(folder / names["json"]), "report": str(folder / names["report"]),
                     "plots": [str(folder / name) for name in plots.values()]}
     data = result.to_json()
@@ -77,6 +80,32 @@ def latency_png(result) -> bytes | None:
     axes.ticklabel_format(axis="x", style="plain", useOffset=False)
     axes.legend(fontsize=8)
     return _png(figure)
+
+
+def _layers_png(result) -> bytes | None:
+    """validate --layers: the bar chart of time per layer (validation/profile.py draws it for bench too)."""
+    if not getattr(result, "layers", None):
+        return None
+    from .profile import layers_png
+    return layers_png(result.layers, f"time per layer on {result.build.board.name} (last sample)")
+
+
+def _memory_png(result) -> bytes | None:
+    if not getattr(result, "memory", None):
+        return None
+    from .profile import memory_png
+    return memory_png(result.memory, f"memory map on {result.build.board.name}")
+
+
+def _profile_html(data: dict, plots: dict[str, str]) -> str:
+    """The per-layer section (validate --layers) and the memory map, as bench.html shows them."""
+    from .profile import layers_html, memory_html
+    parts = []
+    if data.get("layers"):
+        parts.append(layers_html(data["layers"], plots.get("layers")))
+    if data.get("memory"):
+        parts.append(memory_html(data["memory"], plots.get("memory")))
+    return "\n".join(parts) + ("\n" if parts else "")
 
 
 def confusion_png(result) -> bytes | None:
