@@ -144,8 +144,8 @@ def test_a_normal_build_answers_the_layer_commands_with_one_line(cnn, tmp_path):
         with pytest.raises(DeviceError) as error:
             client.layers()
         assert error.value.one_line().endswith(
-            "has no layer profiling: its firmware was built without --layers (build the firmware with "
-            "--layers (tinyedge build --layers, or bench/validate --layers))")
+            "has no layer profiling: its firmware was built without --layers (run tinyedge bench or "
+            "validate with --layers (or api.build(project, layers=True)), which builds a layer firmware)")
         assert "te-layers" not in "\n".join(client.command("te-help"))
     finally:
         context.__exit__(None, None, None)

@@ -38,7 +38,8 @@ _TENSOR = re.compile(r"m-te-tensor-\[([0-9a-fA-F]*)\]$")
 _TENSOR_DONE = re.compile(r"m-te-tensor-done-(\d+)-(\d+)$")
 # A firmware built without --layers answers te-layers / te-tensor with this.
 NO_LAYERS = "built without layer profiling"
-LAYERS_HINT = "build the firmware with --layers (tinyedge build --layers, or bench/validate --layers)"
+LAYERS_HINT = ("run tinyedge bench or validate with --layers (or api.build(project, layers=True)), which "
+               "builds a layer firmware")
 
 # What te_port_tick_unit() may say (firmware/port/port.h).
 TICK_UNITS = ("cycles", "us", "instructions")
