@@ -132,6 +132,12 @@ def flash(**options):
 @click.option("--samples", type=int, metavar="N", help="Test samples to send (default: all).")
 @click.option("--runtime", type=click.Choice(["auto", "native", "tflm"]),
               help="Inference runtime of the firmware it builds (default: the project's, 'auto').")
+@click.option("--debug", is_flag=True,
+              help="Build a layer firmware and, for the first --debug-samples samples, compare every step's "
+                   "output on the device with host TFLM: name the first that differs, by how much, and "
+                   "whether it is TFLite's rounding (the finding goes into validation.json and the report).")
+@click.option("--debug-samples", type=int, metavar="K",
+              help="Samples --debug compares step by step (default 1; implies --debug).")
 @further_models_option
 @tflm_dir_option
 def validate(**options):

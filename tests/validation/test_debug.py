@@ -204,3 +204,100 @@ def test_on_the_ad_model_tflite_parts_from_tflm_and_a_device_like_tflite_is_the_
     assert first["step"] == parts and first["device_equals_tflite"] is True
     assert first["device_vs_tflm"]["differing"] == int(np.count_nonzero(gap)) and 1 <= gap.max() <= 2
     assert finding.to_json()["verdict"] == "rounding" and "rounding trap" in finding.text
+
+
+# ---- on a device: a layer build whose generated C has one weight changed ---------------------------
+
+def change_one_weight(text: str, step: int, element: int = 0) -> tuple[str, str]:
+    """The rendered <prefix>_model.c with one weight of step `step`'s first weight array moved to the
+    other end of the int8 range (a negative one to 127, else to -127): the low int16 of the array's
+    `element`-th word for a fast kernel's packed pairs (uint32 0xHHHHLLLL), else that element; returns
+    the text and the array's name."""
+    import re
+    start = text.index(f"/* step {step}: ")           # the parameters section's comment comes first
+    end = text.index("/* step ", start + 1)
+    array = re.compile(r"static const (\w+) (\w+)\[\d+\] TINYEDGE_WEIGHTS_PLACEMENT = \{\s*"
+                       + r"(?:-?0x[0-9A-Fa-f]+[uL]?,\s*)" * element + r"(-?0x[0-9A-Fa-f]+)")
+    found = array.search(text, start, end)
+    assert found is not None, f"step {step} has no weight array in the generated C"
+    ctype, literal = found.group(1), found.group(3)
+    if ctype == "uint32_t":                            # two int16 weights, the first in the low half
+        value = int(literal, 16)
+        low = (value & 0xFFFF) - (0x10000 if value & 0x8000 else 0)
+        changed = f"0x{(value & 0xFFFF0000) | ((127 if low < 0 else -127) & 0xFFFF):08X}"
+    else:
+        changed = "0x7f" if literal.startswith("-") else "-0x7f"
+    return text[:found.start(3)] + changed + text[found.end(3):], found.group(2)
+
+
+def _layer_firmware(board_name: str, model: Path, folder: Path, step: int | None):
+    """A native layer build of `model` for the board, its model C edited (one weight of `step`) before
+    the compile; returns the ELF."""
+    from tinyedge.boards import Catalogue
+    from tinyedge.project import build_firmware
+    from tinyedge.targets import for_board
+    board = Catalogue.load().get(board_name)
+    target = for_board(board)
+    missing = target.missing_toolchain()
+    if missing:
+        pytest.skip(f"{board_name}: {missing}")
+    built = build_firmware(board, model, folder, runtime="native", name="cnn", compile=False, layers=True,
+                           console=lambda line: None)
+    if step is not None:
+        source = next(built.project.rglob("*_model.c"))
+        text, _ = change_one_weight(source.read_text(), step, CHANGED_WORD)
+        source.write_text(text)
+    return target, target.compile(built.project).elf
+
+
+def _debug_on(target, elf: Path, model_bytes: bytes, samples: list[np.ndarray]):
+    from tinyedge.codegen import generate
+    from tinyedge.device.protocol import DeviceClient
+    steps = generate(parse(model_bytes)).steps
+    with target.open_transport(elf, None) as transport:
+        client = DeviceClient(transport, infer_timeout=60.0)
+        client.connect()
+        return steps, debug.debug_device(client, model_bytes, steps, samples)
+
+
+MIDDLE = 4     # the small CNN's CONV_2D conv2d_1 (1x1, 4 -> 6 channels, RELU6), between the pools
+# Its fast filter's word 5 holds output channel 3's weights for input channels 0 and 2 (33 and 127); the
+# low one, 33, becomes -127. Channel 3 is above RELU6's floor on the test's sample (channel 0, whose
+# first weight word 0 holds, stays at the floor whatever that weight is, so no change would show).
+CHANGED_WORD = 5
+
+
+def _check_changed_weight_is_named(board_name: str, tmp_path: Path) -> None:
+    model = small_cnn_model()
+    model_bytes = model.read_bytes()
+    samples = random_samples(model_bytes, 1, seed=3)
+    target, elf = _layer_firmware(board_name, model, tmp_path / "plain", None)
+    steps, finding = _debug_on(target, elf, model_bytes, samples)
+    assert steps[MIDDLE].opcode == "CONV_2D" and steps[MIDDLE].layer == "conv2d_1"
+    assert finding.to_json()["first_difference"] is None, finding.text
+    assert finding.samples[0].device_crcs == finding.samples[0].host_crcs
+
+    target, elf = _layer_firmware(board_name, model, tmp_path / "changed", MIDDLE)
+    steps, finding = _debug_on(target, elf, model_bytes, samples)
+    data = finding.to_json()
+    first = data["samples"][0]["first_difference"]
+    assert first["step"] == MIDDLE and first["layer"] == "conv2d_1", finding.text
+    assert data["samples"][0]["device_crc"][:MIDDLE] == data["samples"][0]["tflm_crc"][:MIDDLE]
+    gap = first["device_vs_tflm"]
+    assert 0 < gap["differing"] <= gap["elements"] == 96 and gap["largest_difference"] > 0
+    assert data["verdict"] == "differs" and first["device_equals_tflite"] is False
+    assert "step 4 (CONV_2D conv2d_1" in finding.text and "bug" in finding.text
+    print(finding.text)
+
+
+def test_a_changed_weight_on_the_host_target_is_named_first(tmp_path):
+    _check_changed_weight_is_named("host", tmp_path)
+
+
+@pytest.mark.emulated
+def test_a_changed_weight_on_emu_m4_is_named_first(tmp_path):
+    import shutil
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (the setup step installs it)")
+    _check_changed_weight_is_named("emu-m4", tmp_path)

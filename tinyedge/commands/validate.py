@@ -17,20 +17,25 @@ JSON_LEFT_OUT = ("per_sample", "build_stages")
 
 def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool = False,
         port: str | None = None, samples: int | None = None, runtime: str | None = None,
-        tflm_dir: Path | None = None, models: tuple[str, ...] = ()) -> None:
+        tflm_dir: Path | None = None, models: tuple[str, ...] = (), debug: bool = False,
+        debug_samples: int | None = None) -> None:
     from .. import api
     from .build import further_model_specs
     from ..validation import ValidationFailed
+    from ..validation.debug import DEFAULT_DEBUG_SAMPLES, check_debug_samples
     from ..validation.runner import check_sample_count
 
     check_sample_count(samples)  # a bad --samples fails before the project is read
+    check_debug_samples(debug_samples)
+    if debug or debug_samples is not None:   # --debug-samples K alone asks for --debug too
+        debug_samples = debug_samples or DEFAULT_DEBUG_SAMPLES
     # The runtime and the tree reach the build validate makes (it once validated native firmware
     # when asked for TFLM): they are the project's settings for this run.
     tree = str(Path(tflm_dir).expanduser().resolve()) if tflm_dir is not None else None
     project = api.open_project(project_dir, board, {"runtime.kind": runtime, "runtime.tflm_dir": tree},
                                models=further_model_specs(models))
     try:
-        result = api.validate(project, port=port, samples=samples)
+        result = api.validate(project, port=port, samples=samples, debug_samples=debug_samples)
     except ValidationFailed as failed:
         if as_json:  # the samples measured before the fault, with "complete": false
             _echo_json(failed.result.to_json())
@@ -104,3 +109,7 @@ def _print_summary(data: dict) -> None:
     for name, value in summary_rows(data):
         click.echo(f"  {name + ':':<20} {value}")
     click.echo(f"  {'report:':<20} {data['report']}")
+    if data.get("debug"):   # validate --debug's finding, as one paragraph
+        import textwrap
+        click.echo("debug:")
+        click.echo(textwrap.fill(data["debug"]["text"], width=100, initial_indent="  ", subsequent_indent="  "))

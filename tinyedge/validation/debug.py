@@ -472,3 +472,63 @@ def debug_device(client, model_bytes: bytes, steps, inputs: Sequence[np.ndarray]
 def _graph_outputs(model_bytes: bytes) -> list[int]:
     from ..tflite.model import parse
     return list(parse(model_bytes).main.outputs)
+
+
+def build_steps(build) -> list:
+    """The build's table of steps (StepInfo), as the firmware's layer build numbers them: the native
+    runtime's generated steps, or one per operator for the TFLM runtime (tinyedge.layers)."""
+    from ..layers import tflm_steps
+    from ..tflite.model import parse
+    model = parse(build.model_bytes, source=str(build.model_path))
+    if (build.firmware.get("runtime") or "native") == "tflm":
+        return tflm_steps(model)
+    from ..codegen import generate
+    return list(generate(model).steps)
+
+
+def debug_build(client, build, inputs: Sequence[np.ndarray]) -> DebugFinding:
+    """validate --debug on the build's own firmware (a layer build), for `inputs` (int8 samples)."""
+    from ..console import say
+    runtime = str(build.firmware.get("runtime") or "native")
+    say(f"validate --debug: every step of {len(inputs)} sample(s) against host TFLM (kPreserveAllTensors)")
+    finding = debug_device(client, build.model_bytes, build_steps(build), list(inputs), runtime)
+    say(f"validate --debug: {finding.text}")
+    return finding
+
+
+# ---- the report ---------------------------------------------------------------------------------
+
+def summary_row(data: dict | None) -> tuple[str, str] | None:
+    """validate's summary row for the finding: the first step that differs, or that none does."""
+    if not data:
+        return None
+    samples = data.get("samples") or []
+    if not data.get("checksums", True):
+        return "debug", f"{data['steps']} operators timed, no per-step CRC (TFLM runtime)"
+    first = next((s["first_difference"] for s in samples if s.get("first_difference")), None)
+    if first is None:
+        return "debug", f"all {data['steps']} steps equal host TFLM on {len(samples)} sample(s)"
+    kind = {"rounding": "the rounding trap (equals TFLite)", "differs": "equals neither TFLM nor TFLite"}
+    gap = first["device_vs_tflm"]
+    layer = f" {first['layer']}" if first.get("layer") else ""
+    return "debug", (f"first difference at step {first['step']} ({first['op']}{layer}): {gap['differing']} of "
+                     f"{gap['elements']} elements, by at most {gap['largest_difference']}; "
+                     f"{kind.get(data.get('verdict'), data.get('verdict'))}")
+
+
+def html_section(data: dict | None) -> str:
+    """The report's section: the paragraph and, per sample, each step's CRC on the device and host."""
+    import html
+    if not data:
+        return ""
+    escape = html.escape
+    rows = []
+    for sample in data.get("samples") or []:
+        first = (sample.get("first_difference") or {}).get("step")
+        for step, (device, host) in enumerate(zip(sample["device_crc"], sample["tflm_crc"])):
+            mark = "first difference" if step == first else ("equal" if device == host else "differs")
+            rows.append(f"<tr><td>{sample['sample']}</td><td>{step}</td><td><code>{escape(device)}</code></td>"
+                        f"<td><code>{escape(host)}</code></td><td>{escape(mark)}</td></tr>")
+    table = ("<table><tr><th>sample</th><th>step</th><th>device CRC-32</th><th>host TFLM CRC-32</th>"
+             "<th></th></tr>\n" + "\n".join(rows) + "</table>") if rows else ""
+    return f"<h2>Debug: the first step that differs</h2>\n<p>{escape(data.get('text') or '')}</p>\n{table}\n"

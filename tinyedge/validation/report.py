@@ -224,9 +224,17 @@ def summary_rows(data: dict) -> list[tuple[str, str]]:
         rows.append(("latency", text))
     rows.append(("firmware", f"flash {_number(data['flash_bytes'], 'B')}, RAM {_number(data['ram_bytes'], 'B')}"
                  if data["flash_bytes"] is not None else "flash and RAM unknown (no ELF in the build folder)"))
+    from .debug import summary_row
+    if summary_row(data.get("debug")):        # validate --debug's finding
+        rows.append(summary_row(data["debug"]))
     if data.get("throughput_samples_per_second"):
         rows.append(("link throughput", f"{data['throughput_samples_per_second']:.1f} samples/s"))
     return rows
+
+
+def _debug_html(data: dict) -> str:
+    from .debug import html_section
+    return html_section(data.get("debug"))
 
 
 def html_page(data: dict, plots: dict[str, str]) -> str:
@@ -270,7 +278,7 @@ img {{ max-width: 100%; }}
 <h2>Build stages</h2>
 <table><tr><th>stage</th><th>kind</th><th>{escape(data['metric'])}</th><th>params</th><th>model</th></tr>
 {stages}</table>
-<h2>Samples whose int8 output differs from host TFLM</h2>
+{_debug_html(data)}<h2>Samples whose int8 output differs from host TFLM</h2>
 <p>{escape(mismatch_text)}</p>
 <p>All figures: <a href="{escape(Path(data['json']).name)}">{escape(Path(data['json']).name)}</a>.</p>
 </body></html>

@@ -62,6 +62,7 @@ class ValidationResult:
     reconnections: int = 0
     files: dict[str, str] = field(default_factory=dict)
     further_models: list[FurtherModelResult] = field(default_factory=list)  # the firmware's other models
+    debug: dict | None = None           # validate --debug's finding (tinyedge.validation.debug)
 
     @property
     def complete(self) -> bool:
@@ -104,6 +105,7 @@ class ValidationResult:
             "seconds": round(self.seconds, 3),
             "reconnections": self.reconnections,
             "further_models": [model.to_json() for model in self.further_models],
+            "debug": self.debug,
             "build_stages": self.build.stages,
             **self.files,
             "per_sample": {
@@ -137,12 +139,14 @@ def select_samples(total: int, requested: int | None) -> int:
 
 def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
              elf: Path | None = None, min_infer_timeout: float = MIN_INFER_TIMEOUT_S,
-             progress: Callable[[int], None] | None = None, write: bool = True) -> ValidationResult:
+             progress: Callable[[int], None] | None = None, write: bool = True,
+             debug_samples: int | None = None) -> ValidationResult:
     """Runs the first `samples` test samples (all by default) on the device behind `link`.
 
     Writes validation.json and report.html into the build folder when complete; on a device failure
     (or Ctrl-C) writes validation-partial.json and report-partial.html and raises ValidationFailed
-    (KeyboardInterrupt is re-raised)."""
+    (KeyboardInterrupt is re-raised). With `debug_samples`, the first that many samples are run again
+    on the layer build, every step's output compared with host TFLM's (tinyedge.validation.debug)."""
     from . import report
 
     x, y = build.test_split()
@@ -156,6 +160,7 @@ def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
     session = DeviceSession(link.open, expected=expected, infer_timeout=FIRST_INFER_TIMEOUT_S)
     results: list[SampleResult] = []
     further: list[FurtherModelResult] = []
+    debug_found = None
     timing = {"slowest": 0.0, "last": 0.0}
     error: DeviceFailure | None = None
     interrupted = False
@@ -181,6 +186,9 @@ def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
         others = (build.firmware.get("models") or [])[1:]
         if error is None and others:   # the firmware's further models: random inputs, bit-exact with TFLM
             further = check_further_models(session.client, others, count)
+        if error is None and debug_samples:
+            from .debug import debug_build
+            debug_found = debug_build(session.client, build, reference.inputs[:min(debug_samples, count)])
     except DeviceFailure as failure:  # while connecting: no sample ran
         error = failure
     except KeyboardInterrupt:
@@ -194,6 +202,7 @@ def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
     result = _result(build, link, reference, y[:count], count, len(x), results, flash_bytes, ram_bytes,
                      seconds, session)
     result.further_models = further
+    result.debug = debug_found.to_json() if debug_found is not None else None
     if error is None and not interrupted:
         if write:
             report.write_outputs(result, partial=False)
