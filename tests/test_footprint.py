@@ -30,7 +30,7 @@ def _need_arm_gcc() -> None:
 # `[static] const <type> [*const] <name>[<length>]? = ...;` at file scope: one object the generator
 # declared. The oracle for the generator's byte counts, which come from its typed arrays instead.
 _DECLARATION = re.compile(r"^(?:static\s+)?const\s+(?P<type>\w+)\s+(?P<name>\w+)\s*"
-                          r"(?:\[(?P<length>\w+)\])?\s*=", re.MULTILINE)
+                          r"(?:\[(?P<length>\w+)\])?\s*(?:TINYEDGE_\w+_PLACEMENT\s*)?=", re.MULTILINE)
 _SCALAR_BYTES = {"int8_t": 1, "uint8_t": 1, "int32_t": 4, "uint32_t": 4, "size_t": 4}
 
 
