@@ -21,8 +21,6 @@ from .runtime import RuntimeChoice
 from .sanitize import arduino_name, c_string, one_line
 
 KINDS = ("platformio", "arduino-library", "cmake")
-# A real board's link writes firmware.map beside firmware.elf (SCons expands $BUILD_DIR; tinyedge.memory_map)
-MAP_FLAG = "-Wl,-Map,$BUILD_DIR/firmware.map"
 # A target may lay its project out its own way: the host's is the protocol firmware as a host program.
 LAYOUTS = (*KINDS, "host")
 
@@ -345,8 +343,6 @@ def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: d
     extra_flags += plan.link_flags
     if plan.layers:   # the protocol library does not see tinyedge_config.h: it gets the layer build here
         extra_flags += ["-DTE_LAYERS", f"-DTE_LAYERS_MAX_STEPS={context['layer_steps']}u"]
-    if board.kind == "platformio":   # the linker's map, for the report's memory map (emulated boards'
-        extra_flags.append(MAP_FLAG)  # platform links with one already)
     context = dict(context, platform=plan.platform_spec or board.platformio.platform,
                    lib_deps=lib_deps, extra_build_flags=extra_flags, src_flags=src_flags)
     files = {"platformio.ini": render_template("platformio/platformio.ini.j2", context),

@@ -12,6 +12,8 @@ from ..errors import TinyedgeError
 from . import Built, FirmwareFigures
 from .base import BaseTarget
 
+MAP_FLAG = "-Wl,-Map,$BUILD_DIR/firmware.map"
+
 # What a real board's port counts with each timer its board file may name (boards.KIND_RULES).
 TIMER_UNITS = {"dwt": "cycles", "micros": "us"}
 
@@ -22,7 +24,10 @@ class PlatformIOTarget(BaseTarget):
         return TIMER_UNITS[self.board.timer]
 
     def plan(self, plan) -> None:
-        """A real board's project names its PlatformIO platform as the board file does: nothing to add."""
+        """A real board's project names its PlatformIO platform as the board file does; its link writes
+        firmware.map beside firmware.elf (SCons expands $BUILD_DIR), the report's memory map
+        (tinyedge.memory_map; the emulated boards' platform links with one already)."""
+        plan.link_flags = [*plan.link_flags, MAP_FLAG]
 
     def firmware_figures(self) -> FirmwareFigures:
         from ..footprint import PROTOCOL_FLASH_BYTES, PROTOCOL_RAM_BYTES
