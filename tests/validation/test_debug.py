@@ -301,3 +301,103 @@ def test_a_changed_weight_on_emu_m4_is_named_first(tmp_path):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (the setup step installs it)")
     _check_changed_weight_is_named("emu-m4", tmp_path)
+
+
+def _check_ad_device_follows_tflm(board_name: str, tmp_path: Path) -> None:
+    if not AD_MODEL.is_file():
+        pytest.skip(f"the MLPerf Tiny AD model is not here ({AD_MODEL})")
+    model_bytes = AD_MODEL.read_bytes()
+    sample = [np.frombuffer(AD_INPUT.read_bytes(), np.int8).reshape(1, 640)]
+    target, elf = _layer_firmware(board_name, AD_MODEL, tmp_path / "ad01", None)
+    steps, finding = _debug_on(target, elf, model_bytes, sample)
+    data = finding.to_json()["samples"][0]
+    # The oracle for where TFLite parts: numpy on tf.lite.Interpreter's and tflite_micro's tensors.
+    tensors = [s.output_tensor for s in steps]
+    tflm = debug.tflm_tensors(model_bytes, tensors, sample)[0]
+    tflite = debug.tflite_tensors(model_bytes, tensors, sample)[0][0]
+    parts = next(k for k in range(len(steps)) if not np.array_equal(tflm[k], tflite[k]))
+    gap = np.abs(tflm[parts].astype(int) - tflite[parts].astype(int))
+    assert data["first_difference"] is None and data["device_crc"] == data["tflm_crc"], finding.text
+    assert data["tflite_parts_at"]["step"] == parts
+    assert data["tflite_parts_at"]["tflite_vs_tflm"] == {
+        "elements": tflm[parts].size, "differing": int(np.count_nonzero(gap)), "largest_difference": int(gap.max())}
+    assert 1 <= gap.max() <= 2
+    assert f"parts from TFLM at step {parts} " in finding.text and "The device follows TFLM, not TFLite." in finding.text
+    print(finding.text)
+
+
+def test_on_the_ad_model_the_host_target_follows_tflm_where_tflite_parts(tmp_path):
+    _check_ad_device_follows_tflm("host", tmp_path)
+
+
+@pytest.mark.emulated
+def test_on_the_ad_model_emu_m4_follows_tflm_where_tflite_parts(tmp_path):
+    import shutil
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (the setup step installs it)")
+    _check_ad_device_follows_tflm("emu-m4", tmp_path)
+
+
+# ---- the command line ----------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_validate_debug_on_the_host_writes_the_finding_into_validation_json_and_the_report(tmp_path):
+    """`tinyedge validate --board host --debug-samples 2 --json` on a copy of the built-in example (its
+    build reused when the repository's example was built for the host before): the finding is in the
+    JSON on stdout, validation.json and report.html, and its CRCs are zlib.crc32 of TFLM's tensors."""
+    import json
+    import shutil
+
+    from support import REPO, run_tinyedge
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no host C compiler")
+    shutil.copy(REPO / "examples" / "digits" / "tinyedge.toml", tmp_path / "tinyedge.toml")
+    built = REPO / "examples" / "digits" / "build" / "host"
+    if (built / "manifest.json").is_file():
+        shutil.copytree(built, tmp_path / "build" / "host")
+    bad = run_tinyedge("validate", "--board", "host", "--dir", str(tmp_path), "--debug-samples", "0")
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith(
+        "error: --debug-samples 0 is not a positive number of samples")
+    run = run_tinyedge("validate", "--board", "host", "--dir", str(tmp_path), "--samples", "12",
+                       "--debug-samples", "2", "--json")
+    assert run.returncode == 0, run.stderr[-3000:]
+    found = json.loads(run.stdout)["debug"]
+    folder = tmp_path / "build" / "host"
+    assert json.loads((folder / "validation.json").read_text())["debug"] == found
+    assert found["verdict"] == "equal" and len(found["samples"]) == 2 and found["first_difference"] is None
+    model_bytes = (folder / "model.tflite").read_bytes()
+    from tinyedge.validation.buildinfo import load_build_folder
+    from tinyedge.boards import Catalogue
+    from tinyedge.validation.reference import host_reference
+    build = load_build_folder(Catalogue.load().get("host"), folder, "digits")
+    x, _ = build.test_split()
+    inputs = host_reference(model_bytes, x[:2]).inputs
+    tensors = [step["tensor"] for step in found["step_table"]]
+    for sample, values in zip(found["samples"], debug.tflm_tensors(model_bytes, tensors, list(inputs))):
+        assert sample["device_crc"] == sample["tflm_crc"] == [f"{zlib.crc32(v.tobytes()):08x}" for v in values]
+    page = (folder / "report.html").read_text()
+    assert "Debug: the first step that differs" in page and found["samples"][0]["device_crc"][0] in page
+    text = run_tinyedge("validate", "--board", "host", "--dir", str(tmp_path), "--samples", "3", "--debug")
+    assert text.returncode == 0 and "debug:" in text.stdout and "the device follows TFLM step for step" in \
+        " ".join(text.stdout.split())
+
+
+def test_a_tflm_runtime_layer_build_without_crcs_compares_the_output_only():
+    """TFLM's profiler times operators but sends no CRC (0): the finding says so, and compares the
+    device's output with TFLM's."""
+    model_bytes = small_cnn_model().read_bytes()
+    steps = operator_steps(model_bytes)
+    sample = random_samples(model_bytes, 1)
+    host = debug.tflm_tensors(model_bytes, [s.output_tensor for s in steps], sample)[0]
+
+    class NoCrcs(FakeDevice):
+        def layers(self):
+            return [(100, 0) for _ in self.tensors]
+
+    device = NoCrcs([tensor.copy() for tensor in host])
+    finding = debug.debug_device(device, model_bytes, steps, sample, runtime="tflm")
+    data = finding.to_json()
+    assert data["checksums"] is False and data["verdict"] == "unchecked" and device.fetched == []
+    assert finding.samples[0].output_equal is True
+    assert "does not checksum" in finding.text and "equals host TFLM's on 1 of 1 sample" in finding.text

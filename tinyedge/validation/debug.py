@@ -235,6 +235,7 @@ class SampleDebug:
     verdict: str = "equal"       # equal | rounding (the device is TFLite's there) | differs (neither)
     output_equal: bool | None = None
     single_step: bool = False    # device_vs_tflite is TFLite's step alone on TFLM's inputs to it
+    tflite_output_vs_tflm: TensorDifference | None = None   # the last step's tensors, whole model each
 
     def to_json(self, steps) -> dict:
         data = {"sample": self.sample, "steps": self.steps,
@@ -253,6 +254,8 @@ class SampleDebug:
         if self.tflite_parts_at is not None:
             data["tflite_parts_at"] = {**_step_json(steps[self.tflite_parts_at]),
                                        "tflite_vs_tflm": self.tflite_vs_tflm.to_json()}
+        if self.tflite_output_vs_tflm is not None:
+            data["tflite_last_step_vs_tflm"] = self.tflite_output_vs_tflm.to_json()
         return data
 
 
@@ -267,6 +270,7 @@ class DebugFinding:
 
     def to_json(self) -> dict:
         return {"runtime": self.runtime, "steps": len(self.steps), "checksums": self.checksums,
+                "step_table": [_step_json(step) for step in self.steps],
                 "samples": [sample.to_json(self.steps) for sample in self.samples],
                 "tflite_error": self.tflite_error, "text": self.text,
                 "first_difference": next((s.first_difference for s in self.samples
@@ -300,6 +304,8 @@ def compare_sample(sample: int, steps, device_crcs: Sequence[int], tflm: Sequenc
             if not gap.equal:
                 result.tflite_parts_at, result.tflite_vs_tflm = position, gap
                 break
+        if tflm:
+            result.tflite_output_vs_tflm = difference(tflite[-1], tflm[-1])
     first = next((k for k, (d, h) in enumerate(zip(device_crcs, host_crcs)) if d != h), None)
     result.first_difference = first
     if first is None:
@@ -413,8 +419,11 @@ def finding_text(finding: DebugFinding) -> str:
                 follows = " The device follows TFLM, not TFLite."
             elif s.verdict == "rounding":
                 follows = " The device follows TFLite there, not TFLM."
-            parts.append(f"TFLite's interpreter itself parts from TFLM at {_name(steps[s.tflite_parts_at])} "
-                         f"({_of(s.tflite_vs_tflm)}; sample {s.sample}).{follows}")
+            last = ""
+            if s.tflite_output_vs_tflm is not None and not s.tflite_output_vs_tflm.equal:
+                last = f"; at the last step, {_of(s.tflite_output_vs_tflm)}"
+            parts.append(f"TFLite's interpreter itself parts from TFLM at {_name(steps[s.tflite_parts_at])}: "
+                         f"{_of(s.tflite_vs_tflm)} (sample {s.sample}{last}).{follows}")
         else:
             parts.append(f"TFLite's interpreter gives TFLM's tensors at every step on "
                          f"{_samples(len(samples))}.")
@@ -507,7 +516,8 @@ def summary_row(data: dict | None) -> tuple[str, str] | None:
         return "debug", f"{data['steps']} operators timed, no per-step CRC (TFLM runtime)"
     first = next((s["first_difference"] for s in samples if s.get("first_difference")), None)
     if first is None:
-        return "debug", f"all {data['steps']} steps equal host TFLM on {len(samples)} sample(s)"
+        count = "1 sample" if len(samples) == 1 else f"{len(samples)} samples"
+        return "debug", f"all {data['steps']} steps equal host TFLM on {count}"
     kind = {"rounding": "the rounding trap (equals TFLite)", "differs": "equals neither TFLM nor TFLite"}
     gap = first["device_vs_tflm"]
     layer = f" {first['layer']}" if first.get("layer") else ""
