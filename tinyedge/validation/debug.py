@@ -385,11 +385,12 @@ def finding_text(finding: DebugFinding) -> str:
     else:
         s = min(differing, key=lambda item: item.first_difference)
         step = steps[s.first_difference]
-        where = (f"{_samples(len(differing))} of {len(samples)}" if len(samples) > 1 else "the sample")
+        where = (f"{len(differing)} of {_samples(len(samples))} (first: sample {s.sample})" if len(samples) > 1
+                 else f"sample {s.sample}")
         before = (f"the {s.first_difference} step{'s' if s.first_difference != 1 else ''} before it agree"
                   if s.first_difference else "it is the model's first step")
         parts.append(f"The first step whose output on the device differs from host TFLM's is {_name(step)}, "
-                     f"on {where} (sample {s.sample}): {_of(s.device_vs_tflm)}; {before}.")
+                     f"on {where}: {_of(s.device_vs_tflm)}; {before}.")
         if s.verdict == "rounding":
             on = " run alone on the same inputs" if s.single_step else ""
             parts.append(f"There the device's tensor equals that of TFLite's interpreter{on} (single rounding): "
