@@ -401,3 +401,27 @@ def test_a_tflm_runtime_layer_build_without_crcs_compares_the_output_only():
     assert data["checksums"] is False and data["verdict"] == "unchecked" and device.fetched == []
     assert finding.samples[0].output_equal is True
     assert "does not checksum" in finding.text and "equals host TFLM's on 1 of 1 sample" in finding.text
+
+
+def test_a_comparison_that_cannot_finish_is_kept_as_the_finding_not_raised():
+    """In validate, a CRC that differs over equal bytes is the finding (validation.json keeps the
+    samples), one line in the summary; the build's steps are the native runtime's generated ones."""
+    from tinyedge.codegen import generate
+    model = small_cnn_model()
+    model_bytes = model.read_bytes()
+    steps = generate(parse(model_bytes)).steps
+    sample = random_samples(model_bytes, 1)
+    host = debug.tflm_tensors(model_bytes, [s.output_tensor for s in steps], sample)[0]
+
+    class WrongCrc(FakeDevice):
+        def layers(self):
+            rows = super().layers()
+            rows[1] = (rows[1][0], rows[1][1] ^ 0xFFFF)
+            return rows
+
+    build = SimpleNamespace(model_bytes=model_bytes, model_path=model, firmware={"runtime": "native"})
+    finding = debug.debug_build(WrongCrc([t.copy() for t in host]), build, sample)
+    data = finding.to_json()
+    assert data["error"].startswith("step 1's CRC-32 from the device is") and data["verdict"] == "none"
+    assert debug.summary_row(data) == ("debug", f"steps not compared: {data['error']}")
+    assert [len(data["step_table"]), data["step_table"][4]["layer"]] == [len(steps), steps[4].layer]

@@ -267,18 +267,21 @@ class DebugFinding:
     tflite_error: str | None = None           # why TFLite's interpreter gave no second opinion
     checksums: bool = True                    # False: the firmware times steps but sends no CRC (TFLM)
     text: str = ""
+    error: str | None = None                  # why the comparison stopped (one line), when it did
 
     def to_json(self) -> dict:
         return {"runtime": self.runtime, "steps": len(self.steps), "checksums": self.checksums,
                 "step_table": [_step_json(step) for step in self.steps],
                 "samples": [sample.to_json(self.steps) for sample in self.samples],
-                "tflite_error": self.tflite_error, "text": self.text,
+                "tflite_error": self.tflite_error, "text": self.text, "error": self.error,
                 "first_difference": next((s.first_difference for s in self.samples
                                           if s.first_difference is not None), None),
                 "verdict": _overall_verdict(self.samples)}
 
 
 def _overall_verdict(samples: list[SampleDebug]) -> str:
+    if not samples:
+        return "none"
     verdicts = {sample.verdict for sample in samples}
     for verdict in ("differs", "rounding", "unchecked"):
         if verdict in verdicts:
@@ -500,8 +503,16 @@ def debug_build(client, build, inputs: Sequence[np.ndarray]) -> DebugFinding:
     """validate --debug on the build's own firmware (a layer build), for `inputs` (int8 samples)."""
     from ..console import say
     runtime = str(build.firmware.get("runtime") or "native")
+    from ..device.errors import DeviceFailure
     say(f"validate --debug: every step of {len(inputs)} sample(s) against host TFLM (kPreserveAllTensors)")
-    finding = debug_device(client, build.model_bytes, build_steps(build), list(inputs), runtime)
+    steps = build_steps(build)
+    try:
+        finding = debug_device(client, build.model_bytes, steps, list(inputs), runtime)
+    except DeviceFailure:
+        raise   # the device's fault: the validation stops as for any sample, its results kept
+    except TinyedgeError as error:   # the comparison's own finding (a CRC over equal bytes...): kept
+        finding = DebugFinding(runtime, steps, error=error.one_line())
+        finding.text = f"validate --debug could not compare the steps: {error.one_line()}"
     say(f"validate --debug: {finding.text}")
     return finding
 
@@ -513,6 +524,8 @@ def summary_row(data: dict | None) -> tuple[str, str] | None:
     if not data:
         return None
     samples = data.get("samples") or []
+    if data.get("error"):
+        return "debug", f"steps not compared: {data['error']}"
     if not data.get("checksums", True):
         return "debug", f"{data['steps']} operators timed, no per-step CRC (TFLM runtime)"
     first = next((s["first_difference"] for s in samples if s.get("first_difference")), None)
