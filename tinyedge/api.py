@@ -99,14 +99,17 @@ def folder_of(result: BuildResult, project: Project) -> BuildFolder:
 
 
 def validate(project: Project, *, port: str | None = None, samples: int | None = None,
-             build_first: bool = True, debug_samples: int | None = None) -> ValidationResult:
+             build_first: bool = True, debug_samples: int | None = None,
+             layers: bool = False) -> ValidationResult:
     """Build (cached stages reused; the build's table goes to stderr), open the board through its target
     (QEMU or the host program started here, or the real board's port), run `samples` test samples
     (default all) and compare with the host TFLM reference; validation.json and report.html are written
     and recorded in the manifest. The build folder stays locked from the build to the last sample. A
     device fault: ValidationFailed (a TinyedgeError) carrying the samples so far. `debug_samples`
     (validate --debug): the firmware is a layer build, and that many of the samples are run again with
-    every step's output compared with host TFLM's (the finding is the result's `debug`)."""
+    every step's output compared with host TFLM's (the finding is the result's `debug`). `layers`
+    (validate --layers): a layer build too, and the last sample's inference is timed step by step (the
+    result's `layers`; report.html charts it)."""
     import time
 
     from .locking import build_folder_lock
@@ -119,13 +122,15 @@ def validate(project: Project, *, port: str | None = None, samples: int | None =
     check_sample_count(samples)  # a bad sample count fails before the build
     check_debug_samples(debug_samples)
     with build_folder_lock(project.build_dir):
-        folder = run_build(project, layers=bool(debug_samples)) if build_first else project.load()
+        folder = run_build(project, layers=bool(debug_samples) or layers) if build_first else project.load()
         started = time.perf_counter()
         with for_board(project.board).link(folder.elf, port) as link:
-            result = run_validation(folder, link, samples, elf=folder.elf, debug_samples=debug_samples)
+            result = run_validation(folder, link, samples, elf=folder.elf, debug_samples=debug_samples,
+                                    layers=layers)
         data = result.to_json()
         _record_measurement(project, "validate", folder,
-                            {"samples": samples, "port": port, "debug_samples": debug_samples},
+                            {"samples": samples, "port": port, "debug_samples": debug_samples,
+                             "layers": layers},
                             [data["json"], data["report"], *data.get("plots", [])],
                             {key: data.get(key) for key in MEASURED_FIGURES},
                             time.perf_counter() - started)

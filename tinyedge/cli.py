@@ -136,6 +136,10 @@ def flash(**options):
               help="Build a layer firmware and, for the first --debug-samples samples, compare every step's "
                    "output on the device with host TFLM: name the first that differs, by how much, and "
                    "whether it is TFLite's rounding (the finding goes into validation.json and the report).")
+@click.option("--layers", is_flag=True,
+              help="Build a layer firmware and time every step of the last sample's inference: op, layer, "
+                   "output shape, MACs, time, share, time per MAC, the sum against the whole (report.html "
+                   "charts it).")
 @click.option("--debug-samples", type=int, metavar="K",
               help="Samples --debug compares step by step (default 1; implies --debug).")
 @further_models_option

@@ -18,7 +18,7 @@ JSON_LEFT_OUT = ("per_sample", "build_stages")
 def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool = False,
         port: str | None = None, samples: int | None = None, runtime: str | None = None,
         tflm_dir: Path | None = None, models: tuple[str, ...] = (), debug: bool = False,
-        debug_samples: int | None = None) -> None:
+        debug_samples: int | None = None, layers: bool = False) -> None:
     from .. import api
     from .build import further_model_specs
     from ..validation import ValidationFailed
@@ -35,7 +35,7 @@ def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool =
     project = api.open_project(project_dir, board, {"runtime.kind": runtime, "runtime.tflm_dir": tree},
                                models=further_model_specs(models))
     try:
-        result = api.validate(project, port=port, samples=samples, debug_samples=debug_samples)
+        result = api.validate(project, port=port, samples=samples, debug_samples=debug_samples, layers=layers)
     except ValidationFailed as failed:
         if as_json:  # the samples measured before the fault, with "complete": false
             _echo_json(failed.result.to_json())
@@ -108,6 +108,10 @@ def _print_summary(data: dict) -> None:
     click.echo(f"validation of {data['model']['name']} on {data['board']} ({data['link']})")
     for name, value in summary_rows(data):
         click.echo(f"  {name + ':':<20} {value}")
+    if data.get("layers"):   # validate --layers: the last sample's inference, step by step
+        from ..bench import layer_lines
+        for line in layer_lines(data["layers"]):
+            click.echo(line.replace("first input", "last sample"))
     click.echo(f"  {'report:':<20} {data['report']}")
     if data.get("debug"):   # validate --debug's finding, as one paragraph
         import textwrap

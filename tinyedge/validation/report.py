@@ -275,7 +275,7 @@ img {{ max-width: 100%; }}
 <p>Model {escape(data['model']['file'])} (sha256 {escape(data['model']['sha256'][:16])}), link {escape(data['link'])}.</p>
 <table>{summary}</table>
 {figures}
-<h2>Build stages</h2>
+{_profile_html(data, plots)}<h2>Build stages</h2>
 <table><tr><th>stage</th><th>kind</th><th>{escape(data['metric'])}</th><th>params</th><th>model</th></tr>
 {stages}</table>
 {_debug_html(data)}<h2>Samples whose int8 output differs from host TFLM</h2>

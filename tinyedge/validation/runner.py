@@ -63,6 +63,8 @@ class ValidationResult:
     files: dict[str, str] = field(default_factory=dict)
     further_models: list[FurtherModelResult] = field(default_factory=list)  # the firmware's other models
     debug: dict | None = None           # validate --debug's finding (tinyedge.validation.debug)
+    layers: dict | None = None          # validate --layers: bench.layer_table_of the last sample's inference
+    memory: dict | None = None          # tinyedge.memory_map of the firmware, when its link left a map
 
     @property
     def complete(self) -> bool:
@@ -106,6 +108,8 @@ class ValidationResult:
             "reconnections": self.reconnections,
             "further_models": [model.to_json() for model in self.further_models],
             "debug": self.debug,
+            "layers": self.layers,
+            "memory": self.memory,
             "build_stages": self.build.stages,
             **self.files,
             "per_sample": {
@@ -140,13 +144,14 @@ def select_samples(total: int, requested: int | None) -> int:
 def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
              elf: Path | None = None, min_infer_timeout: float = MIN_INFER_TIMEOUT_S,
              progress: Callable[[int], None] | None = None, write: bool = True,
-             debug_samples: int | None = None) -> ValidationResult:
+             debug_samples: int | None = None, layers: bool = False) -> ValidationResult:
     """Runs the first `samples` test samples (all by default) on the device behind `link`.
 
     Writes validation.json and report.html into the build folder when complete; on a device failure
     (or Ctrl-C) writes validation-partial.json and report-partial.html and raises ValidationFailed
     (KeyboardInterrupt is re-raised). With `debug_samples`, the first that many samples are run again
-    on the layer build, every step's output compared with host TFLM's (tinyedge.validation.debug)."""
+    on the layer build, every step's output compared with host TFLM's (tinyedge.validation.debug).
+    With `layers` (a layer build), the last sample's inference is timed step by step (result.layers)."""
     from . import report
 
     x, y = build.test_split()
@@ -161,6 +166,7 @@ def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
     results: list[SampleResult] = []
     further: list[FurtherModelResult] = []
     debug_found = None
+    profile = None
     timing = {"slowest": 0.0, "last": 0.0}
     error: DeviceFailure | None = None
     interrupted = False
@@ -183,6 +189,8 @@ def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
         started = time.monotonic()
         outcome = run_samples(session, (reference.inputs[i].tobytes() for i in range(count)), on_result)
         error = outcome.error
+        if error is None and layers and results:   # te-layers: the last inference, before any other runs
+            profile = _layer_profile(session.client, build, results[-1].ticks)
         others = (build.firmware.get("models") or [])[1:]
         if error is None and others:   # the firmware's further models: random inputs, bit-exact with TFLM
             further = check_further_models(session.client, others, count)
@@ -203,6 +211,8 @@ def validate(build: BuildFolder, link: Link, samples: int | None = None, *,
                      seconds, session)
     result.further_models = further
     result.debug = debug_found.to_json() if debug_found is not None else None
+    result.layers = profile
+    result.memory = _memory_map(elf if elf is not None else build.elf, build)
     if error is None and not interrupted:
         if write:
             report.write_outputs(result, partial=False)
@@ -252,6 +262,28 @@ def _result(build: BuildFolder, link: Link, reference: HostReference, labels: np
                             labels[:done], latencies, unit, ticks_per_second, metrics,
                             build.labels(classes), flash_bytes, ram_bytes, seconds, device_model,
                             reconnections=session.reconnections)
+
+
+def _layer_profile(client, build: BuildFolder, ticks) -> dict:
+    """bench's per-layer table of the device's last inference (te-layers) on this build's model."""
+    from ..bench import layer_table_of, model_steps
+    from ..layers import layer_rows
+    from ..tflite.model import parse
+    model = parse(build.model_bytes, source=str(build.model_path))
+    steps = model_steps(model, build.firmware.get("runtime") or "native")
+    return layer_table_of(layer_rows(steps, client.layers()), ticks)
+
+
+def _memory_map(elf: Path | None, build: BuildFolder) -> dict | None:
+    """The firmware's flash and RAM per share against the board's limits (None without a map file)."""
+    from ..memory_map import find_map, read_memory_map
+    if elf is None or not Path(elf).is_file() or find_map(elf) is None:
+        return None
+    try:
+        return read_memory_map(elf, project=build.firmware_project, runtime=build.firmware.get("runtime") or
+                               "native", board=build.board).to_json()
+    except TinyedgeError:
+        return None
 
 
 def _footprint(elf: Path | None) -> tuple[int | None, int | None]:
