@@ -169,3 +169,36 @@ def test_bench_layers_on_emu_m4(cnn, tmp_path):
                                                  "ram_limit": result.memory["ram_limit"],
                                                  "flash_limit_name": result.memory["flash_limit_name"],
                                                  "ram_limit_name": result.memory["ram_limit_name"]}
+
+
+def test_validate_layers_on_the_host_target(tmp_path):
+    """validate --layers: the layer build's last sample timed step by step, in validation.json and
+    report.html (chart and table), with the memory map; agreement with TFLM is unchanged."""
+    from tinyedge import buildfiles
+    from tinyedge.elfsize import read_elf_size
+    from tinyedge.pipeline.firmware_stage import record_of
+    from tinyedge.project import build_firmware
+    from tinyedge.targets import for_board
+    from tinyedge.tflite.model import load
+    from tinyedge.validation import BuildFolder, validate
+
+    board = Catalogue.load().get("host")
+    if for_board(board).missing_toolchain():
+        pytest.skip(for_board(board).missing_toolchain())
+    digits, inputs, labels = native_model_zoo.digits_model()
+    built = build_firmware(board, digits, tmp_path, runtime="native", name="digits", layers=True,
+                           console=_quiet)
+    quant = load(digits).main.input_tensors()[0].quantization
+    x = (inputs[:6].astype(np.float32) - quant.zero_point[0]) * quant.scale[0]   # the int8 inputs again
+    np.savez(tmp_path / buildfiles.TEST_DATA, x=x, y=labels[:6])
+    folder = BuildFolder(board, tmp_path, "digits", digits.read_bytes(), {"firmware": record_of(built, tmp_path)})
+    with for_board(board).link(built.elf, None) as link:
+        result = validate(folder, link, 6, progress=lambda done: None, layers=True)
+    assert result.complete and result.metrics.agreement == 1.0
+    _assert_layer_table(result.layers, digits)
+    data = json.loads(Path(result.files["json"]).read_text())
+    assert data["layers"] == result.layers
+    assert sum(data["memory"]["flash"].values()) == read_elf_size(built.elf).flash_bytes
+    html = Path(result.files["report"]).read_text()
+    assert "report-layers.png" in html and "report-memory.png" in html
+    assert all(row["layer"] in html for row in result.layers["rows"])

@@ -50,15 +50,15 @@ class BuildFolder:
 
     @property
     def firmware_project(self) -> Path:
-        project = self.firmware.get("project")
-        return Path(project) if project else self.path / FIRMWARE_FOLDER
+        project = self.firmware.get("project")   # the stage records it relative to the build folder
+        return self.path / project if project else self.path / FIRMWARE_FOLDER
 
     @property
     def elf(self) -> Path | None:
         """The compiled firmware: the ELF the build recorded, else PlatformIO's default place for it
         (a real board's project compiled with `pio run` on another machine and copied back)."""
         recorded = self.firmware.get("elf")
-        candidates = [Path(recorded)] if recorded else []
+        candidates = [self.path / recorded] if recorded else []   # absolute, or relative to the folder
         candidates.append(self.firmware_project / ".pio" / "build" / self.board.name / "firmware.elf")
         return next((path for path in candidates if path.is_file()), None)
 
