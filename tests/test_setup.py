@@ -72,7 +72,7 @@ def test_setup_is_idempotent_and_fast_when_done():
     result = subprocess.run([sys.executable, "-m", "tinyedge.bootstrap"], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "[setup] Arm and AVR toolchains, clang, CMake, Arduino AVR core, QEMU, simavr and Chromium: present" in result.stdout
+    assert "[setup] Arm and AVR toolchains, clang, CMake, Arduino AVR core, QEMU, simavr, Chromium and PostgreSQL: present" in result.stdout
     assert "[setup] Python packages: up to date" in result.stdout
 
 
@@ -84,8 +84,10 @@ def test_setup_without_apt_says_what_to_install(tmp_path):
     assert result.returncode == 1
     # The Arduino core is found by its folder, not on PATH, so it is missing only where it is not installed.
     core = [] if bootstrap.ARDUINO_AVR_CORE.is_file() else ["arduino-core-avr"]
+    # So is PostgreSQL's initdb (under /usr/lib/postgresql/<major>/bin, not on PATH).
+    postgresql = [] if bootstrap.postgresql_bin() else ["postgresql"]
     missing = ["gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "libstdc++-arm-none-eabi-newlib", "qemu-system-arm",
-               "gcc-avr", "avr-libc", *core, "simavr", "clang", "cmake", "chromium"]
+               "gcc-avr", "avr-libc", *core, "simavr", "clang", "cmake", "chromium", *postgresql]
     assert result.stderr.strip() == (
         f"[setup] error: missing {', '.join(missing)}; install them with your package manager: "
         f"{' '.join(missing)} and run this step again")

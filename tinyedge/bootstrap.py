@@ -3,7 +3,8 @@
 Runs with the system Python and the standard library only (nothing else is installed yet):
 1. Debian packages for the emulated boards (Arm cross compiler with newlib and libstdc++, QEMU) and for
    the Arduino library's build test (avr-gcc, avr-libc, the Arduino AVR core, simavr), headless Chromium
-   for the reports' screenshots (--no-install-recommends keeps it to the browser), installed with
+   for the reports' screenshots (--no-install-recommends keeps it to the browser), PostgreSQL for the
+   tune test's shared study (the test starts its own server on a socket; no service is needed), installed with
    apt-get when missing and apt is usable; otherwise a message saying what to install.
 2. A virtual environment (.venv beside this checkout) with tinyedge and its test extra; reinstalled only
    when pyproject.toml changed.
@@ -27,7 +28,9 @@ STAMP = VENV / ".tinyedge-installed"
 
 DEBIAN_PACKAGES = ["gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "libstdc++-arm-none-eabi-newlib",
                    "qemu-system-arm", "gcc-avr", "avr-libc", "arduino-core-avr", "simavr", "clang", "cmake",
-                   "chromium"]
+                   "chromium", "postgresql"]
+# Where Debian's postgresql puts its server binaries (one folder per major version; not on PATH).
+POSTGRESQL_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 # Where Debian's arduino-core-avr puts the Arduino core (tests/project compiles the library against it).
 ARDUINO_AVR_CORE = Path("/usr/share/arduino/hardware/arduino/avr/cores/arduino/Arduino.h")
 
@@ -54,6 +57,17 @@ def _avr_library_present(name: str) -> bool:
     return os.path.isabs(found) and os.path.exists(found)
 
 
+def postgresql_bin() -> Path | None:
+    """The folder of Debian's PostgreSQL server binaries (initdb, pg_ctl, postgres), the newest major
+    version when several are installed; None when there is none."""
+    import glob
+    folders = [Path(f) for f in glob.glob(POSTGRESQL_BIN_GLOB) if (Path(f) / "initdb").is_file()]
+    def major(folder: Path) -> tuple[int, str]:
+        name = folder.parent.name
+        return (int(name) if name.isdigit() else -1, name)
+    return max(folders, key=major) if folders else None
+
+
 def missing_debian_packages() -> list[str]:
     """The Debian packages whose files are absent (checked by file, not by dpkg, to allow other
     installs of the same tools)."""
@@ -71,6 +85,8 @@ def missing_debian_packages() -> list[str]:
         "cmake": shutil.which("cmake") is not None,
         # Headless Chromium renders the reports to PNG (tinyedge.screenshot: bench/validate's screenshots).
         "chromium": any(shutil.which(name) for name in ("chromium", "chromium-browser")),
+        # The server the tune test's workers share a study on (tests/tune/conftest.py starts it).
+        "postgresql": postgresql_bin() is not None,
     }
     return [name for name in DEBIAN_PACKAGES if not present[name]]
 
@@ -78,7 +94,8 @@ def missing_debian_packages() -> list[str]:
 def install_debian_packages() -> None:
     missing = missing_debian_packages()
     if not missing:
-        say("Arm and AVR toolchains, clang, CMake, Arduino AVR core, QEMU, simavr and Chromium: present")
+        say("Arm and AVR toolchains, clang, CMake, Arduino AVR core, QEMU, simavr, Chromium and "
+            "PostgreSQL: present")
         return
     apt = shutil.which("apt-get")
     if apt is None or os.geteuid() != 0:
