@@ -1,0 +1,1 @@
+"""tinyedge tune tests: a package, so this folder's conftest and modules have their own names."""
