@@ -173,6 +173,27 @@ def bench(**options):
     _run("bench", **options)
 
 
+@cli.command(context_settings=CONTEXT)
+@board_option
+@project_dir_option
+@click.option("--trials", type=int, metavar="N", help="Trials to run now (default: tune.trials); a study "
+                                                      "continues, so they add to the earlier ones.")
+@click.option("--workers", type=int, metavar="K", help="Worker processes here sharing the study (default: "
+                                                       "tune.workers).")
+@click.option("--storage", metavar="URL", help="Optuna storage (default: tune.storage, else "
+                                               "sqlite:///<build folder>/tune.db); postgresql://... is "
+                                               "shared by workers on many machines.")
+@click.option("--study", metavar="NAME", help="Study name (default: tune.study, else <project>-<board>).")
+@click.option("--promote", metavar="TRIAL|best",
+              help="Make that trial's build (or the best feasible) the project's build.")
+@tflm_dir_option
+@json_option
+def tune(**options):
+    """Search for the best compressed model under the budgets: every trial built by the real pipeline
+    and measured on the board (or its emulator), driven by an Optuna study that a second run continues."""
+    _run("tune", **options)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the CLI and turns every TinyedgeError into one line on stderr."""
     try:

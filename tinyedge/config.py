@@ -30,6 +30,7 @@ class Setting:
     maximum: float | None = None
     pattern: str | None = None       # a regular expression the whole (string) value must match
     example: Any = None              # shown in `tinyedge init`'s file where the default shows nothing
+    items: Any = None                # a list's check of each item: item -> None (fine) or what it must be
 
 
 # section -> key -> Setting. Order here is the order of `tinyedge init`'s file.
@@ -116,6 +117,40 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "min_agreement": Setting(1.0, "least share (0..1) of the samples `tinyedge validate` sends whose "
                                       "int8 output on the device is identical to host TFLM's; 1.0: every "
                                       "one", minimum=0.0, maximum=1.0),
+    },
+    "tune": {
+        "trials": Setting(10, "trials `tinyedge tune` runs (--trials overrides); a study continues, so "
+                              "a second run adds this many", minimum=1),
+        "workers": Setting(1, "worker processes on this machine sharing the study (--workers)", minimum=1),
+        "storage": Setting("", "Optuna storage URL (e.g. postgresql://user@host/db for workers on many "
+                               "machines); empty: sqlite:///<build folder>/tune.db"),
+        "study": Setting("", "study name; empty: '<project.name>-<board>'"),
+        "seed": Setting(0, "seed of the sampler", minimum=0),
+        "objectives": Setting(["accuracy", "latency", "flash"],
+                              "what the search optimises: accuracy (maximised) or error, and latency, "
+                              "flash, ram (minimised); the budgets are its constraints",
+                              items=lambda item: _choice_item(item, TUNE_OBJECTIVES)),
+        "students": Setting(["tiny_cnn"], "student architectures from the zoo to try",
+                            items=lambda item: None if isinstance(item, str) and item else "a zoo name"),
+        "widths": Setting([0.5, 1.0, 1.5], "student width multipliers to try",
+                          items=lambda item: _number_item(item, 0.05, None)),
+        "depths": Setting([1, 2], "student depths (blocks) to try",
+                          items=lambda item: _number_item(item, 1, None, whole=True)),
+        "temperatures": Setting([2.0, 4.0], "distillation temperatures to try",
+                                items=lambda item: _number_item(item, 0.1, None)),
+        "alphas": Setting([0.1, 0.5], "distillation alphas (hard-label weight) to try",
+                          items=lambda item: _number_item(item, 0.0, 1.0)),
+        "prune": Setting(["off", 0.5], "pruning: \"off\" or final sparsities to try",
+                         items=lambda item: _off_or(item, 0.0, 0.99)),
+        "clusters": Setting(["off", 16], "clustering: \"off\" or clusters per tensor to try",
+                            items=lambda item: _off_or(item, 2, None, whole=True)),
+        "qat": Setting([False, True], "quantization-aware training off (false) and/or on (true)",
+                       items=lambda item: None if isinstance(item, bool) else "true or false"),
+        "low_rank": Setting(["off", 0.5], "low-rank factorisation: \"off\" or rank fractions to try",
+                            items=lambda item: _off_or(item, 0.01, 1.0)),
+        "epochs": Setting(0, "distillation epochs of every trial; 0: distillation.epochs", minimum=0),
+        "compression_epochs": Setting(0, "fine-tuning epochs of each compression step in a trial; 0: "
+                                         "compression.epochs", minimum=0),
     },
     "placement": {
         "weights_section": Setting("", "linker section of the weights (e.g. '.te_weights' for a "
@@ -211,12 +246,44 @@ def _checked(section: str, key: str, value: Any, where: str, setting: Setting | 
     if setting.maximum is not None and value > setting.maximum:
         raise TinyedgeError(f"{where}: '{section}.{key}' is {value}, above its maximum "
                             f"{setting.maximum}", setting.help)
-    if expected is list and not all(isinstance(item, str) for item in value):
+    if expected is list and setting.items is None and not all(isinstance(item, str) for item in value):
         raise TinyedgeError(f"{where}: '{section}.{key}' must be a list of strings", setting.help)
+    if expected is list and setting.items is not None:
+        if not value:
+            raise TinyedgeError(f"{where}: '{section}.{key}' is empty", f"give at least one value: {setting.help}")
+        for item in value:
+            wanted = setting.items(item)
+            if wanted:
+                raise TinyedgeError(f"{where}: '{section}.{key}' holds {_toml_value(item)}, which is not "
+                                    f"{wanted}", setting.help)
     if setting.pattern is not None and not re.fullmatch(setting.pattern, value):
         raise TinyedgeError(f"{where}: '{section}.{key}' is '{value}', not a linker section name",
                             f"use letters, digits, '_', '.' and '$', e.g. '.te_weights'")
     return value
+
+
+TUNE_OBJECTIVES = ("accuracy", "error", "latency", "flash", "ram")
+
+
+def _choice_item(item: Any, choices: tuple) -> str | None:
+    return None if isinstance(item, str) and item in choices else f"one of {', '.join(choices)}"
+
+
+def _number_item(item: Any, low: float | None, high: float | None, whole: bool = False) -> str | None:
+    """None when `item` is a number (a whole one with `whole`) within [low, high], else what it must be."""
+    kind = "a whole number" if whole else "a number"
+    bounds = (f" from {low}" if low is not None else "") + (f" to {high}" if high is not None else "")
+    ok = isinstance(item, int if whole else (int, float)) and not isinstance(item, bool)
+    if ok and ((low is not None and item < low) or (high is not None and item > high)):
+        ok = False
+    return None if ok else kind + bounds
+
+
+def _off_or(item: Any, low: float | None, high: float | None, whole: bool = False) -> str | None:
+    if item == "off":
+        return None
+    wanted = _number_item(item, low, high, whole)
+    return None if wanted is None else f'"off" or {wanted}'
 
 
 def _kind(kind: type) -> str:

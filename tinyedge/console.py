@@ -35,7 +35,8 @@ def is_terminal(stream=None) -> bool:
 class Progress:
     """`done` of `total` `unit` and the rate since the first update: `label: 12/360 samples, 48.1 samples/s`.
 
-    Call it with the count done so far; `close()` ends a bar early (an interrupted run)."""
+    Call it with the count done so far (and an optional `note` shown after the rate, e.g. the best
+    so far); `close()` ends a bar early (an interrupted run)."""
 
     def __init__(self, label: str, total: int, unit: str = "samples", stream=None):
         self.label, self.total, self.unit = label, total, unit
@@ -52,18 +53,20 @@ class Progress:
             self._task = self._bar.add_task(label, total=total, rate="")
             self._bar.start()
 
-    def text(self, done: int) -> str:
+    def text(self, done: int, note: str = "") -> str:
         elapsed = max(time.monotonic() - self.started, 1e-9)
-        return f"{self.label}: {done}/{self.total} {self.unit}, {done / elapsed:.1f} {self.unit}/s"
+        return (f"{self.label}: {done}/{self.total} {self.unit}, {done / elapsed:.1f} {self.unit}/s"
+                + (f"; {note}" if note else ""))
 
-    def __call__(self, done: int) -> None:
+    def __call__(self, done: int, note: str = "") -> None:
         if self._bar is not None:
             elapsed = max(time.monotonic() - self.started, 1e-9)
-            self._bar.update(self._task, completed=done, rate=f"{done / elapsed:.1f} {self.unit}/s")
+            self._bar.update(self._task, completed=done,
+                             rate=f"{done / elapsed:.1f} {self.unit}/s" + (f"  {note}" if note else ""))
             if done >= self.total:
                 self.close()
         elif done >= self._next_line or done == self.total:
-            print(self.text(done), file=self.stream, flush=True)
+            print(self.text(done, note), file=self.stream, flush=True)
             self._next_line = done + max(1, self.total // 10)
 
     def close(self) -> None:

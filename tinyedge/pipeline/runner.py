@@ -47,12 +47,14 @@ def _resolve(base: Path, value: str) -> Path:
 class Pipeline:
     def __init__(self, config: Config, board: Board, project_dir: Path,
                  log: Callable[[str], None] | None = None, tflm_dir: Path | None = None,
-                 layers: bool = False):
+                 layers: bool = False, build_dir: Path | None = None):
         self.config = config
         self.layers = layers   # the firmware is a layer build (--layers)
         self.board = board
         self.project_dir = Path(project_dir).resolve()
-        self.build_dir = files.build_dir(self.project_dir, config["project"]["build_dir"], board.name)
+        # `build_dir`: another folder than the board's (a tune trial's <build_dir>/tune/trial-N)
+        self.build_dir = Path(build_dir).resolve() if build_dir is not None else \
+            files.build_dir(self.project_dir, config["project"]["build_dir"], board.name)
         self.log = log if log is not None else say
         self.manifest = Manifest(self.build_dir)
         self.tflm_dir = Path(tflm_dir).expanduser().resolve() if tflm_dir is not None else None
@@ -486,12 +488,13 @@ def _load_user_student(path: Path, dataset: data_module.Dataset):
 
 
 def build(config: Config, board: Board, project_dir: Path, tflm_dir: Path | None = None,
-          log: Callable[[str], None] | None = None, firmware: bool = True, layers: bool = False) -> BuildResult:
+          log: Callable[[str], None] | None = None, firmware: bool = True, layers: bool = False,
+          build_dir: Path | None = None) -> BuildResult:
     """Run (or reuse from the cache) every stage of a build for one board (`layers`: the firmware is a
-    layer build)."""
+    layer build; `build_dir`: another folder than the board's)."""
     from .nativelog import filtered_stderr
     with filtered_stderr():
-        return Pipeline(config, board, project_dir, log, tflm_dir, layers).run(firmware)
+        return Pipeline(config, board, project_dir, log, tflm_dir, layers, build_dir).run(firmware)
 
 
 def run(config: Config, board: Board, project_dir: Path, log: Callable[[str], None] | None = None,

@@ -1,0 +1,60 @@
+"""`tinyedge tune [--board B] [--trials N] [--workers K] [--storage URL] [--study NAME] [--json]
+[--promote TRIAL|best]`: N more trials of the project's Optuna study (tinyedge.tune), each built by the
+real pipeline and measured on the board's target; prints every trial of the study (Pareto-optimal
+ones marked) and the best feasible, or with --json one object on stdout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+def run(board: str | None = None, project_dir: Path = Path("."), trials: int | None = None,
+        workers: int | None = None, storage: str | None = None, study: str | None = None,
+        as_json: bool = False, promote: str | None = None, tflm_dir: Path | None = None) -> None:
+    from .. import api, tune  # imported late: `tinyedge tune --help` stays instant
+    from ..console import print_table
+
+    project = api.open_project(project_dir, board)
+    result = tune.run(project, trials=trials, workers=workers, storage=storage, study=study,
+                      tflm_dir=tflm_dir)
+    print_table(table(result), to_stderr=as_json)
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+    else:
+        click.echo("\n".join(summary_lines(result)))
+
+
+def table(result):
+    from rich.table import Table
+    grid = Table(title=f"study {result.study} ({len(result.trials)} trials; * Pareto-optimal, feasible)")
+    for name in ("trial", "state", "settings", "accuracy/error", "latency", "flash B", "RAM B", "feasible"):
+        grid.add_column(name, justify="right" if name in ("trial", "latency", "flash B", "RAM B") else "left")
+    for row in result.trials:
+        metrics = row.get("metrics") or {}
+        mark = "*" if row["number"] in result.pareto else ""
+        quality = (f"{metrics['accuracy']:.2%}" if "accuracy" in metrics else
+                   f"{metrics['error']:.4g}" if "error" in metrics else "-")
+        grid.add_row(f"{mark}{row['number']}", row["state"], _short(row.get("params") or {}), quality,
+                     f"{metrics['latency']:,.0f} {metrics['unit']}" if "latency" in metrics else "-",
+                     f"{metrics['flash']:,}" if "flash" in metrics else "-",
+                     f"{metrics['ram']:,}" if "ram" in metrics else "-",
+                     "yes" if row.get("feasible") else "; ".join(row.get("reasons") or []) or "no")
+    return grid
+
+
+def _short(params: dict) -> str:
+    return " ".join(f"{key}={value}" for key, value in params.items())
+
+
+def summary_lines(result) -> list[str]:
+    lines = [f"study '{result.study}' in {result.storage}: {len(result.trials)} trials "
+             f"({len(result.ran)} this run), {len(result.pareto)} Pareto-optimal feasible"]
+    best = result.best_trial
+    if best is None:
+        lines.append("no feasible trial: loosen [budgets] or widen the [tune] space")
+    else:
+        lines.append(f"best feasible: trial {best['number']} in {best['build_dir']}")
+    return lines

@@ -1,0 +1,135 @@
+"""`tinyedge tune`: a measured search for the best compressed model under the budgets.
+
+Every trial is the real pipeline (distill -> compress -> int8 -> TFLM on the validation split) and the
+real target (the firmware generated, compiled and run on the board or its emulator: latency in the
+board's unit, flash and RAM from the ELF), driven by an Optuna study (multi-objective, the budgets as
+constraints) kept in an RDB storage: a SQLite file in the build folder by default, so an interrupted
+search continues where it stopped, or a PostgreSQL URL that workers on many machines share.
+
+    project = api.open_project("examples/digits", board="emu-m4")
+    result = tune.run(project, trials=10)
+    result.pareto, result.best_trial["metrics"]
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import TinyedgeError
+from .space import Space
+from .study import TuneResult, objectives_of, open_study, result_of, storage_url, study_name
+from .trial import prepare_teacher, run_trial, trial_dir
+
+__all__ = ["run", "TuneResult", "Space"]
+
+
+def _plain(value: Any):
+    """What Optuna's user attributes can hold (JSON): numpy scalars as Python numbers, paths as text."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _best_text(study, objectives: list[str]) -> str:
+    from .study import best_number, pareto_numbers, trial_row
+    rows = [trial_row(trial) for trial in study.get_trials(deepcopy=False)]
+    best = best_number(rows, pareto_numbers(rows, objectives), objectives)
+    if best is None:
+        return "no feasible trial yet"
+    metrics = next(row for row in rows if row["number"] == best)["metrics"]
+    parts = []
+    for name in objectives:
+        value = metrics[name]
+        parts.append(f"{name} {value:.2%}" if name == "accuracy" else
+                     f"latency {value:,.0f} {metrics['unit']}" if name == "latency" else
+                     f"{name} {value:,}" if name in ("flash", "ram") else f"{name} {value:.4g}")
+    return f"best feasible: trial {best} ({', '.join(parts)})"
+
+
+def run(project, *, trials: int | None = None, workers: int | None = None, storage: str | None = None,
+        study: str | None = None, console: Callable[[str], None] | None = None,
+        tflm_dir: Path | None = None) -> TuneResult:
+    """Run `trials` more trials (default tune.trials) of the project's study and return the whole study
+    read back from its storage. A trial that fails (a TinyedgeError) is recorded as FAIL with its
+    message and the search goes on; Ctrl-C records the running trial as FAIL ("interrupted") and stops."""
+    import optuna
+    from ..api import tflm_dir_of
+    from ..console import Progress, say
+
+    log = console or say
+    settings = project.config["tune"]
+    trials = int(settings["trials"] if trials is None else trials)
+    if trials < 1:
+        raise TinyedgeError(f"tune --trials {trials} is not a positive number of trials", "give 1 or more")
+    workers = int(settings["workers"] if workers is None else workers)
+    if workers < 1:
+        raise TinyedgeError(f"tune --workers {workers} is not a positive number of workers", "give 1 or more")
+    space = Space.from_config(settings)
+    url, name = storage_url(project, storage), study_name(project, study)
+    tree = tflm_dir_of(project, tflm_dir)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    started = time.perf_counter()
+
+    teacher = prepare_teacher(project, log, tree)
+    objectives = objectives_of(project, teacher.task)
+    search = open_study(url, name, objectives, int(settings["seed"]))
+    log(f"tune: study '{name}' in {_shown(url)}, {len(search.trials)} trial(s) so far; {trials} more on "
+        f"{project.board.name}")
+    progress = Progress("tune", trials, unit="trials")
+    ran: list[int] = []
+    try:
+        for done in range(trials):
+            trial = search.ask()
+            ran.append(trial.number)
+            params = space.suggest(trial)
+            trial_settings = space.settings(params)
+            trial.set_user_attr("settings", trial_settings)
+            trial.set_user_attr("build_dir", str(trial_dir(project, trial.number)))
+            log(f"tune: trial {trial.number}: {_settings_text(params)}")
+            try:
+                attrs = run_trial(project, trial_settings, trial.number, teacher, log, tree)
+            except TinyedgeError as exc:
+                trial.set_user_attr("error", exc.one_line())
+                trial.set_user_attr("reasons", [f"failed: {exc.one_line()}"])
+                search.tell(trial, state=optuna.trial.TrialState.FAIL)
+                log(f"tune: trial {trial.number} failed: {exc.one_line()}")
+            except KeyboardInterrupt:
+                trial.set_user_attr("error", "interrupted")
+                trial.set_user_attr("reasons", ["interrupted"])
+                search.tell(trial, state=optuna.trial.TrialState.FAIL)
+                raise
+            else:
+                attrs = json.loads(json.dumps(attrs, default=_plain))
+                for key, value in attrs.items():
+                    trial.set_user_attr(key, value)
+                search.tell(trial, [attrs["metrics"][objective] for objective in objectives])
+                state = "feasible" if attrs["feasible"] else "infeasible: " + "; ".join(attrs["reasons"])
+                log(f"tune: trial {trial.number}: {_metrics_text(attrs['metrics'], objectives)}, {state}")
+            progress(done + 1, note=_best_text(search, objectives))
+    finally:
+        progress.close()
+    return result_of(search, _shown(url), project.board.name, objectives, ran,
+                     {"build_dir": str(teacher.folder), "seconds": teacher.seconds, "status": teacher.status},
+                     time.perf_counter() - started)
+
+
+def _shown(url: str) -> str:
+    """The storage URL without its password."""
+    try:
+        from sqlalchemy.engine import make_url
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - shown as given when SQLAlchemy cannot parse it
+        return url
+
+
+def _settings_text(params: dict) -> str:
+    return ", ".join(f"{key} {value}" for key, value in params.items())
+
+
+def _metrics_text(metrics: dict, objectives: list[str]) -> str:
+    quality = f"accuracy {metrics['accuracy']:.2%}" if "accuracy" in metrics else f"error {metrics['error']:.4g}"
+    return (f"{quality}, latency {metrics['latency']:,.0f} {metrics['unit']}, flash {metrics['flash']:,} B, "
+            f"RAM {metrics['ram']:,} B")
