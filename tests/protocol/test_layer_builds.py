@@ -9,7 +9,11 @@
 - emu-m4 (emulated): the per-step ticks of a layer build add up to within 2% of the whole inference's
   (te-ticks), and te-ticks of the layer build is within 2% of the normal build's.
 - emu-m4 with a TFLM tree (TINYEDGE_TFLM_DIR, else skipped): the TFLM runtime's layer build gives one
-  line per operator (its profiler), without CRCs.
+  line per operator (its profiler), each with the CRC of zlib.crc32 of tflite_micro's kPreserveAllTensors
+  tensor (the interpreter is built with preserve_all_tensors), and te-tensor K gives that tensor.
+- Rendered only (fast): a tree's TFLM layer build creates its interpreter with preserve_all_tensors, its
+  step table is tinyedge.layers.tflm_steps' tensors and bytes, its arena is the host's kPreserveAllTensors
+  one; Chirale_TensorFlowLite 2.0.0 has no such constructor, so its layer build keeps CRC 0.
 """
 
 from __future__ import annotations
@@ -225,24 +229,60 @@ TREE = os.environ.get("TINYEDGE_TFLM_DIR", "")
 @pytest.mark.emulated
 @pytest.mark.slow
 @pytest.mark.skipif(not TREE, reason="TINYEDGE_TFLM_DIR is not set (a TFLM tree from create_tflm_tree.py)")
-def test_the_tflm_layer_build_reports_one_line_per_operator(cnn, tmp_path):
+def test_the_tflm_layer_build_reports_every_operator_with_tflms_crc_and_tensor(cnn, tmp_path):
     _need_emulation_tools()
     board = CATALOGUE.get("emu-m4")
     model = parse(cnn.read_bytes())
     built = build_firmware(board, cnn, tmp_path, runtime="tflm", name="cnn", layers=True, tflm_dir=Path(TREE),
                            **QUIET)
     assert "LayerProfiler" in (built.project / "src" / "tinyedge_runtime.cpp").read_text()
+    steps = layers.tflm_steps(model)
     client, context = _client(board, built)
     try:
-        client.load(_inputs(model, 1, seed=2)[0].tobytes())
-        client.infer(1, 0)
-        whole = client.ticks().ticks
-        measured = client.layers()
-        steps = layers.tflm_steps(model)
-        assert len(measured) == len(model.main.operators) == len(steps)
-        assert all(crc == 0 for _, crc in measured) and all(ticks > 0 for ticks, _ in measured)
-        assert abs(sum(ticks for ticks, _ in measured) - whole) <= 0.02 * whole
-        assert client.command("te-tensor 0", check=False) == [
-            "e-[te-tensor: step 0 hands over no output in this runtime (te-layers has its ticks only)]"]
+        for seed in (2, 5):
+            x = _inputs(model, 1, seed=seed)[0]
+            client.load(x.tobytes())
+            client.infer(1, 0)
+            whole = client.ticks().ticks
+            measured = client.layers()
+            expected = layers.tflm_step_outputs(cnn.read_bytes(), [x], steps)
+            assert len(measured) == len(model.main.operators) == len(steps)
+            assert [crc for _, crc in measured] == [zlib.crc32(data) for data in expected]
+            assert all(ticks > 0 for ticks, _ in measured)
+            assert abs(sum(ticks for ticks, _ in measured) - whole) <= 0.02 * whole
+        for k in (0, 4, len(steps) - 1):        # te-tensor runs the last loaded input again
+            assert client.tensor(k) == expected[k]
     finally:
         context.__exit__(None, None, None)
+
+
+@pytest.mark.skipif(not TREE, reason="TINYEDGE_TFLM_DIR is not set (a TFLM tree from create_tflm_tree.py)")
+def test_a_tree_tflm_layer_build_preserves_every_tensor_in_its_own_arena(cnn, tmp_path):
+    from tinyedge.project.runtime import tflm_arena_bytes
+    from tinyedge.tflite.tflm import smallest_arena
+    board = CATALOGUE.get("emu-m4")
+    model_bytes = cnn.read_bytes()
+    glue = {}
+    arenas = {}
+    for name, flag in (("normal", False), ("layers", True)):
+        built = build_firmware(board, cnn, tmp_path / name, runtime="tflm", name="cnn", layers=flag,
+                               tflm_dir=Path(TREE), compile=False, **QUIET)
+        glue[name] = (built.project / "src" / "tinyedge_runtime.cpp").read_text()
+        arenas[name] = built.tflm_arena_bytes
+    assert "/*preserve_all_tensors=*/true" in glue["layers"] and "GetTensor" in glue["layers"]
+    assert "preserve_all_tensors" not in glue["normal"] and "LayerProfiler" not in glue["normal"]
+    rows = re.findall(r"^    \{(-?\d+), (\d+)u\},  // (\d+): ", glue["layers"], re.M)
+    steps = layers.tflm_steps(parse(model_bytes))
+    assert [(int(t), int(b), int(k)) for t, b, k in rows] == [(s.output_tensor, s.bytes, s.index) for s in steps]
+    assert arenas["layers"] == tflm_arena_bytes(smallest_arena(model_bytes, preserve_all_tensors=True), 0.1)
+    assert arenas["normal"] == tflm_arena_bytes(smallest_arena(model_bytes), 0.1) < arenas["layers"]
+
+
+def test_a_chirale_tflm_layer_build_keeps_crc_0(cnn, tmp_path):
+    """Chirale_TensorFlowLite 2.0.0's MicroInterpreter has no preserve_all_tensors nor GetTensor: its
+    layer build times the operators and sends no output (te-layers' CRC 0, te-tensor's error)."""
+    built = build_firmware(CATALOGUE.get("nano33"), cnn, tmp_path, runtime="tflm", name="cnn", layers=True,
+                           compile=False, **QUIET)
+    glue = next(built.project.rglob("tinyedge_runtime.cpp")).read_text()
+    assert "te_layers_step(event_handle, nullptr, 0u)" in glue
+    assert "preserve_all_tensors=" not in glue and "->GetTensor(" not in glue

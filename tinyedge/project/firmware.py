@@ -111,12 +111,16 @@ def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", ru
         plan.further = [ModelPlan(model, generate(model.model, prefix=native_prefix(model.name)))
                         for model in further]
     else:
-        if tested_arena is None:
+        # A layer build over a tree keeps every tensor (the profiler's CRCs read them): its own arena,
+        # whatever the normal build's measured one is.
+        preserve = layers and tflm_dir is not None
+        if tested_arena is None or preserve:
             from ..tflite.tflm import smallest_arena
-            tested_arena = smallest_arena(bundle.model_bytes)
+            tested_arena = smallest_arena(bundle.model_bytes, preserve_all_tensors=preserve)
         plan.tflm = TflmPlan(methods=tflm_resolver_methods(bundle.ops), tested_bytes=tested_arena,
                              arena_bytes=tflm_arena_bytes(tested_arena, arena_margin), margin=arena_margin,
-                             tflm_dir=_check_tree_path(tflm_dir) if tflm_dir is not None else None)
+                             tflm_dir=_check_tree_path(tflm_dir) if tflm_dir is not None else None,
+                             preserve_all_tensors=preserve)
         for_board(board).plan_tflm(plan)
     return plan
 

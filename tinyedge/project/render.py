@@ -95,6 +95,10 @@ class TflmPlan:
     # The tree compiled once into a static library (tflm_library.py) that the firmware links, where
     # the target takes one (emulated boards); else a PlatformIO library built from the tree's sources.
     library: Path | None = None
+    # A layer build over a tree: MicroInterpreter(..., preserve_all_tensors = true), so the profiler
+    # reads every operator's output (GetTensor) for its CRC; the arena (tested_bytes) is then the host's
+    # kPreserveAllTensors one. Chirale_TensorFlowLite 2.0.0 has neither: its layer builds send CRC 0.
+    preserve_all_tensors: bool = False
 
     @property
     def margin_percent(self) -> str:
@@ -250,8 +254,18 @@ def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
             "methods": tflm.methods, "arena_bytes": tflm.arena_bytes, "tested_bytes": tflm.tested_bytes,
             "margin_percent": tflm.margin_percent,
             "arduino_header": TFLM_LIBRARY_HEADER if use_arduino_header else "",
+            "preserve_all_tensors": plan.layers and tflm.preserve_all_tensors,
+            # The layer build's step table (tinyedge.layers.tflm_steps, the host's numbering): each
+            # operator's first output tensor and its bytes, which the profiler's CRC covers.
+            "steps": _tflm_step_outputs(bundle) if plan.layers and tflm.preserve_all_tensors else [],
         }
     return context
+
+
+def _tflm_step_outputs(bundle: ModelBundle) -> list[dict]:
+    from ..layers import tflm_steps
+    return [{"tensor": step.output_tensor, "bytes": step.bytes, "layer": step.layer, "opcode": step.opcode}
+            for step in tflm_steps(bundle.model)]
 
 
 def _largest_of(sizes: list[str]) -> str:

@@ -28,8 +28,12 @@ def _runtime():
     return runtime
 
 
-def _interpreter(model_bytes: bytes, arena_size: int):
-    return _runtime().Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
+def _interpreter(model_bytes: bytes, arena_size: int, preserve_all_tensors: bool = False):
+    runtime = _runtime()
+    if preserve_all_tensors:   # every tensor keeps its own buffer (GetTensor), as a TFLM layer build
+        return runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size,
+                                              intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+    return runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
 
 
 def _isolated(work) -> tuple[str, bytes, str]:
@@ -83,25 +87,27 @@ def _reason(outcome: str, payload: bytes, log: str) -> str:
     return f"{detail} ({summary})" if detail else summary
 
 
-def _allocates(model_bytes: bytes, arena_size: int) -> tuple[bool, str]:
+def _allocates(model_bytes: bytes, arena_size: int, preserve_all_tensors: bool = False) -> tuple[bool, str]:
     """Whether TFLM allocates the model in this arena, tried in a forked child: some kernels
     (FULLY_CONNECTED) do not check a failed persistent allocation, so an arena a little too small can
     crash the process (SIGSEGV) instead of raising. A crash counts as "does not fit". The second value
     is TFLM's reason when it does not."""
     def work() -> bytes:
-        _interpreter(model_bytes, arena_size)
+        _interpreter(model_bytes, arena_size, preserve_all_tensors)
         return b""
     outcome, payload, log = _isolated(work)
     return outcome == "ok", "" if outcome == "ok" else _reason(outcome, payload, log)
 
 
-def smallest_arena(model_bytes: bytes) -> int:
+def smallest_arena(model_bytes: bytes, preserve_all_tensors: bool = False) -> int:
     """Smallest arena (multiple of 16 bytes) in which the real TFLM allocates and runs the model.
 
-    Found by bisection over real allocation attempts, then confirmed by one invoke (in a child too)."""
+    Found by bisection over real allocation attempts, then confirmed by one invoke (in a child too).
+    `preserve_all_tensors`: with InterpreterConfig.kPreserveAllTensors (no tensor shares a buffer), the
+    arena of a TFLM layer build's MicroInterpreter(..., preserve_all_tensors = true)."""
     high = max(4096, len(model_bytes) * 4)
     while True:
-        fits, reason = _allocates(model_bytes, high)
+        fits, reason = _allocates(model_bytes, high, preserve_all_tensors)
         if fits:
             break
         high *= 2
@@ -112,14 +118,14 @@ def smallest_arena(model_bytes: bytes) -> int:
     low = 0
     while high - low > ARENA_ALIGNMENT:
         middle = (low + high) // 2 // ARENA_ALIGNMENT * ARENA_ALIGNMENT
-        if _allocates(model_bytes, middle)[0]:
+        if _allocates(model_bytes, middle, preserve_all_tensors)[0]:
             high = middle
         else:
             low = middle
     inputs = len(parse(model_bytes).main.inputs)
 
     def work() -> bytes:
-        interpreter = _interpreter(model_bytes, high)
+        interpreter = _interpreter(model_bytes, high, preserve_all_tensors)
         for index in range(inputs):
             details = interpreter.get_input_details(index)
             interpreter.set_input(np.zeros(details["shape"], dtype=details["dtype"]), index)

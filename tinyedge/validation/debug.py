@@ -378,7 +378,8 @@ def finding_text(finding: DebugFinding) -> str:
         return (f"The {runtime} runtime's layer build times each of its {len(steps)} operators but does not "
                 f"checksum their outputs, so no step can be compared on the device; its output equals host "
                 f"TFLM's on {equal} of {_samples(len(samples))}. Debug the native runtime's firmware "
-                f"(--runtime native) to compare every step.")
+                f"(--runtime native), or TFLM built from a tree (--tflm-dir; Chirale_TensorFlowLite "
+                f"keeps no tensors for a checksum), to compare every step.")
     parts = []
     differing = [s for s in samples if s.first_difference is not None]
     if not differing:
