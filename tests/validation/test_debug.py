@@ -303,6 +303,74 @@ def test_a_changed_weight_on_emu_m4_is_named_first(tmp_path):
     _check_changed_weight_is_named("emu-m4", tmp_path)
 
 
+def changed_tflm_weight(model_bytes: bytes, operator: int, element: int) -> bytes:
+    """The flatbuffer with one int8 weight of `operator` (its filter, input 1) moved to the other end
+    of the int8 range, found by its bytes (which occur once in the file)."""
+    graph = parse(model_bytes).main
+    weights = np.ascontiguousarray(graph.tensors[graph.operators[operator].inputs[1]].data).tobytes()
+    assert model_bytes.count(weights) == 1
+    at = model_bytes.index(weights) + element
+    value = model_bytes[at] - 256 if model_bytes[at] > 127 else model_bytes[at]
+    return model_bytes[:at] + bytes([(127 if value < 0 else -127) & 0xFF]) + model_bytes[at + 1:]
+
+
+# The small CNN's conv2d_1 filter is OHWI (6, 1, 1, 4): element 12 is output channel 3's weight for input
+# channel 0 (33), the weight the native test changes (CHANGED_WORD's low half).
+TFLM_CHANGED_ELEMENT = 12
+
+
+@pytest.mark.emulated
+@pytest.mark.slow
+def test_a_changed_weight_in_a_tflm_layer_build_on_emu_m4_is_named_first(tmp_path):
+    """The TFLM runtime's layer build over a tree (preserve_all_tensors: every operator's CRC), its
+    model_data.cc holding one changed weight of conv2d_1: that operator is named first."""
+    import os
+    import shutil
+    from tinyedge.boards import Catalogue
+    from tinyedge.device.protocol import DeviceClient
+    from tinyedge.layers import tflm_steps
+    from tinyedge.project import build_firmware
+    from tinyedge.project.carray import array_body
+    from tinyedge.targets import for_board
+    tree = os.environ.get("TINYEDGE_TFLM_DIR", "")
+    if not tree:
+        pytest.skip("TINYEDGE_TFLM_DIR is not set (a TFLM tree from create_tflm_tree.py)")
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (the setup step installs it)")
+    model = small_cnn_model()
+    model_bytes = model.read_bytes()
+    board = Catalogue.load().get("emu-m4")
+    target = for_board(board)
+    built = build_firmware(board, model, tmp_path, runtime="tflm", name="cnn", compile=False, layers=True,
+                           tflm_dir=Path(tree), console=lambda line: None)
+    source = built.project / "src" / "model_data.cc"
+    text = source.read_text()
+    assert text.count(array_body(model_bytes)) == 1
+    changed = changed_tflm_weight(model_bytes, MIDDLE, TFLM_CHANGED_ELEMENT)
+    source.write_text(text.replace(array_body(model_bytes), array_body(changed)))
+    elf = target.compile(built.project).elf
+    steps = tflm_steps(parse(model_bytes))
+    samples = random_samples(model_bytes, 1, seed=3)
+    with target.open_transport(elf, None) as transport:
+        client = DeviceClient(transport, infer_timeout=60.0)
+        client.connect()
+        finding = debug.debug_device(client, model_bytes, steps, samples, runtime="tflm")
+    data = finding.to_json()
+    assert data["checksums"] is True
+    first = data["samples"][0]["first_difference"]
+    assert first["step"] == MIDDLE and first["layer"] == "conv2d_1", finding.text
+    assert data["samples"][0]["device_crc"][:MIDDLE] == data["samples"][0]["tflm_crc"][:MIDDLE]
+    # numpy's oracle: tflite_micro on the changed flatbuffer gives the device's conv2d_1 tensor
+    host = debug.tflm_tensors(model_bytes, [steps[MIDDLE].output_tensor], samples)[0][0]
+    device = debug.tflm_tensors(changed, [steps[MIDDLE].output_tensor], samples)[0][0]
+    gap = np.abs(device.astype(int) - host.astype(int))
+    assert first["device_vs_tflm"] == {"elements": host.size, "differing": int(np.count_nonzero(gap)),
+                                       "largest_difference": int(gap.max())} and gap.max() > 0
+    assert data["verdict"] == "differs" and "step 4 (CONV_2D conv2d_1" in finding.text
+    print(finding.text)
+
+
 def _check_ad_device_follows_tflm(board_name: str, tmp_path: Path) -> None:
     if not AD_MODEL.is_file():
         pytest.skip(f"the MLPerf Tiny AD model is not here ({AD_MODEL})")
