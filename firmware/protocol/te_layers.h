@@ -3,7 +3,8 @@
  *
  * A layer build is one whose tinyedge_config.h (or a -D) defines TE_LAYERS. There the generated model
  * calls TE_STEP_DONE(step, output, bytes) after each step, which tinyedge_config.h maps to
- * te_layers_step(); the TFLM glue calls te_layers_step(op, NULL, 0) from its profiler. Without
+ * te_layers_step(); the TFLM glue calls te_layers_step(op, output, bytes) from its profiler (a TFLM
+ * tree's interpreter preserves all tensors), or te_layers_step(op, NULL, 0) with Chirale's. Without
  * TE_LAYERS nothing here is compiled, and TE_STEP_DONE is ((void)0).
  */
 #ifndef TINYEDGE_TE_LAYERS_H
