@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,18 +30,25 @@ class FileLock:
         self._busy = busy
         self._fd: int | None = None
 
-    def acquire(self) -> FileLock:
+    def acquire(self, wait: float = 0.0) -> FileLock:
+        """Take the lock; when another process holds it, retry for up to `wait` seconds, then raise."""
         make_folder(self.path.parent)
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise write_error(self.path, exc) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise self._busy(holder) from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise self._busy(holder) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
@@ -71,9 +79,10 @@ _held_build_folders: set[Path] = set()   # the build folders whose lock this pro
 
 
 @contextlib.contextmanager
-def build_folder_lock(build_dir: str | os.PathLike) -> Iterator[None]:
+def build_folder_lock(build_dir: str | os.PathLike, wait: float = 0.0) -> Iterator[None]:
     """Hold <build_dir>/.tinyedge.lock for the block. Re-entrant within one process (validate runs
-    build), exclusive between processes."""
+    build), exclusive between processes; `wait` seconds for another process to release it (tune's
+    workers share the teacher's folder), else busy at once."""
     folder = Path(build_dir).resolve()
     if folder in _held_build_folders:  # an outer block of this process holds it and releases it
         yield
@@ -83,9 +92,10 @@ def build_folder_lock(build_dir: str | os.PathLike) -> Iterator[None]:
         return BuildFolderBusy(f"the build folder {folder} is in use by another tinyedge run (pid {pid})",
                                "wait for that run to finish, or stop it")
 
-    with FileLock(folder / BUILD_FOLDER_LOCK, busy):
-        _held_build_folders.add(folder)
-        try:
-            yield
-        finally:
-            _held_build_folders.discard(folder)
+    lock = FileLock(folder / BUILD_FOLDER_LOCK, busy).acquire(wait)
+    _held_build_folders.add(folder)
+    try:
+        yield
+    finally:
+        _held_build_folders.discard(folder)
+        lock.release()

@@ -29,6 +29,7 @@ LATENCY_SAMPLES = 2      # inputs sent per trial (the first timed; both compared
 NEUTRAL_BUDGETS = {"budgets.min_accuracy": 0.0, "budgets.max_error": 0.0, "budgets.max_flash": 0,
                    "budgets.max_ram": 0}
 CONSTRAINTS = ("quality", "flash", "ram", "latency")   # the order of a trial's "constraints"
+TEACHER_WAIT = 3600.0     # seconds a worker waits for another one training the shared teacher
 
 
 def tune_dir(project) -> Path:
@@ -55,7 +56,8 @@ def prepare_teacher(project, log: Callable[[str], None], tflm_dir: Path | None =
     from ..pipeline.runner import Pipeline
     folder = tune_dir(project) / "teacher"
     started = time.perf_counter()
-    with build_folder_lock(folder), filtered_stderr():
+    # Another worker of the study (a process in this project folder) may be training it: wait for it.
+    with build_folder_lock(folder, wait=TEACHER_WAIT), filtered_stderr():
         pipeline = Pipeline(project.config, project.board, project.directory, log, tflm_dir,
                             build_dir=folder)
         make_folder(folder)
