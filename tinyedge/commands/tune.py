@@ -30,19 +30,31 @@ def run(board: str | None = None, project_dir: Path = Path("."), trials: int | N
 def table(result):
     from rich.table import Table
     grid = Table(title=f"study {result.study} ({len(result.trials)} trials; * Pareto-optimal, feasible)")
-    for name in ("trial", "state", "settings", "accuracy/error", "latency", "flash B", "RAM B", "feasible"):
-        grid.add_column(name, justify="right" if name in ("trial", "latency", "flash B", "RAM B") else "left")
+    for name in ("trial", "state", "settings", "quality", "latency", "flash B", "RAM B", "feasible"):
+        grid.add_column(name, justify="right" if name in ("trial", "latency", "flash B", "RAM B") else "left",
+                        no_wrap=name != "settings" and name != "feasible", overflow="fold")
+    varying = _varying(result.trials)
     for row in result.trials:
         metrics = row.get("metrics") or {}
         mark = "*" if row["number"] in result.pareto else ""
         quality = (f"{metrics['accuracy']:.2%}" if "accuracy" in metrics else
                    f"{metrics['error']:.4g}" if "error" in metrics else "-")
-        grid.add_row(f"{mark}{row['number']}", row["state"], _short(row.get("params") or {}), quality,
+        grid.add_row(f"{mark}{row['number']}", row["state"], _short({key: value for key, value in (row.get("params") or {}).items()
+                                                             if key in varying}), quality,
                      f"{metrics['latency']:,.0f} {metrics['unit']}" if "latency" in metrics else "-",
                      f"{metrics['flash']:,}" if "flash" in metrics else "-",
                      f"{metrics['ram']:,}" if "ram" in metrics else "-",
                      "yes" if row.get("feasible") else "; ".join(row.get("reasons") or []) or "no")
     return grid
+
+
+def _varying(rows: list[dict]) -> set[str]:
+    """The parameters that differ between trials (the ones a table needs to show)."""
+    seen: dict[str, set] = {}
+    for row in rows:
+        for key, value in (row.get("params") or {}).items():
+            seen.setdefault(key, set()).add(repr(value))
+    return {key for key, values in seen.items() if len(values) > 1}
 
 
 def _short(params: dict) -> str:

@@ -14,6 +14,9 @@ search continues where it stopped, or a PostgreSQL URL that workers on many mach
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -24,6 +27,8 @@ from .study import TuneResult, objectives_of, open_study, result_of, storage_url
 from .trial import prepare_teacher, run_trial, trial_dir
 
 __all__ = ["run", "TuneResult", "Space"]
+
+WORKER_ENV = "TINYEDGE_TUNE_WORKER"   # a --workers child's number (1, 2, ...): its sampler's seed
 
 
 def _plain(value: Any):
@@ -75,15 +80,17 @@ def run(project, *, trials: int | None = None, workers: int | None = None, stora
 
     teacher = prepare_teacher(project, log, tree)
     objectives = objectives_of(project, teacher.task)
-    search = open_study(url, name, objectives, int(settings["seed"]))
+    search = open_study(url, name, objectives, int(settings["seed"]), int(os.environ.get(WORKER_ENV) or 0))
+    shares = [trials // workers + (1 if index < trials % workers else 0) for index in range(workers)]
     log(f"tune: study '{name}' in {_shown(url)}, {len(search.trials)} trial(s) so far; {trials} more on "
-        f"{project.board.name}")
-    progress = Progress("tune", trials, unit="trials")
-    ran: list[int] = []
+        f"{project.board.name}" + (f" by {workers} workers ({'+'.join(map(str, shares))})" if workers > 1 else ""))
+    before = {trial.number for trial in search.get_trials(deepcopy=False)}
+    children = _start_workers(project, shares[1:], url, name, tflm_dir)
+    mine = shares[0]
+    progress = Progress("tune", mine, unit="trials")
     try:
-        for done in range(trials):
+        for done in range(mine):
             trial = search.ask()
-            ran.append(trial.number)
             params = space.suggest(trial)
             trial_settings = space.settings(params)
             trial.set_user_attr("settings", trial_settings)
@@ -109,11 +116,69 @@ def run(project, *, trials: int | None = None, workers: int | None = None, stora
                 state = "feasible" if attrs["feasible"] else "infeasible: " + "; ".join(attrs["reasons"])
                 log(f"tune: trial {trial.number}: {_metrics_text(attrs['metrics'], objectives)}, {state}")
             progress(done + 1, note=_best_text(search, objectives))
+    except KeyboardInterrupt:
+        _interrupt(children)
+        raise
     finally:
         progress.close()
+        failed = _wait_for(children, log)
+    if failed:
+        raise TinyedgeError(f"{len(failed)} of {len(children)} further tune worker(s) failed: {failed[0]}",
+                            "the study keeps every trial they finished; run tinyedge tune again to continue")
+    ran = sorted({trial.number for trial in search.get_trials(deepcopy=False)} - before)
     return result_of(search, _shown(url), project.board.name, objectives, ran,
                      {"build_dir": str(teacher.folder), "seconds": teacher.seconds, "status": teacher.status},
                      time.perf_counter() - started)
+
+
+def _start_workers(project, shares: list[int], url: str, name: str, tflm_dir: Path | None) -> list:
+    """The further worker processes of --workers: `tinyedge tune` on the same storage and study, each its
+    share of the trials (and its own emulator or host process); this process is the first worker."""
+    from .trial import tune_dir
+    children = []
+    for number, share in enumerate(shares, start=1):
+        if share < 1:
+            continue
+        command = [sys.executable, "-m", "tinyedge", "tune", "--dir", str(project.directory), "--board",
+                   project.board.name, "--trials", str(share), "--workers", "1", "--storage", url,
+                   "--study", name, "--json"]
+        if tflm_dir is not None:
+            command += ["--tflm-dir", str(tflm_dir)]
+        log_path = tune_dir(project) / f"worker-{number}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "w", encoding="utf-8") as log_file:   # the child keeps its own handle
+            child = subprocess.Popen(command, env={**os.environ, WORKER_ENV: str(number)},
+                                     stdout=subprocess.DEVNULL, stderr=log_file)
+        children.append((number, child, log_path))
+    return children
+
+
+def _wait_for(children: list, log: Callable[[str], None]) -> list[str]:
+    """Wait for the further workers (Ctrl-C here is passed on to them); their one-line errors."""
+    failed = []
+    for number, child, log_path in children:
+        try:
+            child.wait()
+        except KeyboardInterrupt:
+            _interrupt(children)
+            raise
+        if child.returncode != 0:
+            text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+            lines = [line for line in text.splitlines() if line.startswith("error:")]
+            failed.append(lines[-1] if lines else f"exit status {child.returncode} (see {log_path})")
+            log(f"tune: worker {number} failed: {failed[-1]}")
+    return failed
+
+
+def _interrupt(children: list) -> None:
+    """Ctrl-C (SIGINT) passed on to the further workers, each then waited for: each records its running
+    trial as interrupted and stops, as this process does."""
+    import signal
+    for _, child, _ in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    for _, child, _ in children:
+        child.wait()
 
 
 def _shown(url: str) -> str:

@@ -63,9 +63,13 @@ def constraints_func(trial) -> list[float]:
     return list(values) if values else [0.0]
 
 
-def open_study(url: str, name: str, objectives: list[str], seed: int):
+def open_study(url: str, name: str, objectives: list[str], seed: int, worker: int = 0):
     """The study, created or loaded (load_if_exists): a second run continues it. The sampler's seed moves
-    on with the study's trial count, so a continued search does not draw its first trials again."""
+    on with the study's trial count, so a continued search does not draw its first trials again, and
+    with the worker's number (--workers: 1, 2, ... for the further processes), so workers started
+    together do not draw the same ones; running trials count as bad ones to the others (constant liar)."""
+    import warnings
+
     import optuna
     storage = open_storage(url)
     directions = [DIRECTIONS[objective] for objective in objectives]
@@ -82,9 +86,11 @@ def open_study(url: str, name: str, objectives: list[str], seed: int):
         count = len(existing.trials)
     else:
         count = 0
-    sampler = optuna.samplers.TPESampler(seed=seed + 7919 * count, multivariate=True,
-                                         constraints_func=constraints_func,
-                                         n_startup_trials=4, warn_independent_sampling=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=seed + 7919 * count + 104729 * worker, multivariate=True,
+                                             constraints_func=constraints_func, n_startup_trials=4,
+                                             constant_liar=True)
     study = optuna.create_study(study_name=name, storage=storage, directions=directions, sampler=sampler,
                                 load_if_exists=True)
     study.set_user_attr("objectives", objectives)
