@@ -120,6 +120,40 @@ def test_memory_map_adds_up_to_the_elf(host_layers, cnn):
     assert memory.flash["kernels"] > 0 and memory.flash["protocol"] > 0 and memory.flash["model_code"] > 0
 
 
+def test_the_memory_map_of_a_validation_draws_the_budgets_beside_the_boards_limits(host_layers, tmp_path):
+    """budgets.max_flash / max_ram, as the build's report.json records them, reach validate's memory map:
+    one line each beside the board's, in the JSON and among the lines the picture draws."""
+    from tinyedge.elfsize import read_elf_size
+    from tinyedge.memory_map import memory_png, picture_lines
+    from tinyedge.pipeline.report import read_build_report, write_build_report
+    from tinyedge.validation import BuildFolder
+    from tinyedge.validation.runner import _memory_map
+
+    _, folder = host_layers
+    elf = folder / "firmware" / "build" / "firmware.elf"
+    size = read_elf_size(elf)
+    budgets = {"max_flash": size.flash_bytes * 2, "max_ram": size.ram_bytes + 4096}
+    written = write_build_report(tmp_path / "report.json", "cnn on host", {}, [], None, {**budgets, "min_accuracy": 0.9})
+    assert read_build_report(tmp_path / "report.json")["budgets"] == written["budgets"] == budgets
+    board = Catalogue.load().get("host")
+    build = BuildFolder(board, folder, "cnn", b"", {"budgets": budgets})
+    unrecorded = BuildFolder(board, folder, "cnn", b"", {})     # a build folder from before: no budgets
+    assert build.budgets == budgets and unrecorded.budgets == {"max_flash": 0, "max_ram": 0}
+    memory = _memory_map(elf, build)
+    assert memory["limit_lines"] == {
+        "flash": [{"bytes": board.flash_bytes, "name": "the flash of host", "kind": "board"},
+                  {"bytes": budgets["max_flash"], "name": "budgets.max_flash", "kind": "budget"}],
+        "ram": [{"bytes": board.ram_bytes, "name": "the RAM of host", "kind": "board"},
+                {"bytes": budgets["max_ram"], "name": "budgets.max_ram", "kind": "budget"}]}
+    assert (memory["flash_limit"], memory["flash_limit_name"]) == (budgets["max_flash"], "budgets.max_flash")
+    flash, ram = picture_lines(memory)     # the host's 1 GiB stays off the scale, the budgets are drawn
+    assert [line["name"] for line in flash] == ["budgets.max_flash"]
+    assert [line["name"] for line in ram] == ["budgets.max_ram"]
+    assert memory_png(memory).startswith(b"\x89PNG")
+    unset = _memory_map(elf, unrecorded)
+    assert [line["kind"] for line in unset["limit_lines"]["flash"]] == ["board"]
+
+
 def test_bench_report_has_the_chart_and_the_table(host_layers):
     result, folder = host_layers
     page = (folder / "bench.html").read_text()
@@ -168,7 +202,8 @@ def test_bench_layers_on_emu_m4(cnn, tmp_path):
     assert result.memory == memory.to_json() | {"flash_limit": result.memory["flash_limit"],
                                                  "ram_limit": result.memory["ram_limit"],
                                                  "flash_limit_name": result.memory["flash_limit_name"],
-                                                 "ram_limit_name": result.memory["ram_limit_name"]}
+                                                 "ram_limit_name": result.memory["ram_limit_name"],
+                                                 "limit_lines": result.memory["limit_lines"]}
 
 
 def test_validate_layers_on_the_host_target(tmp_path):

@@ -64,14 +64,33 @@ class MemoryMap:
     runtime: str = "native"
     map_file: str = ""
     flash_by_object: dict[str, int] = field(default_factory=dict)   # biggest objects, for the JSON
+    # Every limit the picture draws, the board's and the project's budgets (0: not set), each with its
+    # name: {"flash": [{"bytes", "name", "kind": "board" | "budget"}], "ram": [...]}
+    limit_lines: dict[str, list[dict]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"flash": dict(self.flash), "ram": dict(self.ram), "flash_bytes": self.flash_bytes,
                 "ram_bytes": self.ram_bytes, "flash_limit": self.flash_limit, "ram_limit": self.ram_limit,
                 "flash_limit_name": self.flash_limit_name, "ram_limit_name": self.ram_limit_name,
+                "limit_lines": {key: [dict(line) for line in lines] for key, lines in self.limit_lines.items()},
                 "runtime": self.runtime, "map_file": self.map_file,
                 "labels": {key: label for key, label in (*FLASH_SHARES, *RAM_SHARES)},
                 "flash_by_object": self.flash_by_object}
+
+
+def limit_lines(board, max_flash: int = 0, max_ram: int = 0) -> dict[str, list[dict]]:
+    """The limits the memory picture draws: the board's flash and RAM, and budgets.max_flash / max_ram
+    beside them where the project sets them (a budget above the board's figure too: it is drawn and
+    named, the board stays the limit)."""
+    lines: dict[str, list[dict]] = {"flash": [], "ram": []}
+    for key, board_bytes, budget, budget_name in (("flash", board.flash_bytes, max_flash, "budgets.max_flash"),
+                                                  ("ram", board.ram_bytes, max_ram, "budgets.max_ram")):
+        if board_bytes:
+            what = "flash" if key == "flash" else "RAM"
+            lines[key].append({"bytes": int(board_bytes), "name": f"the {what} of {board.name}", "kind": "board"})
+        if budget:
+            lines[key].append({"bytes": int(budget), "name": budget_name, "kind": "budget"})
+    return lines
 
 
 # ---- the map file --------------------------------------------------------------------------------
@@ -276,6 +295,7 @@ def read_memory_map(elf: str | Path, map_file: str | Path | None = None, *, proj
         from .footprint import limits
         (result.flash_limit, result.flash_limit_name), (result.ram_limit, result.ram_limit_name) = \
             limits(board, max_flash, max_ram)
+        result.limit_lines = limit_lines(board, max_flash, max_ram)
     return result
 
 
@@ -326,41 +346,62 @@ COLORS = {"weights": "#4c72b0", "model_code": "#64b5cd", "kernels": "#55a868", "
           "arena": "#4c72b0", "io": "#64b5cd", "stack": "#c44e52", "other": "#8c8c8c"}
 
 
+ROW_SPACING = 1.4
+
+
 def memory_png(memory: MemoryMap | dict, title: str = "") -> bytes:
     """Two stacked bars, flash and RAM, one segment per share, against the board's limits and budgets."""
     from .validation.report import _figure, _png
     data = memory.to_json() if isinstance(memory, MemoryMap) else memory
-    figure, axes = _figure(7.6, 3.2)
+    figure, axes = _figure(7.6, 3.6)
     rows = (("flash", data["flash"], FLASH_SHARES, data["flash_limit"], data["flash_limit_name"]),
             ("RAM", data["ram"], RAM_SHARES, data["ram_limit"], data["ram_limit_name"]))
+    drawn_lines = picture_lines(data)
     for row, (name, shares, labels, limit, limit_name) in enumerate(rows):
+        y = row * ROW_SPACING      # room between the bars for a budget's label under flash's bar
         left = 0
         for key, label in labels:
             value = shares.get(key, 0)
             if not value:
                 continue
-            axes.barh(row, value, left=left, color=COLORS[key], edgecolor="white",
+            axes.barh(y, value, left=left, color=COLORS[key], edgecolor="white",
                       label=f"{name}: {label} {value:,} B")
             left += value
-        used = max(data["flash_bytes"], data["ram_bytes"], 1)
-        if limit and limit <= 20 * used:
-            axes.plot([limit, limit], [row - 0.45, row + 0.45], color="#c44e52", linestyle="--")
-            axes.text(limit, row - 0.47, f"{limit_name} {limit:,} B ", fontsize=7, color="#c44e52",
-                      va="bottom", ha="right")
+        for line in drawn_lines[row]:   # the board's limit above the bar, a budget below it
+            color = "#c44e52" if line["kind"] == "board" else "#dd8452"
+            above = line["kind"] == "board"
+            axes.plot([line["bytes"]] * 2, [y - 0.45, y + 0.45], color=color,
+                      linestyle="--" if above else ":")
+            axes.text(line["bytes"], y - 0.47 if above else y + 0.47, f"{line['name']} {line['bytes']:,} B ",
+                      fontsize=7, color=color, va="bottom" if above else "top", ha="right")
         total = sum(shares.values())
-        axes.text(total, row, f" {total:,} B" + (f" ({total / limit:.1%} of {limit_name} {limit:,} B)"
+        axes.text(total, y, f" {total:,} B" + (f" ({total / limit:.1%} of {limit_name} {limit:,} B)"
                                                  if limit else ""), va="center", fontsize=8)
-    axes.set_yticks([0, 1], ["flash", "RAM"])
+    axes.set_yticks([0, ROW_SPACING], ["flash", "RAM"])
     axes.invert_yaxis()
     axes.set_xlabel("bytes")
     # A limit far beyond the firmware (the host's 1 GiB) stays in the labels, off the scale.
     used = max(data["flash_bytes"], data["ram_bytes"], 1)
-    drawn = [limit for limit in (data["flash_limit"], data["ram_limit"]) if limit and limit <= 20 * used]
+    drawn = [line["bytes"] for lines in drawn_lines for line in lines]
     axes.set_xlim(0, max([used, *drawn]) * 1.45)
     axes.ticklabel_format(axis="x", style="plain", useOffset=False)
     axes.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3)
     axes.set_title(title or "memory map against the board's limits and budgets")
     return _png(figure)
+
+
+def picture_lines(data: dict) -> tuple[list[dict], list[dict]]:
+    """The limit lines memory_png draws on the flash and the RAM bar: `limit_lines` (the board's and
+    the budgets), or the one limit of a map read before budgets were drawn; a limit far beyond the
+    firmware (the host's 1 GiB) stays off the scale."""
+    used = max(data["flash_bytes"], data["ram_bytes"], 1)
+    lines = data.get("limit_lines") or {}
+    chosen = []
+    for key, limit, name in (("flash", data["flash_limit"], data["flash_limit_name"]),
+                             ("ram", data["ram_limit"], data["ram_limit_name"])):
+        row = lines.get(key) or ([{"bytes": limit, "name": name, "kind": "board"}] if limit else [])
+        chosen.append([line for line in row if line["bytes"] and line["bytes"] <= 20 * used])
+    return chosen[0], chosen[1]
 
 
 def memory_rows(memory: MemoryMap) -> list[tuple[str, str, int, float]]:

@@ -95,11 +95,14 @@ def write_plot(path: Path, rows: list[StageRow], title: str) -> None:
 
 
 def write_build_report(path: Path, title: str, result: dict, rows: list[StageRow],
-                       firmware: dict | None) -> dict:
-    """report.json: the build's figures, its stage rows and (once the firmware stage ran) the firmware's
-    project, ELF, flash and RAM. Returns what was written."""
+                       firmware: dict | None, budgets: dict | None = None) -> dict:
+    """report.json: the build's figures, its stage rows, the flash and RAM budgets (budgets.max_flash /
+    max_ram, 0 when unset: validate's memory map draws them) and (once the firmware stage ran) the
+    firmware's project, ELF, flash and RAM. Returns what was written."""
     data = {"tinyedge_version": __version__, "title": title, **result,
             "stages": [row.to_json() for row in rows]}
+    if budgets is not None:
+        data["budgets"] = {key: int(budgets.get(key) or 0) for key in ("max_flash", "max_ram")}
     if firmware is not None:
         data["firmware"] = firmware
     write_json_atomic(path, data)

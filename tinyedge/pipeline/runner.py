@@ -384,7 +384,7 @@ class Pipeline:
         else:
             self.status["plot"] = "cached"
         return report.write_build_report(self.build_dir / files.REPORT, title, result.to_json(), self.rows,
-                                         firmware.to_json() if firmware else None)
+                                         firmware.to_json() if firmware else None, self.config["budgets"])
 
     # -- the whole run -------------------------------------------------------------------------------
 

@@ -49,6 +49,14 @@ class BuildFolder:
         return recorded if isinstance(recorded, dict) else {}
 
     @property
+    def budgets(self) -> dict[str, int]:
+        """The project's flash and RAM budgets as the build recorded them (budgets.max_flash, max_ram;
+        0: not set, or a build before they were recorded)."""
+        recorded = self.report.get("budgets")
+        recorded = recorded if isinstance(recorded, dict) else {}
+        return {key: int(recorded.get(key) or 0) for key in ("max_flash", "max_ram")}
+
+    @property
     def firmware_project(self) -> Path:
         project = self.firmware.get("project")   # the stage records it relative to the build folder
         return self.path / project if project else self.path / FIRMWARE_FOLDER

@@ -275,13 +275,14 @@ def _layer_profile(client, build: BuildFolder, ticks) -> dict:
 
 
 def _memory_map(elf: Path | None, build: BuildFolder) -> dict | None:
-    """The firmware's flash and RAM per share against the board's limits (None without a map file)."""
+    """The firmware's flash and RAM per share against the board's limits and the project's budgets
+    (None without a map file)."""
     from ..memory_map import find_map, read_memory_map
     if elf is None or not Path(elf).is_file() or find_map(elf) is None:
         return None
     try:
         return read_memory_map(elf, project=build.firmware_project, runtime=build.firmware.get("runtime") or
-                               "native", board=build.board).to_json()
+                               "native", board=build.board, **build.budgets).to_json()
     except TinyedgeError:
         return None
 
