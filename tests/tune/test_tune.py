@@ -49,6 +49,21 @@ def searched(tmp_path_factory):
     return project, first, second
 
 
+def test_a_trial_that_fails_is_kept_as_failed_with_its_message_and_the_search_goes_on(searched):
+    project, first, _ = searched
+    # The host runs the native runtime only: every trial's build stops with a TinyedgeError.
+    failing = api.open_project(project.directory, board="host", settings={"runtime.kind": "tflm"})
+    result = tune.run(failing, trials=2, study="failing")
+    assert result.ran == [0, 1] and [row["state"] for row in result.trials] == ["FAIL", "FAIL"]
+    for row in result.trials:
+        assert row["error"].startswith("the host board runs tinyedge's native runtime only, not tflm")
+        assert row["reasons"] == [f"failed: {row['error']}"] and row["feasible"] is False
+        assert Path(row["build_dir"]) == project.build_dir / "tune" / "failing" / f"trial-{row['number']}"
+    assert result.pareto == [] and result.best is None
+    # another study in the same build folder has its own trial folders: digits-host's are intact
+    assert all(Path(row["elf"]).is_file() for row in first.trials)
+
+
 def test_every_trial_is_built_and_measured_on_the_target_with_flash_and_ram_from_its_elf(searched):
     project, first, _ = searched
     assert first.study == "digits-host" and first.objectives == ["accuracy", "latency", "flash"]
@@ -56,7 +71,7 @@ def test_every_trial_is_built_and_measured_on_the_target_with_flash_and_ram_from
     for row in first.trials:
         metrics = row["metrics"]
         folder = Path(row["build_dir"])
-        assert folder == project.build_dir / "tune" / f"trial-{row['number']}"
+        assert folder == project.build_dir / "tune" / "digits-host" / f"trial-{row['number']}"
         size = read_elf_size(row["elf"])
         assert Path(row["elf"]).is_relative_to(folder)
         assert metrics["flash"] == size.flash_bytes and metrics["ram"] == size.ram_bytes

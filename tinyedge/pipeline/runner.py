@@ -52,7 +52,7 @@ class Pipeline:
         self.layers = layers   # the firmware is a layer build (--layers)
         self.board = board
         self.project_dir = Path(project_dir).resolve()
-        # `build_dir`: another folder than the board's (a tune trial's <build_dir>/tune/trial-N)
+        # `build_dir`: another folder than the board's (a tune trial's <build_dir>/tune/<study>/trial-N)
         self.build_dir = Path(build_dir).resolve() if build_dir is not None else \
             files.build_dir(self.project_dir, config["project"]["build_dir"], board.name)
         self.log = log if log is not None else say

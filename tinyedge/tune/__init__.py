@@ -94,10 +94,11 @@ def run(project, *, trials: int | None = None, workers: int | None = None, stora
             params = space.suggest(trial)
             trial_settings = space.settings(params)
             trial.set_user_attr("settings", trial_settings)
-            trial.set_user_attr("build_dir", str(trial_dir(project, trial.number)))
+            folder = trial_dir(project, name, trial.number)
+            trial.set_user_attr("build_dir", str(folder))
             log(f"tune: trial {trial.number}: {_settings_text(params)}")
             try:
-                attrs = run_trial(project, trial_settings, trial.number, teacher, log, tree)
+                attrs = run_trial(project, trial_settings, folder, trial.number, teacher, log, tree)
             except TinyedgeError as exc:
                 trial.set_user_attr("error", exc.one_line())
                 trial.set_user_attr("reasons", [f"failed: {exc.one_line()}"])
@@ -106,6 +107,11 @@ def run(project, *, trials: int | None = None, workers: int | None = None, stora
             except KeyboardInterrupt:
                 trial.set_user_attr("error", "interrupted")
                 trial.set_user_attr("reasons", ["interrupted"])
+                search.tell(trial, state=optuna.trial.TrialState.FAIL)
+                raise
+            except Exception as exc:   # a fault of tinyedge itself: kept in the study, then raised
+                trial.set_user_attr("error", f"{type(exc).__name__}: {exc}".splitlines()[0])
+                trial.set_user_attr("reasons", [f"failed: {type(exc).__name__}"])
                 search.tell(trial, state=optuna.trial.TrialState.FAIL)
                 raise
             else:
@@ -134,7 +140,7 @@ def run(project, *, trials: int | None = None, workers: int | None = None, stora
 def _start_workers(project, shares: list[int], url: str, name: str, tflm_dir: Path | None) -> list:
     """The further worker processes of --workers: `tinyedge tune` on the same storage and study, each its
     share of the trials (and its own emulator or host process); this process is the first worker."""
-    from .trial import tune_dir
+    from .trial import study_dir
     children = []
     for number, share in enumerate(shares, start=1):
         if share < 1:
@@ -144,7 +150,7 @@ def _start_workers(project, shares: list[int], url: str, name: str, tflm_dir: Pa
                    "--study", name, "--json"]
         if tflm_dir is not None:
             command += ["--tflm-dir", str(tflm_dir)]
-        log_path = tune_dir(project) / f"worker-{number}.log"
+        log_path = study_dir(project, name) / f"worker-{number}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "w", encoding="utf-8") as log_file:   # the child keeps its own handle
             child = subprocess.Popen(command, env={**os.environ, WORKER_ENV: str(number)},

@@ -1,5 +1,5 @@
 """One trial of `tinyedge tune`: the project with the trial's settings built by the real pipeline in its
-own folder (<build_dir>/tune/trial-N; distill, compress, int8, TFLM, firmware), its int8 model scored by
+own folder (<build_dir>/tune/<study>/trial-N; distill, compress, int8, TFLM, firmware), its int8 model scored by
 TFLM on the validation split (the test split is kept for the final candidates), its firmware run on the
 board's target for the latency (instructions on an emulated board, the board's timer elsewhere) and
 its flash and RAM read from the ELF. The budgets are the trial's constraints: a trial that breaks one
@@ -11,6 +11,7 @@ data and teacher stages (files and manifest records), so those stages are cached
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -36,8 +37,14 @@ def tune_dir(project) -> Path:
     return project.build_dir / "tune"
 
 
-def trial_dir(project, number: int) -> Path:
-    return tune_dir(project) / f"trial-{number}"
+def study_dir(project, study: str) -> Path:
+    """<build_dir>/tune/<study>: one study's trial folders (another study in the same build folder has
+    its own, so its trial 0 does not overwrite this one's)."""
+    return tune_dir(project) / (re.sub(r"[^A-Za-z0-9._-]", "_", study).lstrip(".") or "study")
+
+
+def trial_dir(project, study: str, number: int) -> Path:
+    return study_dir(project, study) / f"trial-{number}"
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,7 @@ def latency_of(result) -> tuple[float, str]:
     return float(result.microseconds_per_inference), "us"
 
 
-def run_trial(project, settings: dict[str, Any], number: int, teacher: Teacher,
+def run_trial(project, settings: dict[str, Any], folder: Path, number: int, teacher: Teacher,
               log: Callable[[str], None], tflm_dir: Path | None = None) -> dict[str, Any]:
     """Build and measure one candidate; returns the trial's user attributes (TinyedgeError when the
     build or the measurement fails)."""
@@ -123,7 +130,6 @@ def run_trial(project, settings: dict[str, Any], number: int, teacher: Teacher,
     from ..elfsize import read_elf_size
     from ..locking import build_folder_lock
     from ..pipeline.runner import build as run_pipeline
-    folder = trial_dir(project, number)
     started = time.perf_counter()
     seed_folder(folder, teacher)
     config = project.config.with_overrides({**settings, **NEUTRAL_BUDGETS})
