@@ -32,7 +32,8 @@ def table(result):
     grid = Table(title=f"study {result.study} ({len(result.trials)} trials; * Pareto-optimal, feasible)")
     for name in ("trial", "state", "settings", "quality", "latency", "flash B", "RAM B", "feasible"):
         grid.add_column(name, justify="right" if name in ("trial", "latency", "flash B", "RAM B") else "left",
-                        no_wrap=name != "settings" and name != "feasible", overflow="fold")
+                        no_wrap=name != "settings" and name != "feasible", overflow="fold",
+                        min_width=8 if name in ("feasible", "settings") else None)
     varying = _varying(result.trials)
     for row in result.trials:
         metrics = row.get("metrics") or {}
