@@ -1,4 +1,10 @@
-"""A real PostgreSQL server for the tune tests' shared study: Debian's `postgresql` binaries
+"""The tune tests' project and a real PostgreSQL server.
+
+The project: the built-in digits example on the host target (the host C compiler, a process for a
+board: fast) with a search space of four candidates, distillation of 2 epochs and a teacher of 2, trained
+once per session and copied into each test's folder (so the teacher stage is cached there).
+
+The server, for the shared study: Debian's `postgresql` binaries
 (/usr/lib/postgresql/<major>/bin, found as the setup step finds them), a cluster made with initdb in a
 temporary folder, started with pg_ctl on a unix socket in that folder and no TCP at all, one database
 created in it, stopped (fast) and removed after the test. PostgreSQL refuses to run as root, so when the
@@ -19,6 +25,53 @@ import pytest
 from tinyedge import bootstrap
 
 DATABASE = "tinyedge"
+# Four candidates (width x temperature), every other list one value: a trial is ~10 s on the host target.
+TUNE_TOML = """\
+[project]
+name = "digits"
+board = "host"
+
+[data]
+source = "digits"
+
+[teacher]
+epochs = 2
+
+[budgets]
+min_accuracy = 0.0
+
+[tune]
+trials = 2
+widths = [0.5, 0.75]
+depths = [1]
+temperatures = [2.0, 4.0]
+alphas = [0.5]
+prune = ["off"]
+clusters = ["off"]
+qat = [false]
+low_rank = ["off"]
+epochs = 2
+"""
+
+
+@pytest.fixture(scope="session")
+def tune_template(tmp_path_factory) -> Path:
+    """A project folder whose tune teacher (build/host/tune/teacher) is trained, made once."""
+    from tinyedge import api
+    from tinyedge.tune.trial import prepare_teacher
+    folder = tmp_path_factory.mktemp("tune-template")
+    (folder / "tinyedge.toml").write_text(TUNE_TOML)
+    teacher = prepare_teacher(api.open_project(folder), lambda line: None)
+    assert teacher.status == "ran"
+    return folder
+
+
+@pytest.fixture
+def tune_project(tune_template, tmp_path) -> Path:
+    """A copy of the template in the test's own folder: its teacher cached, no study yet."""
+    folder = tmp_path / "digits"
+    shutil.copytree(tune_template, folder)
+    return folder
 
 
 @dataclass

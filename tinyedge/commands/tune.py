@@ -10,6 +10,9 @@ from pathlib import Path
 
 import click
 
+INTERRUPTED = ("interrupted; the study keeps its completed trials (the running one is recorded as "
+               "interrupted): run tinyedge tune again to continue it")
+
 
 def run(board: str | None = None, project_dir: Path = Path("."), trials: int | None = None,
         workers: int | None = None, storage: str | None = None, study: str | None = None,
@@ -18,8 +21,12 @@ def run(board: str | None = None, project_dir: Path = Path("."), trials: int | N
     from ..console import print_table
 
     project = api.open_project(project_dir, board)
-    result = tune.run(project, trials=trials, workers=workers, storage=storage, study=study,
-                      tflm_dir=tflm_dir)
+    try:
+        result = tune.run(project, trials=trials, workers=workers, storage=storage, study=study,
+                          tflm_dir=tflm_dir)
+    except KeyboardInterrupt:   # Ctrl-C: the study keeps what it has, so the one line says how to go on
+        click.echo(f"error: {INTERRUPTED}", err=True)
+        raise SystemExit(130) from None
     print_table(table(result), to_stderr=as_json)
     if as_json:
         click.echo(json.dumps(result.to_json()))

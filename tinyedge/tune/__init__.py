@@ -28,6 +28,7 @@ from .trial import prepare_teacher, run_trial, trial_dir
 
 __all__ = ["run", "TuneResult", "Space"]
 
+REPEAT_ATTEMPTS = 20                  # suggestions that repeat a completed trial's, at most, before one is run
 WORKER_ENV = "TINYEDGE_TUNE_WORKER"   # a --workers child's number (1, 2, ...): its sampler's seed
 
 
@@ -90,8 +91,7 @@ def run(project, *, trials: int | None = None, workers: int | None = None, stora
     progress = Progress("tune", mine, unit="trials")
     try:
         for done in range(mine):
-            trial = search.ask()
-            params = space.suggest(trial)
+            trial, params = _ask_new(search, space, log)
             trial_settings = space.settings(params)
             trial.set_user_attr("settings", trial_settings)
             folder = trial_dir(project, name, trial.number)
@@ -135,6 +135,41 @@ def run(project, *, trials: int | None = None, workers: int | None = None, stora
     return result_of(search, _shown(url), project.board.name, objectives, ran,
                      {"build_dir": str(teacher.folder), "seconds": teacher.seconds, "status": teacher.status},
                      time.perf_counter() - started)
+
+
+def _ask_new(search, space, log: Callable[[str], None]):
+    """The next trial and its parameters, not those of a completed trial nor of one another worker runs:
+    a suggestion that repeats one (a resumed search, a small space, workers started together) is kept as
+    PRUNED ("repeats trial N") and the sampler asked again, while the space has a candidate no trial took;
+    once every candidate has been, a repeat is measured again. Ctrl-C here records the trial as
+    interrupted, as during its build."""
+    import math
+
+    import optuna
+    candidates = math.prod(len(values) for values in space.choices.values())
+    for _ in range(REPEAT_ATTEMPTS):
+        trial = search.ask()
+        try:
+            params = space.suggest(trial)
+            taken = {}   # completed trials' settings and those another worker is running now
+            for other in search.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
+                                                                     optuna.trial.TrialState.RUNNING)):
+                if other.number != trial.number and other.params:
+                    taken.setdefault(tuple(sorted(other.params.items(), key=lambda item: item[0])), other.number)
+            repeated = taken.get(tuple(sorted(params.items(), key=lambda item: item[0])))
+            if repeated is None or len(taken) >= candidates:
+                return trial, params
+            trial.set_user_attr("repeats", repeated)
+            trial.set_user_attr("reasons", [f"repeats trial {repeated}'s settings"])
+            search.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            log(f"tune: trial {trial.number} would repeat trial {repeated}'s settings; asking again")
+        except KeyboardInterrupt:
+            trial.set_user_attr("error", "interrupted")
+            trial.set_user_attr("reasons", ["interrupted"])
+            search.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+    trial = search.ask()   # the sampler keeps to measured candidates: measure one again
+    return trial, space.suggest(trial)
 
 
 def _start_workers(project, shares: list[int], url: str, name: str, tflm_dir: Path | None) -> list:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,16 @@ def open_storage(url: str):
         Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True) if "///" in url else None
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
     try:
-        return optuna.storages.RDBStorage(url, heartbeat_interval=None, **kwargs)
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=None, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            # Workers started together on a new database both create Optuna's tables; the one that
+            # loses the race (a duplicate key in the server's catalogue) finds them made a moment later.
+            from sqlalchemy.exc import IntegrityError, ProgrammingError
+            if not isinstance(exc, (IntegrityError, ProgrammingError)):
+                raise
+            time.sleep(1.0)
+            return optuna.storages.RDBStorage(url, heartbeat_interval=None, **kwargs)
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy's and the drivers' errors are many
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TinyedgeError(f"cannot open the tune storage {url}: {first}",
