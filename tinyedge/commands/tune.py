@@ -20,18 +20,32 @@ def run(board: str | None = None, project_dir: Path = Path("."), trials: int | N
     from .. import api, tune  # imported late: `tinyedge tune --help` stays instant
     from ..console import print_table
 
+    from ..tune.promote import load_result, promote as promote_trial
+    from ..tune.report import HTML_FILE, write_tune_report
+
     project = api.open_project(project_dir, board)
-    try:
-        result = tune.run(project, trials=trials, workers=workers, storage=storage, study=study,
-                          tflm_dir=tflm_dir)
-    except KeyboardInterrupt:   # Ctrl-C: the study keeps what it has, so the one line says how to go on
-        click.echo(f"error: {INTERRUPTED}", err=True)
-        raise SystemExit(130) from None
+    if promote is not None and trials is None:   # --promote alone: the study as it is, no more trials
+        result = load_result(project, storage, study)
+    else:
+        try:
+            result = tune.run(project, trials=trials, workers=workers, storage=storage, study=study,
+                              tflm_dir=tflm_dir)
+        except KeyboardInterrupt:   # Ctrl-C: the study keeps what it has, so the one line says how to go on
+            click.echo(f"error: {INTERRUPTED}", err=True)
+            raise SystemExit(130) from None
+    promoted = promote_trial(project, result, promote) if promote is not None else None
+    if promoted is not None or not result.ran:   # tune.run wrote them; again with the promotion
+        write_tune_report(result, project.build_dir, promoted.to_json() if promoted else None)
     print_table(table(result), to_stderr=as_json)
     if as_json:
-        click.echo(json.dumps(result.to_json()))
+        data = result.to_json()
+        data["report"] = str(project.build_dir / HTML_FILE)
+        if promoted is not None:
+            data["promoted"] = promoted.to_json()
+        click.echo(json.dumps(data))
     else:
-        click.echo("\n".join(summary_lines(result)))
+        lines = summary_lines(result) + [f"report: {project.build_dir / HTML_FILE}"]
+        click.echo("\n".join(lines + (promoted.lines() if promoted is not None else [])))
 
 
 def table(result):

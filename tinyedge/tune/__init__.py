@@ -132,9 +132,12 @@ def run(project, *, trials: int | None = None, workers: int | None = None, stora
         raise TinyedgeError(f"{len(failed)} of {len(children)} further tune worker(s) failed: {failed[0]}",
                             "the study keeps every trial they finished; run tinyedge tune again to continue")
     ran = sorted({trial.number for trial in search.get_trials(deepcopy=False)} - before)
-    return result_of(search, _shown(url), project.board.name, objectives, ran,
-                     {"build_dir": str(teacher.folder), "seconds": teacher.seconds, "status": teacher.status},
-                     time.perf_counter() - started)
+    result = result_of(search, _shown(url), project.board.name, objectives, ran,
+                       {"build_dir": str(teacher.folder), "seconds": teacher.seconds, "status": teacher.status},
+                       time.perf_counter() - started)
+    from .report import write_tune_report
+    write_tune_report(result, project.build_dir)   # tune.json, tune.png, tune.html
+    return result
 
 
 def _ask_new(search, space, log: Callable[[str], None]):
