@@ -72,12 +72,16 @@ def pareto_png(data: dict) -> bytes:
     axes.set_xlabel(latency_axis_label(unit))
     axes.set_ylabel("accuracy (%, validation split, TFLM)" if name == "accuracy" else
                     "error (validation split, TFLM; lower is better)")
-    axes.ticklabel_format(axis="x", style="plain", useOffset=False)
+    from matplotlib.ticker import FuncFormatter
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    axes.margins(x=0.1, y=0.1)   # room for the labels at the edges
     axes.set_title(f"study {data['study']} on {data['board']}: {len(rows)} measured trials "
                    f"(marker area: flash {low:,}..{high:,} B)", fontsize=10)
     axes.grid(True, alpha=0.3)
     if rows:
-        axes.legend(fontsize=8, loc="best", markerscale=0.6)
+        legend = axes.legend(fontsize=8, loc="best")
+        for handle in legend.legend_handles:   # one marker size in the legend (the area is the flash)
+            handle.set_sizes([60])
     return _png(figure)
 
 
