@@ -192,11 +192,13 @@ def measure(board: str | Board, model: str | Path, *, runtime: str = "native", p
     there."""
     import time
 
-    from .bench import DEFAULT_SAMPLES, build_bench_firmware, check_bench_target, check_samples, run_bench
+    from .bench import (DEFAULT_SAMPLES, build_bench_firmware, check_bench_target, check_samples,
+                        read_bench_model, run_bench)
     target = board if isinstance(board, Board) else Catalogue.load().get(board)
     check_bench_target(target, runtime)
     samples = DEFAULT_SAMPLES if samples is None else samples
     check_samples(samples)
+    read_bench_model(Path(model))   # a missing or damaged model is one line before anything is built
     tree = tflm_dir_of(None, tflm_dir) if runtime == "tflm" else None
     if build_dir is None:
         return run_bench(target, Path(model), runtime, sample, port=port, tflm_dir=tree, samples=samples,

@@ -179,6 +179,25 @@ def build_bench_firmware(board: Board, model_path: Path, folder: Path, runtime: 
                           tflm_dir=tflm_dir if runtime == "tflm" else None, **extra)
 
 
+def read_bench_model(model_path: Path) -> TFLiteModel:
+    """The model bench measures, checked before anything is built: it exists, parses, and has one int8
+    input and one int8 (or int32) output. Each problem is one line."""
+    if not model_path.is_file():
+        raise TinyedgeError(f"{model_path} does not exist", "pass the .tflite file with --model")
+    model = parse(model_path.read_bytes(), source=str(model_path))
+    if len(model.main.inputs) != 1 or len(model.main.outputs) != 1:
+        raise TinyedgeError(f"{model_path.name} has {len(model.main.inputs)} inputs and "
+                            f"{len(model.main.outputs)} outputs; bench runs single-input, single-output models",
+                            "benchmark the model with one input and one output")
+    input_dtype = model.main.input_tensors()[0].dtype
+    output_dtype = model.main.tensors[model.main.outputs[0]].dtype
+    if input_dtype != "int8" or output_dtype not in OUTPUT_DTYPES:
+        raise TinyedgeError(f"{model_path.name} has {input_dtype} input or {output_dtype} output; bench "
+                            "compares int8 models (int8 or int32 output) bit for bit",
+                            "quantize the model's input and output to int8")
+    return model
+
+
 def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: np.ndarray | None = None,
               build_dir: Path | None = None, console: Callable[[str], None] | None = None,
               port: str | None = None, built=None, tflm_dir: Path | None = None,
@@ -193,20 +212,9 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
     check_bench_target(board, runtime)
     check_samples(samples)
     model_path = Path(model_path)
-    if not model_path.is_file():
-        raise TinyedgeError(f"{model_path} does not exist", "pass the .tflite file with --model")
-    model_bytes = model_path.read_bytes()
-    model = parse(model_bytes, source=str(model_path))
-    if len(model.main.inputs) != 1 or len(model.main.outputs) != 1:
-        raise TinyedgeError(f"{model_path.name} has {len(model.main.inputs)} inputs and "
-                            f"{len(model.main.outputs)} outputs; bench runs single-input, single-output models",
-                            "benchmark the model with one input and one output")
-    input_dtype = model.main.input_tensors()[0].dtype
+    model = read_bench_model(model_path)
+    model_bytes = model.raw
     output_dtype = model.main.tensors[model.main.outputs[0]].dtype
-    if input_dtype != "int8" or output_dtype not in OUTPUT_DTYPES:
-        raise TinyedgeError(f"{model_path.name} has {input_dtype} input or {output_dtype} output; bench "
-                            "compares int8 models (int8 or int32 output) bit for bit",
-                            "quantize the model's input and output to int8")
     inputs = bench_inputs(model, sample, samples)
     measured_steps = None
     memory = None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ..bench import bench_runtimes, check_samples, comparison_json, comparison_lines, layer_lines, report_lines
+from ..bench import bench_runtimes, check_bench_target, check_samples, comparison_json, comparison_lines, layer_lines, report_lines
 from ..errors import TinyedgeError
 
 
@@ -27,13 +27,14 @@ def run(board: str | None = None, model: Path | None = None, as_json: bool = Fal
                             "lists them)")
     if model is None:
         raise TinyedgeError("bench needs a model", "pass --model path/to/model.tflite")
-    if not Path(model).is_file():
-        raise TinyedgeError(f"{model} does not exist", "pass the .tflite file with --model")
     runtimes = bench_runtimes(runtime)
     check_samples(samples)
     from .. import api
     from ..boards import Catalogue
-    name = Catalogue.load().get(board).name
+    target = Catalogue.load().get(board)
+    for each in runtimes:   # what the board lacks is said before what the model is (as api.measure does)
+        check_bench_target(target, each)
+    name = target.name
     results = []
     for each in runtimes:
         folder = (Path(build_dir) / each if len(runtimes) > 1 else Path(build_dir)) if build_dir is not None \

@@ -89,9 +89,13 @@ def run(project, *, trials: int | None = None, workers: int | None = None, stora
     children = _start_workers(project, shares[1:], url, name, tflm_dir)
     mine = shares[0]
     progress = Progress("tune", mine, unit="trials")
+    current = None   # the trial asked for and not yet told: Ctrl-C anywhere before its tell records it
+    ctrl_c = _CtrlC()
     try:
         for done in range(mine):
+            ctrl_c.check()
             trial, params = _ask_new(search, space, log)
+            current = trial
             trial_settings = space.settings(params)
             trial.set_user_attr("settings", trial_settings)
             folder = trial_dir(project, name, trial.number)
@@ -104,11 +108,6 @@ def run(project, *, trials: int | None = None, workers: int | None = None, stora
                 trial.set_user_attr("reasons", [f"failed: {exc.one_line()}"])
                 search.tell(trial, state=optuna.trial.TrialState.FAIL)
                 log(f"tune: trial {trial.number} failed: {exc.one_line()}")
-            except KeyboardInterrupt:
-                trial.set_user_attr("error", "interrupted")
-                trial.set_user_attr("reasons", ["interrupted"])
-                search.tell(trial, state=optuna.trial.TrialState.FAIL)
-                raise
             except Exception as exc:   # a fault of tinyedge itself: kept in the study, then raised
                 trial.set_user_attr("error", f"{type(exc).__name__}: {exc}".splitlines()[0])
                 trial.set_user_attr("reasons", [f"failed: {type(exc).__name__}"])
@@ -121,11 +120,16 @@ def run(project, *, trials: int | None = None, workers: int | None = None, stora
                 search.tell(trial, [attrs["metrics"][objective] for objective in objectives])
                 state = "feasible" if attrs["feasible"] else "infeasible: " + "; ".join(attrs["reasons"])
                 log(f"tune: trial {trial.number}: {_metrics_text(attrs['metrics'], objectives)}, {state}")
+            current = None
             progress(done + 1, note=_best_text(search, objectives))
+        ctrl_c.check()
     except KeyboardInterrupt:
+        if current is not None:
+            _record_interrupted(search, current)
         _interrupt(children)
         raise
     finally:
+        ctrl_c.restore()
         progress.close()
         failed = _wait_for(children, log)
     if failed:
@@ -138,6 +142,53 @@ def run(project, *, trials: int | None = None, workers: int | None = None, stora
     from .report import write_tune_report
     write_tune_report(result, project.build_dir)   # tune.json, tune.png, tune.html
     return result
+
+
+class _CtrlC:
+    """Ctrl-C during a search, remembered: Python's KeyboardInterrupt can land in a finalizer (a weakref
+    callback during TensorFlow's garbage collection), where Python prints it as "Exception ignored" with
+    a traceback and drops it, and the search would go on; the search checks the flag between trials and
+    stops there instead, and that dropped interrupt is not printed."""
+
+    def __init__(self):
+        import signal
+        import threading
+        self.seen = False
+        self.previous = None
+        self.unraisable = sys.unraisablehook
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+            sys.unraisablehook = self._unraisable
+
+    def _unraisable(self, info) -> None:
+        if not (self.seen and isinstance(info.exc_value, KeyboardInterrupt)):
+            self.unraisable(info)
+
+    def _handle(self, signum, frame):
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.seen:
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            import signal
+            signal.signal(signal.SIGINT, self.previous)
+            sys.unraisablehook = self.unraisable
+            self.previous = None
+
+
+def _record_interrupted(search, trial) -> None:
+    """A trial Ctrl-C stopped before it was told: FAIL with the reason, unless it was already told."""
+    import optuna
+    stored = next((other for other in search.get_trials(deepcopy=False) if other.number == trial.number), None)
+    if stored is not None and stored.state != optuna.trial.TrialState.RUNNING:
+        return
+    trial.set_user_attr("error", "interrupted")
+    trial.set_user_attr("reasons", ["interrupted"])
+    search.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
 def _ask_new(search, space, log: Callable[[str], None]):
@@ -167,9 +218,7 @@ def _ask_new(search, space, log: Callable[[str], None]):
             search.tell(trial, state=optuna.trial.TrialState.PRUNED)
             log(f"tune: trial {trial.number} would repeat trial {repeated}'s settings; asking again")
         except KeyboardInterrupt:
-            trial.set_user_attr("error", "interrupted")
-            trial.set_user_attr("reasons", ["interrupted"])
-            search.tell(trial, state=optuna.trial.TrialState.FAIL)
+            _record_interrupted(search, trial)
             raise
     trial = search.ask()   # the sampler keeps to measured candidates: measure one again
     return trial, space.suggest(trial)
