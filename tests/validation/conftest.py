@@ -95,3 +95,16 @@ def noisy_firmware(validated_digits, tmp_path_factory) -> Path:
     """The ELF of the digits firmware that sends garbage before its boot banner (c/boot_noise.c)."""
     return _firmware_variant(validated_digits, tmp_path_factory.mktemp("boot-noise"), BOOT_NOISE,
                              ["-Wl,--wrap=te_port_init"])
+
+
+@pytest.fixture(scope="session")
+def host_digits(tmp_path_factory):
+    """`tinyedge validate --board host --json` in a copy of the built-in example with no build yet; its
+    build folder is reused by the tests that validate the example on the host again (--debug)."""
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no host C compiler")
+    folder = tmp_path_factory.mktemp("digits-host")
+    shutil.copy(REPO / "examples" / "digits" / "tinyedge.toml", folder / "tinyedge.toml")
+    run = run_tinyedge("validate", "--board", "host", "--dir", str(folder), "--json")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return folder, json.loads(run.stdout)

@@ -410,20 +410,17 @@ def test_on_the_ad_model_emu_m4_follows_tflm_where_tflite_parts(tmp_path):
 # ---- the command line ----------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_validate_debug_on_the_host_writes_the_finding_into_validation_json_and_the_report(tmp_path):
-    """`tinyedge validate --board host --debug-samples 2 --json` on a copy of the built-in example (its
-    build reused when the repository's example was built for the host before): the finding is in the
-    JSON on stdout, validation.json and report.html, and its CRCs are zlib.crc32 of TFLM's tensors."""
+def test_validate_debug_on_the_host_writes_the_finding_into_validation_json_and_the_report(tmp_path, host_digits):
+    """`tinyedge validate --board host --debug-samples 2 --json` on a copy of the built-in example (the
+    session's host build of it reused: only the layer firmware is built): the finding is in the JSON on
+    stdout, validation.json and report.html, and its CRCs are zlib.crc32 of TFLM's tensors."""
     import json
     import shutil
 
-    from support import REPO, run_tinyedge
-    if shutil.which("cc") is None and shutil.which("gcc") is None:
-        pytest.skip("no host C compiler")
-    shutil.copy(REPO / "examples" / "digits" / "tinyedge.toml", tmp_path / "tinyedge.toml")
-    built = REPO / "examples" / "digits" / "build" / "host"
-    if (built / "manifest.json").is_file():
-        shutil.copytree(built, tmp_path / "build" / "host")
+    from support import run_tinyedge
+    example, _ = host_digits
+    shutil.copy(example / "tinyedge.toml", tmp_path / "tinyedge.toml")
+    shutil.copytree(example / "build" / "host", tmp_path / "build" / "host")
     bad = run_tinyedge("validate", "--board", "host", "--dir", str(tmp_path), "--debug-samples", "0")
     assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith(
         "error: --debug-samples 0 is not a positive number of samples")

@@ -21,18 +21,6 @@ from tinyedge.targets import for_board
 HOST = Catalogue.load().get("host")
 
 
-@pytest.fixture(scope="module")
-def host_digits(tmp_path_factory):
-    """`tinyedge validate --board host --json` in a copy of the built-in example with no build yet."""
-    if shutil.which("cc") is None and shutil.which("gcc") is None:
-        pytest.skip("no host C compiler")
-    folder = tmp_path_factory.mktemp("digits-host")
-    shutil.copy(REPO / "examples" / "digits" / "tinyedge.toml", folder / "tinyedge.toml")
-    run = run_tinyedge("validate", "--board", "host", "--dir", str(folder), "--json")
-    assert run.returncode == 0, run.stderr[-3000:]
-    return folder, json.loads(run.stdout)
-
-
 def _tflite_micro_outputs(model: bytes, inputs: list[np.ndarray]) -> list[bytes]:
     """The oracle: the real TFLM interpreter (tflite_micro), one invoke per input."""
     from tflite_micro import runtime
