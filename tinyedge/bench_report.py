@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from .htmlpage import html_document
 from .fileio import write_bytes_atomic, write_json_atomic, write_text_atomic
 
 JSON_FILE = "bench.json"
@@ -54,27 +55,12 @@ def bench_html(data: dict, images: dict[str, str]) -> str:
         for index, row in enumerate(data.get("sample_outputs") or []))
     layers = layers_html(data["layers"], images.get("layers")) if data.get("layers") else ""
     memory = memory_html(data["memory"], images.get("memory")) if data.get("memory") else ""
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 64em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 0.25em 0.7em; text-align: left; }}
-td:nth-child(n+5) {{ text-align: right; }}
-th {{ background: #f4f4f4; }}
-tr.sum th {{ background: #e8eef8; }}
-figure {{ margin: 1em 0; }}
-img {{ max-width: 100%; }}
-pre {{ background: #f8f8f8; padding: 0.8em; }}
-</style></head>
-<body>
-<h1>{escape(title)}</h1>
-<pre>{escape(summary)}</pre>
+    return html_document(title, f"""<pre>{escape(summary)}</pre>
 <h2>Outputs against TFLM: {data['samples_equal']}/{data['samples']} equal</h2>
 <table><tr><th>input</th><th>device output</th><th>TFLM output</th><th></th></tr>
 {samples}</table>
 {layers}
 {memory}
 <p>All figures: <a href="{JSON_FILE}">{JSON_FILE}</a>.</p>
-</body></html>
-"""
+""", width="64em",
+                     style="td:nth-child(n+5) { text-align: right; }\ntr.sum th { background: #e8eef8; }\nfigure { margin: 1em 0; }\npre { background: #f8f8f8; padding: 0.8em; }\n")

@@ -313,6 +313,20 @@ static void report_invoke_failure(int status)
     put_text("]\r\n");
 }
 
+/* The reference's th_load_tensor: an inference needs the whole input (it would run on stale data). */
+static int require_loaded_input(const te_model *model)
+{
+    if (load_position != model->input_bytes) {
+        put_text("e-[Input db has ");
+        put_u64(load_position);
+        put_text(" bytes, expected ");
+        put_u64(model->input_bytes);
+        put_text("]\r\n");
+        return 0;
+    }
+    return 1;
+}
+
 static void run_inferences(uint32_t inferences, uint32_t warmups)
 {
     const te_model *model = selected;
@@ -322,13 +336,7 @@ static void run_inferences(uint32_t inferences, uint32_t warmups)
     uint32_t i;
     int status = 0;
 
-    /* The reference's th_load_tensor: the input must be complete. It would run on stale data. */
-    if (load_position != model->input_bytes) {
-        put_text("e-[Input db has ");
-        put_u64(load_position);
-        put_text(" bytes, expected ");
-        put_u64(model->input_bytes);
-        put_text("]\r\n");
+    if (!require_loaded_input(model)) {
         return;
     }
     put_text("m-warmup-start-");
@@ -609,12 +617,7 @@ static void command_te_tensor(char **cursor)
         return;
     }
     step = (uint32_t)parse_int(argument);
-    if (load_position != model->input_bytes) {
-        put_text("e-[Input db has ");
-        put_u64(load_position);
-        put_text(" bytes, expected ");
-        put_u64(model->input_bytes);
-        put_text("]\r\n");
+    if (!require_loaded_input(model)) {
         return;
     }
     tensor_seen = 0;

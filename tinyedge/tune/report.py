@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from ..htmlpage import html_document
 from ..fileio import write_bytes_atomic, write_json_atomic, write_text_atomic
 
 JSON_FILE = "tune.json"
@@ -165,21 +166,7 @@ def tune_html(data: dict, image: str | None) -> str:
     promoted = data.get("promoted")
     promoted_line = (f"<p>Promoted: trial {promoted['number']} (the project's build in "
                      f"<code>{escape(promoted['build_dir'])}</code>).</p>") if promoted else ""
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 0.25em 0.7em; text-align: left; }}
-td:nth-child(n+3) {{ text-align: right; }}
-td:last-child {{ text-align: left; }}
-th {{ background: #f4f4f4; }}
-tr.front td {{ background: #fbeee4; }}
-img {{ max-width: 100%; }}
-</style></head>
-<body>
-<h1>{escape(title)}</h1>
-<p>{len(data['trials'])} trials in {escape(data['storage'])}; objectives {escape(', '.join(data['objectives']))}
+    return html_document(title, f"""<p>{len(data['trials'])} trials in {escape(data['storage'])}; objectives {escape(', '.join(data['objectives']))}
 ({escape(', '.join(data['directions']))}); the budgets are the constraints. {len(data['pareto'])} Pareto-optimal
 feasible trial(s); best: {data['best'] if data.get('best') is not None else 'none'}. Latency, flash and RAM are
 measured on the board's target (flash and RAM from the ELF); {escape(name)} is TFLM's on the validation split.</p>
@@ -194,8 +181,8 @@ measured on the board's target (flash and RAM from the ELF); {escape(name)} is T
 <h2>Stage tables</h2>
 {sections}
 <p>All figures: <a href="{JSON_FILE}">{JSON_FILE}</a>.</p>
-</body></html>
-"""
+""", width="72em",
+                     style="td:nth-child(n+3) { text-align: right; }\ntd:last-child { text-align: left; }\ntr.front td { background: #fbeee4; }\n")
 
 
 def write_tune_report(result, folder: str | Path, promoted: dict | None = None) -> list[str]:

@@ -12,6 +12,7 @@ import io
 from pathlib import Path
 
 from ..buildfiles import validation_files as file_names
+from ..htmlpage import html_document
 from ..fileio import write_bytes_atomic, write_json_atomic, write_text_atomic
 
 
@@ -258,20 +259,7 @@ def html_page(data: dict, plots: dict[str, str]) -> str:
     mismatches = data["disagreeing_samples"]
     mismatch_text = ("none: every int8 output is identical to host TFLM" if not mismatches else
                      ", ".join(str(i) for i in mismatches[:50]) + (" …" if len(mismatches) > 50 else ""))
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3em 0.8em; text-align: left; }}
-th {{ background: #f4f4f4; }}
-figure {{ display: inline-block; margin: 1em 1em 1em 0; }}
-img {{ max-width: 100%; }}
-.status {{ font-weight: bold; }}
-</style></head>
-<body>
-<h1>{escape(title)}</h1>
-<p class="status">{escape(status)}</p>
+    return html_document(title, f"""<p class="status">{escape(status)}</p>
 <p>Model {escape(data['model']['file'])} (sha256 {escape(data['model']['sha256'][:16])}), link {escape(data['link'])}.</p>
 <table>{summary}</table>
 {figures}
@@ -281,5 +269,5 @@ img {{ max-width: 100%; }}
 {_debug_html(data)}<h2>Samples whose int8 output differs from host TFLM</h2>
 <p>{escape(mismatch_text)}</p>
 <p>All figures: <a href="{escape(Path(data['json']).name)}">{escape(Path(data['json']).name)}</a>.</p>
-</body></html>
-"""
+""", width="60em",
+                     style="figure { display: inline-block; margin: 1em 1em 1em 0; }\n.status { font-weight: bold; }\n")
