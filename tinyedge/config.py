@@ -167,6 +167,29 @@ SCHEMA: dict[str, dict[str, Setting]] = {
                                    "several models always share one buffer the glue owns",
                          choices=("static", "caller")),
     },
+    "monitor": {
+        "enabled": Setting(False, "keep running statistics of every inference in the firmware (count, "
+                                  "latency, input saturation and histogram, classes and confidence or "
+                                  "the output or reconstruction error) for `tinyedge monitor`, the "
+                                  "protocol's te-monitor and tinyedge_monitor_snapshot(); "
+                                  "--monitor/--no-monitor overrides"),
+        "input_samples": Setting(256, "input values the monitor examines per inference (every s-th, "
+                                      "s = ceil(input bytes / this)); more costs more time per inference",
+                                 minimum=1),
+        "interval": Setting(5.0, "seconds between two readings of `tinyedge monitor`", minimum=0.01),
+        "min_samples": Setting(100, "inferences a window needs before `tinyedge monitor` judges it",
+                               minimum=1),
+        "psi_threshold": Setting(0.25, "population stability index from which a histogram has drifted "
+                                       "(together with p_value)", minimum=0.0),
+        "p_value": Setting(0.01, "drift also needs the chi-square test of the window against the "
+                                 "baseline below this p-value", minimum=0.0, maximum=1.0),
+        "saturation_increase": Setting(0.05, "rise of the share of input values saturated at -128/127 "
+                                             "(absolute, 0..1) over the baseline's that counts as drift",
+                                       minimum=0.0, maximum=1.0),
+        "latency_tolerance": Setting(0.10, "relative change of the mean latency against the board's "
+                                           "validation.json (when there is one) that counts as drift",
+                                     minimum=0.0),
+    },
 }
 
 # Further models in the same firmware: `[[model]]`, an array of tables, one per model, after the
