@@ -39,3 +39,8 @@ def validation_files(partial: bool = False) -> dict[str, str]:
 def build_dir(project_dir: Path, build_folder: str, board: str) -> Path:
     """The build folder of one board: <project>/<project.build_dir>/<board>."""
     return Path(project_dir) / build_folder / board
+
+# The monitor (issue 17): the baseline the build writes, and what `tinyedge monitor` writes.
+MONITOR_BASELINE = "monitor_baseline.json"
+MONITOR_LOG = "monitor.jsonl"
+MONITOR_REPORT = "monitor.html"
