@@ -15,6 +15,21 @@
 #include "te_layers.h"
 #include "te_model.h"
 
+/* A monitored build ([monitor] enabled) defines TINYEDGE_MONITOR in tinyedge_config.h (or with a -D):
+ * `te-monitor` then reads firmware/monitor's statistics. */
+#if !defined(TINYEDGE_MONITOR)
+#if defined(TINYEDGE_CONFIG_HEADER)
+#include TINYEDGE_CONFIG_HEADER
+#elif defined(__has_include)
+#if __has_include("tinyedge_config.h")
+#include "tinyedge_config.h"
+#endif
+#endif
+#endif
+#if defined(TINYEDGE_MONITOR)
+#include "tinyedge_monitor.h"
+#endif
+
 /* Reference strings that the MLPerf Tiny runner or its users see. */
 #define EE_FW_VERSION "ULPMark for tinyML Firmware V0.0.1"
 #define EE_DEVICE_NAME "dut"
@@ -523,7 +538,117 @@ static void command_te_help(void)
     put_line("te-layers    : Print the last inference's ticks and output CRC-32 of every step");
     put_line("te-tensor K  : Run one inference on the loaded input, print step K's output as hex");
 #endif
+#if defined(TINYEDGE_MONITOR)
+    put_line("te-monitor   : Print the monitor's statistics of every inference since its reset");
+    put_line("te-monitor-reset : Start the monitor's statistics afresh");
+#endif
 }
+
+/* ---- the model monitor (firmware/monitor) ------------------------------------------------------ */
+
+#if defined(TINYEDGE_MONITOR)
+
+/* Only the table's first model goes through tinyedge_model_run's monitor. */
+static int require_monitored(const char *command)
+{
+    if (selected != te_model_table[0]) {
+        put_text("e-[");
+        put_text(command);
+        put_text(": model ");
+        put_text(selected->name);
+        put_text(" is not monitored (only ");
+        put_text(te_model_table[0]->name);
+        put_text(" is)]\r\n");
+        return 0;
+    }
+    return 1;
+}
+
+/* m-te-monitor-NAME-[c0,c1,...] */
+static void put_counts(const char *name, const uint32_t *counts, size_t length)
+{
+    size_t i;
+    put_text("m-te-monitor-");
+    put_text(name);
+    put_text("-[");
+    for (i = 0; i < length; ++i) {
+        put_u64(counts[i]);
+        if (i + 1u < length) {
+            put_text(",");
+        }
+    }
+    put_text("]\r\n");
+}
+
+static void command_te_monitor(void)
+{
+    static const char *const kinds[] = {"classifier", "regression", "autoencoder"};
+    const tinyedge_monitor_spec *spec = &tinyedge_monitor_model;
+    tinyedge_monitor_stats stats;
+    if (!require_monitored("te-monitor")) {
+        return;
+    }
+    tinyedge_monitor_snapshot(&stats);
+    put_text("m-te-monitor-kind-");
+    put_line(kinds[spec->kind < 3u ? spec->kind : 2u]);
+    put_text("m-te-monitor-count-");
+    put_u64(stats.count);
+    put_text("\r\nm-te-monitor-latency-[");
+    put_u64(stats.latency_min);
+    put_text(",");
+    put_u64(stats.latency_max);
+    put_text(",");
+    put_u64(stats.latency_sum);
+    put_text(",");
+    put_u64(stats.latency_reference);
+    put_text("]\r\n");
+    put_counts("latency-histogram", stats.latency_histogram, TINYEDGE_MONITOR_LATENCY_BINS);
+    put_text("m-te-monitor-input-[");
+    put_u64(stats.input_values);
+    put_text(",");
+    put_u64(stats.input_low);
+    put_text(",");
+    put_u64(stats.input_high);
+    put_text(",");
+    put_i64(stats.input_sum);
+    put_text(",");
+    put_u64(stats.input_sum_squares);
+    put_text("]\r\n");
+    put_counts("input-histogram", stats.input_histogram, TINYEDGE_MONITOR_INPUT_BINS);
+    if (spec->kind == TINYEDGE_MONITOR_CLASSIFIER) {
+        put_counts("class-histogram", stats.class_histogram, spec->classes);
+        put_counts("confidence-histogram", stats.confidence_histogram, TINYEDGE_MONITOR_CONFIDENCE_BINS);
+    } else if (spec->kind == TINYEDGE_MONITOR_REGRESSION) {
+        put_counts("output-histogram", stats.output_histogram, TINYEDGE_MONITOR_OUTPUT_BINS);
+    } else {
+        put_counts("error-histogram", stats.output_histogram, TINYEDGE_MONITOR_OUTPUT_BINS);
+        put_text("m-te-monitor-error-sum-");
+        put_u64(stats.error_sum);
+        put_text("\r\n");
+    }
+}
+
+static void command_te_monitor_reset(void)
+{
+    if (require_monitored("te-monitor-reset")) {
+        tinyedge_monitor_reset();
+        put_line("m-te-monitor-reset-done");
+    }
+}
+
+#else
+
+static void command_te_monitor(void)
+{
+    put_line("e-[te-monitor: built without the monitor; set [monitor] enabled = true and build again]");
+}
+
+static void command_te_monitor_reset(void)
+{
+    command_te_monitor();
+}
+
+#endif
 
 /* ---- layer builds (te_layers.h) ---------------------------------------------------------------- */
 
@@ -688,6 +813,10 @@ static int dispatch_extension(const char *token, char **cursor)
         command_te_layers();
     } else if (is_command(token, "te-tensor")) {
         command_te_tensor(cursor);
+    } else if (is_command(token, "te-monitor")) {
+        command_te_monitor();
+    } else if (is_command(token, "te-monitor-reset")) {
+        command_te_monitor_reset();
     } else {
         return 0;
     }

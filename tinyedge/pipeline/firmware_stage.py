@@ -56,8 +56,9 @@ def from_record(metrics: dict, build_dir: Path) -> FirmwareResult:
 
 
 def settings(config: Config, board: Board, model: Path, labels: list[str], tflm_dir: Path | None,
-             layers: bool = False) -> dict:
-    """What the stage's key is made of (`layers`: a layer build is another firmware)."""
+             layers: bool = False, monitor=None) -> dict:
+    """What the stage's key is made of (`layers`: a layer build is another firmware; `monitor`: the
+    MonitorSpec of a monitored one, None without)."""
     from ..targets import for_board
     runtime = config["runtime"]
     return {"model": file_hash(model), "runtime": runtime["kind"], "kind": runtime["project"],
@@ -66,11 +67,21 @@ def settings(config: Config, board: Board, model: Path, labels: list[str], tflm_
             "placement": dict(config["placement"]),
             "arena_margin": runtime["arena_margin"], "name": config["project"]["name"], "labels": labels,
             "layers": bool(layers),
+            "monitor": monitor_key(config, monitor),
             "tflm_dir": str(tflm_dir) if tflm_dir else None,
             "tflm_library": tflm_library_key(board, tflm_dir if runtime["kind"] != "native" else None),
             "board": {key: value for key, value in dataclasses.asdict(board).items() if key != "path"},
             "missing_toolchain": for_board(board).missing_toolchain(),
             "sources": sources_hash(generator_sources())}
+
+
+def monitor_key(config: Config | None, monitor) -> dict | None:
+    """The monitor's part of the key: the spec the firmware carries and the setting that shaped it
+    (None without a monitor, so an unmonitored build keeps one key whatever [monitor] holds)."""
+    if monitor is None:
+        return None
+    samples = config["monitor"]["input_samples"] if config is not None else None
+    return {"spec": monitor.to_json(), "input_samples": samples}
 
 
 def further_models(config: Config) -> list[tuple[str, Path]]:
@@ -94,10 +105,13 @@ def tflm_library_key(board: Board, tflm_dir: Path | None) -> str | None:
     return library_key(Path(tflm_dir), board)
 
 
-def bench_settings(board: Board, model: Path, runtime: str, tflm_dir: Path | None = None) -> dict:
-    """The key of a benchmark firmware (the model alone, no project settings)."""
+def bench_settings(board: Board, model: Path, runtime: str, tflm_dir: Path | None = None,
+                   monitor=None) -> dict:
+    """The key of a benchmark firmware (the model alone, no project settings; `monitor`: its MonitorSpec
+    when the firmware carries the monitor)."""
     from ..targets import for_board
-    return {"model": file_hash(model), "runtime": runtime, "name": Path(model).stem,
+    extra = {"monitor": monitor_key(None, monitor)} if monitor is not None else {}
+    return {**extra, "model": file_hash(model), "runtime": runtime, "name": Path(model).stem,
             "tflm_dir": str(tflm_dir) if tflm_dir else None, "tflm_library": tflm_library_key(board, tflm_dir),
             "board": {key: value for key, value in dataclasses.asdict(board).items() if key != "path"},
             "missing_toolchain": for_board(board).missing_toolchain(),
@@ -128,9 +142,10 @@ def traced(settings: dict) -> dict:
 
 
 def make(config: Config, board: Board, build_dir: Path, labels: list[str], tflm_dir: Path | None,
-         arena_bytes: int, log: Callable[[str], None], layers: bool = False) -> FirmwareResult:
+         arena_bytes: int, log: Callable[[str], None], layers: bool = False, monitor=None) -> FirmwareResult:
     """Generates the project (and compiles it where possible); the board must fit, budgets come later.
-    `layers`: a layer build (te-layers / te-tensor)."""
+    `layers`: a layer build (te-layers / te-tensor); `monitor`: the MonitorSpec of a monitored firmware
+    (tinyedge.monitor, from the monitor stage's baseline), None for none."""
     from ..project import build_firmware
     runtime = config["runtime"]
     with np.load(build_dir / buildfiles.TEST_DATA, allow_pickle=False) as stored:
@@ -139,7 +154,8 @@ def make(config: Config, board: Board, build_dir: Path, labels: list[str], tflm_
                           kind=runtime["project"], name=config["project"]["name"], labels=labels,
                           test_sample=first_sample, tflm_dir=tflm_dir, arena_bytes=arena_bytes,
                           arena_margin=runtime["arena_margin"], console=log,
-                          models=further_models(config), placement=placement(config), layers=layers)
+                          models=further_models(config), placement=placement(config), layers=layers,
+                          monitor=monitor)
 
 
 def outputs(build_dir: Path, firmware: FirmwareResult) -> list[str]:

@@ -50,6 +50,7 @@ class FirmwareResult:
     models: list[dict] | None = None
     arena_plan: str = ""
     library_zip: Path | None = None   # the Arduino library kind: the folder as a .zip, beside it
+    monitor: bool = False             # the firmware keeps the model monitor's statistics ([monitor])
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -86,11 +87,13 @@ def _write_library_zip(files: dict[str, str], bundle: ModelBundle, project: Path
 def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", runtime: str = "auto",
                  arena_margin: float = 0.1, tested_arena: int | None = None,
                  tflm_dir: Path | None = None, further: list[ModelBundle] | None = None,
-                 placement: Placement | None = None, layers: bool = False) -> ProjectPlan:
+                 placement: Placement | None = None, layers: bool = False, monitor=None) -> ProjectPlan:
     """Chooses the runtime and generates what it needs (native C, or the TFLM resolver and arena); the
     board's target adds what its kind of project needs (or refuses a runtime it cannot run). `further`
     models (native only) join the firmware after `bundle`, each generated with its own prefix. `layers`:
-    a layer build (every step's ticks and output CRC for the protocol's te-layers / te-tensor)."""
+    a layer build (every step's ticks and output CRC for the protocol's te-layers / te-tensor).
+    `monitor`: the first model's tinyedge.monitor.spec.MonitorSpec, which makes the firmware keep the
+    monitor's statistics of every inference (None: no monitor)."""
     from ..targets import for_board
 
     if kind not in KINDS:
@@ -103,7 +106,8 @@ def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", ru
                             f"{choice.kind} runtime was chosen ({choice.reason})",
                             "set runtime.kind = \"native\" (or --runtime native), or remove the [[model]] "
                             "entries and --model options")
-    plan = ProjectPlan(kind=kind, runtime=choice, placement=placement or Placement(), layers=layers)
+    plan = ProjectPlan(kind=kind, runtime=choice, placement=placement or Placement(), layers=layers,
+                       monitor=monitor)
     for_board(board).plan(plan)
     if choice.kind == "native":
         from ..codegen import generate
@@ -132,13 +136,15 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
                    max_ram: int = 0, compile: bool = True,
                    console: Callable[[str], None] | None = None,
                    models: list[tuple[str, Path]] | None = None,
-                   placement: Placement | None = None, layers: bool = False) -> FirmwareResult:
+                   placement: Placement | None = None, layers: bool = False,
+                   monitor=None) -> FirmwareResult:
     """Generates the project under <build_dir>/firmware and compiles it where possible.
 
     `arena_bytes` is the host allocation test's smallest TFLM arena when the pipeline already measured
     it (else it is measured here, for the tflm runtime only). `models` ((name, .tflite path) each) join
     the firmware after the project's own; `placement` says where the weights, tables and arena go;
-    `layers` makes a layer build (te-layers, te-tensor).
+    `layers` makes a layer build (te-layers, te-tensor); `monitor` (a MonitorSpec of the model) adds
+    the model monitor (te-monitor, tinyedge_monitor_snapshot).
     Progress goes to `console` (stderr by default), never to stdout.
     """
     model_bytes = Path(tflite_path).read_bytes() if Path(tflite_path).is_file() else None
@@ -152,7 +158,7 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
     check_distinct([name, *(model_name for model_name, _ in models)])   # before any file is read
     further = [further_bundle(path, model_name) for model_name, path in models]
     plan = plan_project(bundle, board, kind, runtime, arena_margin, arena_bytes, tflm_dir, further, placement,
-                        layers)
+                        layers, monitor)
     _say(console, f"runtime: {plan.runtime.kind} ({plan.runtime.reason})")
     for finding in stale_batch_dilations(bundle.model):   # a model TFLM itself computes wrongly
         _say(console, f"warning: {finding.text()}")
@@ -171,7 +177,7 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
                             compiled=False, next_step="", estimate_basis=estimate.basis,
                             tflm_arena_bytes=plan.tflm.arena_bytes if plan.tflm is not None else None,
                             library_zip=library_zip, models=plan.model_table(bundle) or None,
-                            arena_plan=plan.arena_plan(bundle))
+                            arena_plan=plan.arena_plan(bundle), monitor=monitor is not None)
     for entry, (_, path) in zip((result.models or [])[1:], models):
         entry["path"] = str(path)   # validate sends each further model its own inputs, checked by TFLM
     if plan.further:

@@ -28,6 +28,14 @@ PROTOCOL_DIR = FIRMWARE_DIR / "protocol"
 PROTOCOL_SOURCES = ("te_format.c", "te_format.h", "te_layers.c", "te_layers.h", "te_model.h", "te_protocol.c",
                     "te_protocol.h")
 PORT_HEADER = FIRMWARE_DIR / "port" / "port.h"
+# The model monitor ([monitor] enabled): its counters, beside the generated spec and run wrapper.
+MONITOR_DIR = FIRMWARE_DIR / "monitor"
+MONITOR_SOURCES = ("tinyedge_monitor.c", "tinyedge_monitor.h")
+MONITOR_SPEC_SOURCE = "tinyedge_monitor_spec.c"
+# The runtime's own run function when the monitor wraps tinyedge_model_run around it.
+MONITORED_RUN_FUNCTION = "tinyedge_runtime_run"
+MONITOR_KIND_MACROS = {"classifier": "TINYEDGE_MONITOR_CLASSIFIER", "regression": "TINYEDGE_MONITOR_REGRESSION",
+                       "autoencoder": "TINYEDGE_MONITOR_AUTOENCODER"}
 HOST_PORT = FIRMWARE_DIR / "port" / "host" / "port_host.c"
 
 # The TFLM distribution a PlatformIO / Arduino user gets with the network (see TFLM_NOTE).
@@ -140,6 +148,9 @@ class ProjectPlan:
     # A layer build (--layers): tinyedge_config.h defines TE_LAYERS, so every step (native) or operator
     # (TFLM's profiler) reports its ticks and output CRC to firmware/protocol/te_layers.c.
     layers: bool = False
+    # The model monitor ([monitor] enabled): tinyedge.monitor.spec.MonitorSpec of the first model, whose
+    # every inference tinyedge_model_run then records (firmware/monitor); None: no monitor compiled.
+    monitor: object | None = None
 
     def layer_steps(self, bundle: ModelBundle) -> int:
         """The most steps one inference of the firmware's models reports in a layer build: te_layers.c
@@ -247,6 +258,9 @@ def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
         # templates/common/tinyedge_config.h.j2: TE_LAYERS and the steps te_layers.c records
         "layers": plan.layers,
         "layer_steps": max(plan.layer_steps(bundle), 1) if plan.layers else 0,
+        # templates/common/tinyedge_monitor_spec.c.j2 and the [monitor] block of tinyedge_config.h.j2
+        "monitor": _monitor_context(bundle, plan.monitor),
+        "model_run_function": MONITORED_RUN_FUNCTION if plan.monitor is not None else "tinyedge_model_run",
     }
     if tflm is not None:
         use_arduino_header = context["tflm_library"] and plan.kind != "cmake"
@@ -260,6 +274,38 @@ def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
             "steps": _tflm_step_outputs(bundle) if plan.layers and tflm.preserve_all_tensors else [],
         }
     return context
+
+
+def _monitor_context(bundle: ModelBundle, spec) -> dict | None:
+    """The monitor spec as the C initializer of tinyedge_monitor_spec (firmware/monitor/tinyedge_monitor.h):
+    every edge list at its full length (zeros where the kind has none)."""
+    if spec is None:
+        return None
+    if (spec.input_bytes, spec.output_bytes) != (bundle.input.nbytes, bundle.output.nbytes):
+        raise TinyedgeError(f"the monitor spec is for a model of {spec.input_bytes} input and {spec.output_bytes} "
+                            f"output bytes, not {bundle.name}'s {bundle.input.nbytes} and {bundle.output.nbytes}",
+                            "build again: the monitor stage makes the spec from the model")
+
+    def padded(values, length: int) -> list[int]:
+        return [int(value) for value in values] + [0] * (length - len(values))
+
+    classes = spec.classes if spec.kind == "classifier" else 1
+    return {"spec": spec, "kind": spec.kind, "kind_macro": MONITOR_KIND_MACROS[spec.kind],
+            "classes": classes, "input_examined": spec.examined_per_inference,
+            "model_name": bundle.protocol_name, "run_function": MONITORED_RUN_FUNCTION,
+            "confidence_edges": padded(spec.confidence_edges, 9), "output_edges": padded(spec.output_edges, 15),
+            "error_edges": [f"{value}u" for value in padded(spec.error_edges, 15)]}
+
+
+def _monitor_files(context: dict, folder: str, spec_folder: str | None = None) -> dict[str, str]:
+    """The monitor's counters under `folder` and its generated spec and run wrapper under `spec_folder`
+    (beside the runtime; default `folder`); nothing without [monitor] enabled."""
+    if context["monitor"] is None:
+        return {}
+    files = {f"{folder}/{name}": _firmware_text(MONITOR_DIR / name) for name in MONITOR_SOURCES}
+    files[f"{spec_folder or folder}/{MONITOR_SPEC_SOURCE}"] = render_template("common/tinyedge_monitor_spec.c.j2",
+                                                                              context)
+    return files
 
 
 def _tflm_step_outputs(bundle: ModelBundle) -> list[dict]:
@@ -357,6 +403,8 @@ def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: d
     extra_flags += plan.link_flags
     if plan.layers:   # the protocol library does not see tinyedge_config.h: it gets the layer build here
         extra_flags += ["-DTE_LAYERS", f"-DTE_LAYERS_MAX_STEPS={context['layer_steps']}u"]
+    if context["monitor"] is not None:   # nor do the protocol's and the monitor's libraries
+        extra_flags += ["-DTINYEDGE_MONITOR", f"-DTINYEDGE_MONITOR_CLASSES={context['monitor']['classes']}"]
     context = dict(context, platform=plan.platform_spec or board.platformio.platform,
                    lib_deps=lib_deps, extra_build_flags=extra_flags, src_flags=src_flags)
     files = {"platformio.ini": render_template("platformio/platformio.ini.j2", context),
@@ -369,6 +417,7 @@ def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: d
         files.update(_arduino_glue(context, "src"))
     files.update(_protocol_files("lib/tinyedge_protocol"))
     files.update(_native_files(plan, "lib/tinyedge_native"))
+    files.update(_monitor_files(context, "lib/tinyedge_monitor", "src"))
     files.update(tflm_library)
     files.update(plan.platform_files)
     return files
@@ -383,6 +432,7 @@ def _host(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: dict) -
     files.update(_protocol_files("protocol"))
     files["port/port_host.c"] = _firmware_text(HOST_PORT)
     files.update(_native_files(plan, "native"))
+    files.update(_monitor_files(context, "src"))
     return files
 
 
@@ -425,11 +475,12 @@ def _arduino_library(bundle: ModelBundle, board: Board, plan: ProjectPlan, conte
     files.update(_arduino_glue(context, "src"))
     files.update(_protocol_files("src"))
     files.update(_native_files(plan, "src"))
+    files.update(_monitor_files(context, "src"))
     return files
 
 
 # What a firmware includes from a CMake library (docs/integration.md): its include/ folder.
-CMAKE_PUBLIC_HEADERS = ("tinyedge.h", "tinyedge_api.h", "tinyedge_config.h")
+CMAKE_PUBLIC_HEADERS = ("tinyedge.h", "tinyedge_api.h", "tinyedge_config.h", "tinyedge_monitor.h")
 # The flatbuffer only the TFLM runtime reads (a C++ source: a C-only project must not carry it).
 TFLM_ONLY_SOURCES = ("model_data.cc", "model_data.h")
 
@@ -442,6 +493,7 @@ def _is_public_header(path: str) -> bool:
 def _cmake(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: dict) -> dict[str, str]:
     files = _model_files(context, plan, "src")
     files.update(_native_files(plan, "src"))
+    files.update(_monitor_files(context, "src"))
     files["src/tinyedge.h"] = render_template("common/tinyedge.h.j2", context)
     if plan.runtime.kind == "native":
         files = {path: text for path, text in files.items() if Path(path).name not in TFLM_ONLY_SOURCES}
