@@ -194,10 +194,31 @@ def tune(**options):
     _run("tune", **options)
 
 
+@cli.command(context_settings=CONTEXT)
+@board_option
+@project_dir_option
+@click.option("--port", metavar="PORT", help="Serial port of a real board (default: found by its USB ids).")
+@click.option("--interval", type=float, metavar="S", help="Seconds between readings (default: monitor.interval).")
+@click.option("--fail-on-drift", is_flag=True, help="Exit with status 3 when any statistic drifted.")
+@click.option("--replay", metavar="DATA.npz|test",
+              help="Stream these samples (an .npz with real-valued x; 'test': the build's test split) into "
+                   "the device's inference loop, statistics reset first, readings in between.")
+@click.option("--readings", type=int, metavar="N", help="Stop after N readings.")
+@click.option("--duration", type=float, metavar="S", help="Stop after S seconds.")
+@click.option("--reset", is_flag=True, help="Reset the device's statistics first (a replay always does).")
+@json_option
+def monitor(**options):
+    """Read the firmware's monitor statistics (built with [monitor] enabled = true) every interval,
+    judge each window against the build's baseline (PSI and chi-square, saturation, latency), append the
+    readings to monitor.jsonl and write monitor.html; until Ctrl-C, --readings or --duration."""
+    return _run("monitor", **options)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: runs the CLI and turns every TinyedgeError into one line on stderr."""
+    """Entry point: runs the CLI and turns every TinyedgeError into one line on stderr; a verb may
+    return its exit status (monitor --fail-on-drift: 3)."""
     try:
-        cli.main(args=argv, prog_name="tinyedge", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="tinyedge", standalone_mode=False)
     except TinyedgeError as exc:
         click.echo(f"error: {exc.one_line()}", err=True)
         return 1
@@ -210,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    return 0
+    return status if isinstance(status, int) and not isinstance(status, bool) else 0
 
 
 if __name__ == "__main__":

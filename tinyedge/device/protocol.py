@@ -13,11 +13,15 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..errors import TinyedgeError
 from .errors import (DeviceCrashed, DeviceDisconnected, DeviceError, DeviceFailure, DeviceTimeout,
                      InconsistentReply, TransportClosed, TransportTimeout, WrongModel)
 from .transport import Transport
+
+if TYPE_CHECKING:
+    from ..monitor.snapshot import MonitorSnapshot
 
 MAX_COMMAND = 80          # the device keeps no more characters of a command
 BYTES_PER_DB = 31         # bytes per `db` command, as the MLPerf Tiny runner sends (62 hex digits)
@@ -334,6 +338,33 @@ class DeviceClient:
                                      f"m-te-tensor-done-{step}-{len(data)} (the bytes it sent)", LAYERS_HINT,
                                      lines)
         return data
+
+    def monitor(self) -> "MonitorSnapshot":
+        """`te-monitor`: the firmware's monitor statistics since its last reset (a firmware built
+        without [monitor] enabled, or a further model selected, raises DeviceError with the way out)."""
+        from ..monitor.snapshot import MonitorSnapshot
+        return MonitorSnapshot.parse(self._monitor_command("te-monitor"), self.transport.name)
+
+    def monitor_reset(self) -> None:
+        """`te-monitor-reset`: the statistics start again from zero."""
+        lines = self._monitor_command("te-monitor-reset")
+        if "m-te-monitor-reset-done" not in (line.strip() for line in lines):
+            raise DeviceError(f"{self.transport.name} did not confirm 'te-monitor-reset' "
+                              "(no m-te-monitor-reset-done)", lines=lines)
+
+    def _monitor_command(self, command: str) -> list[str]:
+        from ..monitor.snapshot import MONITOR_HINT
+        try:
+            return self.command(command)
+        except DeviceError as error:
+            said = next((line for line in error.lines if line.startswith("e-")), "")
+            if "te-monitor" in said and "not monitored" in said:
+                raise DeviceError(f"{self.transport.name}: {said[3:].strip('[]')}",
+                                  "select the first model (te-select) to monitor it", lines=error.lines) from None
+            if "te-monitor" in said:   # "built without the monitor", or an older firmware's unknown command
+                raise DeviceError(f"{self.transport.name} has no monitor: its firmware was built without "
+                                  "[monitor] enabled", MONITOR_HINT, lines=error.lines) from None
+            raise
 
     def _layer_command(self, command: str, timeout: float | None = None) -> list[str]:
         try:

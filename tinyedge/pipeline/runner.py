@@ -29,6 +29,7 @@ from .manifest import Manifest, path_hash, stage_key
 from .results import BuildResult, PipelineResult
 
 if TYPE_CHECKING:  # the firmware's modules load only when a build reaches its firmware stage
+    from ..monitor.spec import MonitorSpec
     from ..project.firmware import FirmwareResult
 
 STEP_LABELS = {"low_rank": "low-rank", "prune": "pruned", "cluster": "clustered", "qat": "QAT"}
@@ -353,16 +354,38 @@ class Pipeline:
         self._row("int8 (TFLM)", "int8", record, cached)
         return key, record["metrics"]
 
-    def stage_firmware(self, tflm_key: str, tflm: dict, labels: list[str]) -> FirmwareResult:
+    def stage_monitor(self, tflm_key: str) -> MonitorSpec:
+        """[monitor] enabled: the statistics the firmware would count on the validation split (TFLM
+        and the numpy mirror, tinyedge.monitor.baseline) and the spec the firmware is built with."""
+        from ..monitor import baseline
+        settings = {"input_samples": self.config["monitor"]["input_samples"]}
+
+        def work() -> dict:
+            dataset = self.dataset()
+            computed = baseline.compute((self.build_dir / files.MODEL).read_bytes(), dataset.x_val,
+                                        dataset.task, settings["input_samples"])
+            baseline.write(self.build_dir, computed)
+            self.log(f"  monitor baseline: {computed.spec.kind}, {computed.samples} validation samples, "
+                     f"{computed.spec.examined_per_inference} of {computed.spec.input_bytes} input values "
+                     "examined per inference")
+            return {"kind": computed.spec.kind, "samples": computed.samples}
+
+        self._stage("monitor", settings, [tflm_key], [files.MONITOR_BASELINE], work)
+        return baseline.load_baseline(self.build_dir).spec
+
+    def stage_firmware(self, tflm_key: str, tflm: dict, labels: list[str],
+                       monitor: MonitorSpec | None = None) -> FirmwareResult:
         """Code generation, the firmware project and, where the board's toolchain is here, the compile
         (firmware_stage.py says what its key holds and what it writes)."""
         model = self.build_dir / files.MODEL
-        settings = firmware_stage.settings(self.config, self.board, model, labels, self.tflm_dir, self.layers)
+        # `monitor`: the spec the firmware counts by (None: built without the monitor)
+        settings = firmware_stage.settings(self.config, self.board, model, labels, self.tflm_dir, self.layers,
+                                           monitor=monitor)
         made: list = []
 
         def work() -> dict:
             built = firmware_stage.make(self.config, self.board, self.build_dir, labels, self.tflm_dir,
-                                        tflm["arena_bytes"], self.log, self.layers)
+                                        tflm["arena_bytes"], self.log, self.layers, monitor=monitor)
             made.append(built)
             return firmware_stage.record_of(built, self.build_dir)
 
@@ -436,13 +459,14 @@ class Pipeline:
         manifest's description are written once whatever finished, and budgets are checked last."""
         started = time.perf_counter()
         result, tflm_key, tflm = self.model_stages()
+        monitor = self.stage_monitor(tflm_key) if self.config["monitor"]["enabled"] else None
         built: FirmwareResult | None = None
         try:
             # A model that misses its accuracy budget gets no firmware.
             budgets.check(self.config["budgets"], tflm["metric"], tflm["value"], str(self.build_dir))
             if firmware:
                 labels = self.config["data"]["labels"] or result.labels
-                built = self.stage_firmware(tflm_key, tflm, list(labels))
+                built = self.stage_firmware(tflm_key, tflm, list(labels), monitor)
         finally:
             written = self.write_report(result, built)
             # Only now, with every artifact written, does the manifest name this run's inputs and
