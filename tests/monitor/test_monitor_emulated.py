@@ -193,3 +193,30 @@ def test_a_hardfault_mid_replay_keeps_the_readings_and_ends_with_the_marker(moni
     assert readings and readings[-1]["snapshot"]["count"] <= 199
     assert records[-1]["type"] == "end" and "hardfault" in records[-1]["reason"]
     assert (folder / "build" / BOARD / "monitor.html").is_file()
+
+
+def test_what_cannot_be_monitored_is_one_line_with_the_way_out(monitored_digits, tmp_path):
+    folder = tmp_path / "digits"
+    shutil.copytree(monitored_digits.folder, folder, ignore=shutil.ignore_patterns(".pio", "monitor.jsonl"))
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, x=np.zeros((3, 7), np.float32))
+    checks = [(["--replay", str(wrong)], r"--replay's samples have 7 values each \(shape \(7,\)\), the model's input 64"),
+              (["--replay", str(tmp_path / "none.npz")], r"--replay .*none\.npz does not exist"),
+              (["--readings", "2", "--duration", "3"], r"--readings and --duration both end the run")]
+    for args, message in checks:
+        run = run_tinyedge("monitor", "--board", BOARD, "--dir", str(folder), *args)
+        assert run.returncode == 1 and "Traceback" not in run.stderr
+        assert re.fullmatch(rf"error: {message}.*\n", run.stderr), run.stderr
+    # The same project built without the monitor: the firmware says so, and so does the run.
+    build = run_tinyedge("build", "--board", BOARD, "--dir", str(folder), "--no-monitor")
+    assert build.returncode == 0, build.stderr[-3000:]
+    run = run_tinyedge("monitor", "--board", BOARD, "--dir", str(folder), "--readings", "1")
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "has no monitor: its firmware was built without [monitor] enabled" in errors[0]
+    assert "build with [monitor] enabled = true (or --monitor)" in errors[0]
+    (folder / "build" / BOARD / "monitor_baseline.json").unlink()
+    run = run_tinyedge("monitor", "--board", BOARD, "--dir", str(folder), "--readings", "1")
+    assert run.returncode == 1 and re.fullmatch(
+        r"error: .*monitor_baseline\.json does not exist: the build has no monitor baseline \(set \[monitor\] "
+        r"enabled = true in tinyedge\.toml \(or pass --monitor\) and build again\)\n", run.stderr), run.stderr
