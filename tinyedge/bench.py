@@ -67,6 +67,7 @@ class BenchResult:
     layers: dict | None = None         # bench --layers: layer_table() of the first input's inference
     memory: dict | None = None         # tinyedge.memory_map of the firmware (when its link left a map)
     build_dir: str | None = None       # where the firmware (and bench.json / bench.html) are
+    monitor: bool = False              # the firmware carried the model monitor (bench --monitor)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -166,14 +167,23 @@ def _device_transport(board: Board, built, port: str | None, console) -> Iterato
         yield transport
 
 
+def bench_monitor_spec(model_path: Path):
+    """The monitor of a bare model (no build, so no baseline): tinyedge.monitor.spec.spec_for(model)."""
+    from .monitor.spec import spec_for
+    return spec_for(Path(model_path), baseline=None)
+
+
 def build_bench_firmware(board: Board, model_path: Path, folder: Path, runtime: str = "native",
                          console: Callable[[str], None] | None = None, tflm_dir: Path | None = None,
-                         layers: bool = False):
+                         layers: bool = False, monitor: bool = False):
     """The benchmark firmware of one model for `board`, generated (and compiled) under `folder` (a
-    layer build with `layers`)."""
+    layer build with `layers`; with the model monitor with `monitor`)."""
     from .project.firmware import build_firmware
-    _say(console, f"bench: building the {runtime} {'layer ' if layers else ''}firmware for {board.name}")
+    what = ("layer " if layers else "") + ("monitored " if monitor else "")
+    _say(console, f"bench: building the {runtime} {what}firmware for {board.name}")
     extra = {"layers": True} if layers else {}
+    if monitor:
+        extra["monitor"] = bench_monitor_spec(model_path)
     return build_firmware(board, Path(model_path), Path(folder), runtime=runtime,
                           name=Path(model_path).stem, console=console,
                           tflm_dir=tflm_dir if runtime == "tflm" else None, **extra)
@@ -201,7 +211,7 @@ def read_bench_model(model_path: Path) -> TFLiteModel:
 def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: np.ndarray | None = None,
               build_dir: Path | None = None, console: Callable[[str], None] | None = None,
               port: str | None = None, built=None, tflm_dir: Path | None = None,
-              samples: int = DEFAULT_SAMPLES, layers: bool = False) -> BenchResult:
+              samples: int = DEFAULT_SAMPLES, layers: bool = False, monitor: bool = False) -> BenchResult:
     """Builds the firmware for `board` (unless `built` is that firmware, made by build_bench_firmware),
     runs `samples` inputs on it (the first, `sample` or the model's default, is the one timed) and
     compares every output with TFLM; with `layers` (a layer build) the first inference's steps too."""
@@ -222,7 +232,7 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
     with tempfile.TemporaryDirectory(prefix="tinyedge-bench-") as scratch:
         if built is None:
             folder = Path(build_dir) if build_dir is not None else Path(scratch)
-            built = build_bench_firmware(board, model_path, folder, runtime, console, tflm_dir, layers)
+            built = build_bench_firmware(board, model_path, folder, runtime, console, tflm_dir, layers, monitor)
         outputs = []
         with _device_transport(board, built, port, console) as transport:
             client = DeviceClient(transport, infer_timeout=INFER_TIMEOUT_S)
@@ -267,7 +277,7 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
         samples=agreement.samples, samples_equal=agreement.equal, differing_samples=agreement.differing,
         sample_outputs=[{"device": mine.hex(), "tflm": theirs.hex()} for mine, theirs in zip(outputs, expected_all)],
         layers=(layer_table(model, runtime, measured_steps, ticks) if measured_steps is not None else None),
-        memory=memory, build_dir=str(build_dir) if build_dir is not None else None)
+        memory=memory, build_dir=str(build_dir) if build_dir is not None else None, monitor=monitor)
 
 
 def _memory(built, board: Board, runtime: str) -> dict | None:
@@ -329,7 +339,8 @@ def _latency_lines(result: BenchResult) -> list[str]:
 
 def report_lines(result: BenchResult) -> list[str]:
     return [
-        f"{result.model} on {result.board}, {result.runtime} runtime",
+        f"{result.model} on {result.board}, {result.runtime} runtime" + (", with the model monitor"
+                                                                         if result.monitor else ""),
         *_latency_lines(result),
         f"  arena                       {result.arena_bytes:,} B (activations {result.activation_arena_bytes:,} B"
         f" + input/output {result.io_bytes:,} B)",

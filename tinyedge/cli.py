@@ -33,6 +33,11 @@ further_models_option = click.option(
     "--model", "models", multiple=True, metavar="[NAME=]PATH",
     help="A further int8 .tflite in the same firmware (native runtime), after the project's own model and "
          "its [[model]] list; repeatable. NAME (default: the file's stem) is its C prefix and protocol name.")
+# build, validate (which builds) and bench: the firmware with or without the model monitor.
+monitor_option = click.option(
+    "--monitor/--no-monitor", "monitor", default=None,
+    help="Keep the model monitor's statistics of every inference in the firmware (te-monitor, "
+         "'tinyedge monitor') or not (default: [monitor] enabled; bench: without).")
 project_dir_option = click.option("--dir", "project_dir", type=click.Path(file_okay=False, path_type=Path),
                                   default=Path("."), show_default=True,
                                   help="Project folder (holds tinyedge.toml and build/).")
@@ -81,6 +86,7 @@ def boards(as_json: bool):
 @click.option("--teacher", metavar="PATH", help="A trained teacher model (.keras, .h5, SavedModel).")
 @click.option("--epochs", type=int, metavar="N", help="Distillation epochs.")
 @further_models_option
+@monitor_option
 @tflm_dir_option
 def build(**options):
     """Distill, compress, int8-quantize and check the model, then generate and compile the firmware.
@@ -143,6 +149,7 @@ def flash(**options):
 @click.option("--debug-samples", type=int, metavar="K",
               help="Samples --debug compares step by step (default 1; implies --debug).")
 @further_models_option
+@monitor_option
 @tflm_dir_option
 def validate(**options):
     """Run the test data on the device over serial: accuracy, agreement with the host, latency."""
@@ -163,7 +170,8 @@ def validate(**options):
                    "time per MAC, and the sum against the whole inference (bench.html charts it).")
 @click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the firmware, bench.json and bench.html go (default: build/bench/<board>/"
-                   "<model>-<runtime> here).")
+                   "<model>-<runtime>[-monitor] here).")
+@monitor_option
 @tflm_dir_option
 @json_option
 def bench(**options):

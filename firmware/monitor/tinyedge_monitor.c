@@ -1,86 +1,33 @@
-/* The model monitor's counters (tinyedge_monitor.h). Per inference: a few dozen instructions plus
- * about a dozen per examined input value (every input_stride-th) and, for an autoencoder, per input
- * element; the input's counts go to locals first so the saturating adds happen once per inference. */
+/* The model monitor's counters (tinyedge_monitor.h). Per inference: a few dozen instructions, about a
+ * dozen per examined input value (every input_stride-th) and, for an autoencoder, a few per input
+ * element. No counter wraps: once another inference could overflow count or input_values (2^32 - 1),
+ * the statistics stand still, consistent with each other, until a reset. Below that nothing else can
+ * overflow (a bin holds at most its histogram's sum; the sums stay far inside 64 bits), except the
+ * regression's output bins and the autoencoder's error sum, which saturate. */
 #include "tinyedge_monitor.h"
 
+#include <stddef.h>
 #include <string.h>
 
 static tinyedge_monitor_stats stats;
 /* Latency bin edges: eighths of the reference, set by the first inference after a reset. */
 static uint32_t latency_edges[TINYEDGE_MONITOR_LATENCY_BINS - 1u];
 
-static uint32_t add_u32(uint32_t total, uint32_t value)
-{
-    uint32_t sum = total + value;
-    return sum < total ? UINT32_MAX : sum;
-}
-
-static uint64_t add_u64(uint64_t total, uint64_t value)
-{
-    uint64_t sum = total + value;
-    return sum < total ? UINT64_MAX : sum;
-}
-
-static int64_t add_i64(int64_t total, int64_t value)
-{
-    if (value > 0 && total > INT64_MAX - value) {
-        return INT64_MAX;
-    }
-    if (value < 0 && total < INT64_MIN - value) {
-        return INT64_MIN;
-    }
-    return total + value;
-}
-
-static void count_in(uint32_t *bin)
-{
-    if (*bin != UINT32_MAX) {
-        ++*bin;
-    }
-}
-
 /* np.searchsorted(edges, value, side="right") over ascending edges: how many are <= value. */
-static uint32_t bin_u32(uint32_t value, const uint32_t *edges, uint32_t count)
-{
-    uint32_t bin = 0u;
-    while (bin < count && value >= edges[bin]) {
-        ++bin;
-    }
-    return bin;
-}
-
-static uint32_t bin_i32(int32_t value, const int16_t *edges, uint32_t count)
-{
-    uint32_t bin = 0u;
-    while (bin < count && value >= edges[bin]) {
-        ++bin;
-    }
-    return bin;
-}
-
-static uint32_t bin_code(int8_t value, const int8_t *edges, uint32_t count)
-{
-    uint32_t bin = 0u;
-    while (bin < count && value >= edges[bin]) {
-        ++bin;
-    }
-    return bin;
-}
-
-static uint32_t bin_u64(uint64_t value, const uint64_t *edges, uint32_t count)
-{
-    uint32_t bin = 0u;
-    while (bin < count && value >= edges[bin]) {
-        ++bin;
-    }
-    return bin;
-}
+#define TINYEDGE_MONITOR_BIN_(bin, value, edges, count)                                                \
+    do {                                                                                              \
+        (bin) = 0u;                                                                                   \
+        while ((bin) < (count) && (value) >= (edges)[(bin)]) {                                        \
+            ++(bin);                                                                                  \
+        }                                                                                             \
+    } while (0)
 
 static void record_latency(uint32_t ticks)
 {
-    uint32_t k;
-    if (stats.latency_reference == 0u) {
+    uint32_t bin;
+    if (stats.latency_reference == 0u) {   /* the first inference after a reset sets the edges */
         uint64_t reference = ticks > 0u ? ticks : 1u;
+        uint32_t k;
         stats.latency_reference = (uint32_t)reference;
         stats.latency_min = ticks;
         stats.latency_max = ticks;
@@ -94,71 +41,93 @@ static void record_latency(uint32_t ticks)
     if (ticks > stats.latency_max) {
         stats.latency_max = ticks;
     }
-    stats.latency_sum = add_u64(stats.latency_sum, ticks);
-    count_in(&stats.latency_histogram[bin_u32(ticks, latency_edges, TINYEDGE_MONITOR_LATENCY_BINS - 1u)]);
+    stats.latency_sum += ticks;
+    TINYEDGE_MONITOR_BIN_(bin, ticks, latency_edges, TINYEDGE_MONITOR_LATENCY_BINS - 1u);
+    stats.latency_histogram[bin] += 1u;
 }
 
+/* The examined input values: offset codes u = v + 128 (0..255), so -128 is u == 0 and 127 is u == 255,
+ * counted without branches. */
 static void record_input(const tinyedge_monitor_spec *spec, const int8_t *input)
 {
     const uint32_t bytes = spec->input_bytes;
     const uint32_t stride = spec->input_stride;
-    uint32_t bins[TINYEDGE_MONITOR_INPUT_BINS];
+    uint32_t *bins = stats.input_histogram;
     uint32_t low = 0u;
     uint32_t high = 0u;
-    int32_t sum = 0;
-    int64_t squares = 0;
+    uint32_t sum = 0u;      /* of the offset codes: at most 255 per value (n < 2^24: render.py) */
+    uint64_t squares = 0u;
     uint32_t i;
-    memset(bins, 0, sizeof bins);
     for (i = 0u; i < bytes; i += stride) {
         int32_t value = input[i];
-        sum += value;
-        squares += (int64_t)value * value;
-        low += (uint32_t)(value == -128);
-        high += (uint32_t)(value == 127);
-        ++bins[(uint32_t)(value + 128) >> 4];
+        uint32_t offset = (uint32_t)(value + 128);
+        sum += offset;
+        squares += (uint64_t)((int64_t)value * value);
+        low += (offset - 1u) >> 31;
+        high += (offset + 1u) >> 8;
+        ++bins[offset >> 4];
     }
-    stats.input_values = add_u32(stats.input_values, spec->input_examined);
-    stats.input_low = add_u32(stats.input_low, low);
-    stats.input_high = add_u32(stats.input_high, high);
-    stats.input_sum = add_i64(stats.input_sum, sum);
-    stats.input_sum_squares = add_u64(stats.input_sum_squares, (uint64_t)squares);
-    for (i = 0u; i < TINYEDGE_MONITOR_INPUT_BINS; ++i) {
-        stats.input_histogram[i] = add_u32(stats.input_histogram[i], bins[i]);
-    }
+    stats.input_values += spec->input_examined;
+    stats.input_low += low;
+    stats.input_high += high;
+    stats.input_sum += (int64_t)sum - (int64_t)spec->input_examined * 128;
+    stats.input_sum_squares += squares;
 }
 
-static void record_classifier(const tinyedge_monitor_spec *spec, const int8_t *output)
+#if TINYEDGE_MONITOR_KIND == TINYEDGE_MONITOR_CLASSIFIER
+
+static void record_output(const tinyedge_monitor_spec *spec, const int8_t *input, const int8_t *output)
 {
     uint32_t top = 0u;
     uint32_t i;
+    uint32_t bin;
+    int32_t best = output[0];
+    (void)input;
     for (i = 1u; i < spec->output_bytes; ++i) {
-        if (output[i] > output[top]) {
+        if (output[i] > best) {
+            best = output[i];
             top = i;
         }
     }
-    count_in(&stats.class_histogram[top < spec->classes ? top : spec->classes - 1u]);
-    count_in(&stats.confidence_histogram[bin_i32(output[top], spec->confidence_edges,
-                                                 TINYEDGE_MONITOR_CONFIDENCE_BINS - 1u)]);
+    stats.class_histogram[top < TINYEDGE_MONITOR_CLASSES ? top : TINYEDGE_MONITOR_CLASSES - 1u] += 1u;
+    TINYEDGE_MONITOR_BIN_(bin, best, spec->confidence_edges, TINYEDGE_MONITOR_CONFIDENCE_BINS - 1u);
+    stats.confidence_histogram[bin] += 1u;
 }
 
-static void record_regression(const tinyedge_monitor_spec *spec, const int8_t *output)
+#elif TINYEDGE_MONITOR_KIND == TINYEDGE_MONITOR_REGRESSION
+
+static void record_output(const tinyedge_monitor_spec *spec, const int8_t *input, const int8_t *output)
 {
     uint32_t i;
+    (void)input;
     for (i = 0u; i < spec->output_bytes; ++i) {
-        count_in(&stats.output_histogram[bin_code(output[i], spec->output_edges,
-                                                  TINYEDGE_MONITOR_OUTPUT_BINS - 1u)]);
+        const int32_t value = output[i];
+        uint32_t bin;
+        TINYEDGE_MONITOR_BIN_(bin, value, spec->output_edges, TINYEDGE_MONITOR_OUTPUT_BINS - 1u);
+        if (stats.output_histogram[bin] != UINT32_MAX) {   /* count * output bytes may exceed it */
+            ++stats.output_histogram[bin];
+        }
     }
+}
+
+#else
+
+static uint64_t add_u64(uint64_t total, uint64_t value)
+{
+    uint64_t sum = total + value;
+    return sum < total ? UINT64_MAX : sum;
 }
 
 /* The reconstruction error in fixed point: sum of ((x - zi) * 256 - (y - zo) * R8)^2 over every
  * element, R8 = 256 * output scale / input scale (so input units, times 256). */
-static void record_autoencoder(const tinyedge_monitor_spec *spec, const int8_t *input, const int8_t *output)
+static void record_output(const tinyedge_monitor_spec *spec, const int8_t *input, const int8_t *output)
 {
     const int32_t input_zero = spec->input_zero_point;
     const int32_t output_zero = spec->output_zero_point;
     const int32_t multiplier = spec->error_multiplier;
     uint64_t error = 0u;
     uint32_t i;
+    uint32_t bin;
     for (i = 0u; i < spec->input_bytes; ++i) {
         int32_t difference = (input[i] - input_zero) * 256 - (output[i] - output_zero) * multiplier;
         uint64_t square = (uint64_t)((int64_t)difference * difference);
@@ -168,23 +137,22 @@ static void record_autoencoder(const tinyedge_monitor_spec *spec, const int8_t *
             break;
         }
     }
-    count_in(&stats.output_histogram[bin_u64(error, spec->error_edges, TINYEDGE_MONITOR_OUTPUT_BINS - 1u)]);
+    TINYEDGE_MONITOR_BIN_(bin, error, spec->error_edges, TINYEDGE_MONITOR_OUTPUT_BINS - 1u);
+    stats.output_histogram[bin] += 1u;
     stats.error_sum = add_u64(stats.error_sum, error);
 }
 
+#endif
+
 void tinyedge_monitor_record(const int8_t *input, const int8_t *output, uint32_t ticks)
 {
-    const tinyedge_monitor_spec *spec = &tinyedge_monitor_model;
-    count_in(&stats.count);
-    record_latency(ticks);
-    record_input(spec, input);
-    if (spec->kind == TINYEDGE_MONITOR_CLASSIFIER) {
-        record_classifier(spec, output);
-    } else if (spec->kind == TINYEDGE_MONITOR_REGRESSION) {
-        record_regression(spec, output);
-    } else {
-        record_autoencoder(spec, input, output);
+    if (stats.count == UINT32_MAX || stats.input_values > UINT32_MAX - tinyedge_monitor_model.input_examined) {
+        return;   /* a counter would overflow: the statistics stand still until a reset */
     }
+    ++stats.count;
+    record_latency(ticks);
+    record_input(&tinyedge_monitor_model, input);
+    record_output(&tinyedge_monitor_model, input, output);
 }
 
 void tinyedge_monitor_snapshot(tinyedge_monitor_stats *out)

@@ -13,9 +13,9 @@
 
 #include <stdint.h>
 
-/* The build's settings (TINYEDGE_MONITOR_CLASSES), found as tinyedge_api.h finds them, unless a -D
- * gave them already. */
-#if !defined(TINYEDGE_MONITOR_CLASSES)
+/* The build's settings (TINYEDGE_MONITOR_KIND, TINYEDGE_MONITOR_CLASSES), found as tinyedge_api.h
+ * finds them, unless a -D gave them already. */
+#if !defined(TINYEDGE_MONITOR_KIND)
 #if defined(TINYEDGE_CONFIG_HEADER)
 #include TINYEDGE_CONFIG_HEADER
 #elif defined(__has_include)
@@ -25,19 +25,24 @@
 #endif
 #endif
 
+/* What the model is, so what its outputs mean: fixed at build time, so a firmware carries the code of
+ * its own kind only. */
+#define TINYEDGE_MONITOR_CLASSIFIER 0
+#define TINYEDGE_MONITOR_REGRESSION 1
+#define TINYEDGE_MONITOR_AUTOENCODER 2
+
+#if !defined(TINYEDGE_MONITOR_KIND)
+#error "TINYEDGE_MONITOR_KIND is not defined: tinyedge_config.h of a build with [monitor] enabled defines it"
+#endif
+
 /* Bins of the class histogram: min(output bytes, 64) for a classifier (1 for other kinds). */
 #ifndef TINYEDGE_MONITOR_CLASSES
-#define TINYEDGE_MONITOR_CLASSES 64
+#define TINYEDGE_MONITOR_CLASSES 1
 #endif
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* What the model is, so what its outputs mean (tinyedge_monitor_spec.kind). */
-#define TINYEDGE_MONITOR_CLASSIFIER 0u
-#define TINYEDGE_MONITOR_REGRESSION 1u
-#define TINYEDGE_MONITOR_AUTOENCODER 2u
 
 #define TINYEDGE_MONITOR_LATENCY_BINS 16u
 #define TINYEDGE_MONITOR_INPUT_BINS 16u
@@ -65,18 +70,20 @@ typedef struct tinyedge_monitor_stats {
 /* The model's constants, fixed at build time (tinyedge.monitor.spec.MonitorSpec, rendered into
  * tinyedge_monitor_spec.c). A bin is the number of its edges at or below the value. */
 typedef struct tinyedge_monitor_spec {
-    uint32_t kind;                        /* TINYEDGE_MONITOR_CLASSIFIER, _REGRESSION or _AUTOENCODER */
     uint32_t input_bytes;                 /* n */
     uint32_t input_stride;                /* examined input indices: 0, s, 2s, ... < n */
     uint32_t input_examined;              /* ceil(n / s) */
     uint32_t output_bytes;
-    uint32_t classes;                     /* classifier: bins of class_histogram */
+#if TINYEDGE_MONITOR_KIND == TINYEDGE_MONITOR_CLASSIFIER
+    int16_t confidence_edges[TINYEDGE_MONITOR_CONFIDENCE_BINS - 1u];   /* int8 codes; 128: never reached */
+#elif TINYEDGE_MONITOR_KIND == TINYEDGE_MONITOR_REGRESSION
+    int8_t output_edges[TINYEDGE_MONITOR_OUTPUT_BINS - 1u];
+#else
     int32_t input_zero_point;
     int32_t output_zero_point;
-    int32_t error_multiplier;             /* autoencoder: 256 * output scale / input scale, rounded */
-    int16_t confidence_edges[TINYEDGE_MONITOR_CONFIDENCE_BINS - 1u];   /* 128: never reached */
-    int8_t output_edges[TINYEDGE_MONITOR_OUTPUT_BINS - 1u];
+    int32_t error_multiplier;             /* 256 * output scale / input scale, rounded */
     uint64_t error_edges[TINYEDGE_MONITOR_OUTPUT_BINS - 1u];
+#endif
 } tinyedge_monitor_spec;
 
 /* The monitored model's constants (generated: tinyedge_monitor_spec.c). */

@@ -8,6 +8,7 @@
  */
 #include "te_protocol.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "port.h"
@@ -539,8 +540,8 @@ static void command_te_help(void)
     put_line("te-tensor K  : Run one inference on the loaded input, print step K's output as hex");
 #endif
 #if defined(TINYEDGE_MONITOR)
-    put_line("te-monitor   : Print the monitor's statistics of every inference since its reset");
-    put_line("te-monitor-reset : Start the monitor's statistics afresh");
+    put_line("te-monitor   : Print the monitor's statistics");
+    put_line("te-monitor-reset: Reset them");
 #endif
 }
 
@@ -548,89 +549,119 @@ static void command_te_help(void)
 
 #if defined(TINYEDGE_MONITOR)
 
+/* The monitor's commands are read now and then, not timed: GCC compiles them for size (its -O2 would
+ * inline every put_text), so the monitor's flash stays small. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MONITOR_COMMAND __attribute__((optimize("Os")))
+#else
+#define MONITOR_COMMAND
+#endif
+
 /* Only the table's first model goes through tinyedge_model_run's monitor. */
-static int require_monitored(const char *command)
+MONITOR_COMMAND static int require_monitored(void)
 {
     if (selected != te_model_table[0]) {
-        put_text("e-[");
-        put_text(command);
-        put_text(": model ");
+        put_text("e-[te-monitor: model ");
         put_text(selected->name);
         put_text(" is not monitored (only ");
         put_text(te_model_table[0]->name);
-        put_text(" is)]\r\n");
+        put_line(" is)]");
         return 0;
     }
     return 1;
 }
 
-/* m-te-monitor-NAME-[c0,c1,...] */
-static void put_counts(const char *name, const uint32_t *counts, size_t length)
+#if TINYEDGE_MONITOR_KIND == TINYEDGE_MONITOR_CLASSIFIER
+#define MONITOR_KIND_NAME "classifier"
+#elif TINYEDGE_MONITOR_KIND == TINYEDGE_MONITOR_REGRESSION
+#define MONITOR_KIND_NAME "regression"
+#else
+#define MONITOR_KIND_NAME "autoencoder"
+#endif
+
+/* te-monitor's lines after the kind, as a table over the snapshot (smaller code than one call per
+ * number): a field with a name starts a line, m-te-monitor-NAME-[v0,v1,...] (NAME-histogram-[...] for
+ * a histogram, NAME-V for a single number); a field without one goes on with the line. */
+enum { FIELD_U32 = 0, FIELD_U64 = 1, FIELD_I64 = 2, FIELD_HISTOGRAM = 4, FIELD_SINGLE = 8 };
+typedef struct monitor_field {
+    const char *name;
+    uint16_t offset;    /* in tinyedge_monitor_stats */
+    uint8_t type;       /* FIELD_U32, _U64 or _I64, with FIELD_HISTOGRAM or FIELD_SINGLE */
+    uint8_t count;      /* values of that type in a row */
+} monitor_field;
+
+#define MONITOR_FIELD(name, member, type, count) \
+    {name, (uint16_t)offsetof(tinyedge_monitor_stats, member), type, (uint8_t)(count)}
+
+static const monitor_field monitor_fields[] = {
+    MONITOR_FIELD("count", count, FIELD_U32 | FIELD_SINGLE, 1),
+    MONITOR_FIELD("latency", latency_min, FIELD_U32, 2),
+    MONITOR_FIELD(NULL, latency_sum, FIELD_U64, 1),
+    MONITOR_FIELD(NULL, latency_reference, FIELD_U32, 1),
+    MONITOR_FIELD("latency", latency_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_LATENCY_BINS),
+    MONITOR_FIELD("input", input_values, FIELD_U32, 3),
+    MONITOR_FIELD(NULL, input_sum, FIELD_I64, 1),
+    MONITOR_FIELD(NULL, input_sum_squares, FIELD_U64, 1),
+    MONITOR_FIELD("input", input_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_INPUT_BINS),
+#if TINYEDGE_MONITOR_KIND == TINYEDGE_MONITOR_CLASSIFIER
+    MONITOR_FIELD("class", class_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_CLASSES),
+    MONITOR_FIELD("confidence", confidence_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_CONFIDENCE_BINS),
+#elif TINYEDGE_MONITOR_KIND == TINYEDGE_MONITOR_REGRESSION
+    MONITOR_FIELD("output", output_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_OUTPUT_BINS),
+#else
+    MONITOR_FIELD("error", output_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_OUTPUT_BINS),
+    MONITOR_FIELD("error-sum", error_sum, FIELD_U64 | FIELD_SINGLE, 1),
+#endif
+};
+
+MONITOR_COMMAND static void put_monitor_fields(const tinyedge_monitor_stats *stats)
 {
-    size_t i;
-    put_text("m-te-monitor-");
-    put_text(name);
-    put_text("-[");
-    for (i = 0; i < length; ++i) {
-        put_u64(counts[i]);
-        if (i + 1u < length) {
-            put_text(",");
+    const uint8_t *base = (const uint8_t *)stats;
+    const char *line_end = "";
+    size_t f;
+    size_t k;
+    for (f = 0; f < sizeof monitor_fields / sizeof monitor_fields[0]; ++f) {
+        const monitor_field *field = &monitor_fields[f];
+        const void *at = base + field->offset;
+        const unsigned type = field->type & 3u;
+        if (field->name != NULL) {
+            put_text(line_end);
+            put_text("m-te-monitor-");
+            put_text(field->name);
+            put_text((field->type & FIELD_HISTOGRAM) != 0u ? "-histogram-[" :
+                     (field->type & FIELD_SINGLE) != 0u ? "-" : "-[");
+            line_end = (field->type & FIELD_SINGLE) != 0u ? "\r\n" : "]\r\n";
+        }
+        for (k = 0; k < field->count; ++k) {
+            if (field->name == NULL || k > 0u) {
+                put_text(",");
+            }
+            if (type == FIELD_U32) {
+                put_u64(((const uint32_t *)at)[k]);
+            } else if (type == FIELD_U64) {
+                put_u64(((const uint64_t *)at)[k]);
+            } else {
+                put_i64(((const int64_t *)at)[k]);
+            }
         }
     }
-    put_text("]\r\n");
+    put_text(line_end);
 }
 
-static void command_te_monitor(void)
+MONITOR_COMMAND static void command_te_monitor(void)
 {
-    static const char *const kinds[] = {"classifier", "regression", "autoencoder"};
-    const tinyedge_monitor_spec *spec = &tinyedge_monitor_model;
     tinyedge_monitor_stats stats;
-    if (!require_monitored("te-monitor")) {
+    if (!require_monitored()) {
         return;
     }
     tinyedge_monitor_snapshot(&stats);
-    put_text("m-te-monitor-kind-");
-    put_line(kinds[spec->kind < 3u ? spec->kind : 2u]);
-    put_text("m-te-monitor-count-");
-    put_u64(stats.count);
-    put_text("\r\nm-te-monitor-latency-[");
-    put_u64(stats.latency_min);
-    put_text(",");
-    put_u64(stats.latency_max);
-    put_text(",");
-    put_u64(stats.latency_sum);
-    put_text(",");
-    put_u64(stats.latency_reference);
-    put_text("]\r\n");
-    put_counts("latency-histogram", stats.latency_histogram, TINYEDGE_MONITOR_LATENCY_BINS);
-    put_text("m-te-monitor-input-[");
-    put_u64(stats.input_values);
-    put_text(",");
-    put_u64(stats.input_low);
-    put_text(",");
-    put_u64(stats.input_high);
-    put_text(",");
-    put_i64(stats.input_sum);
-    put_text(",");
-    put_u64(stats.input_sum_squares);
-    put_text("]\r\n");
-    put_counts("input-histogram", stats.input_histogram, TINYEDGE_MONITOR_INPUT_BINS);
-    if (spec->kind == TINYEDGE_MONITOR_CLASSIFIER) {
-        put_counts("class-histogram", stats.class_histogram, spec->classes);
-        put_counts("confidence-histogram", stats.confidence_histogram, TINYEDGE_MONITOR_CONFIDENCE_BINS);
-    } else if (spec->kind == TINYEDGE_MONITOR_REGRESSION) {
-        put_counts("output-histogram", stats.output_histogram, TINYEDGE_MONITOR_OUTPUT_BINS);
-    } else {
-        put_counts("error-histogram", stats.output_histogram, TINYEDGE_MONITOR_OUTPUT_BINS);
-        put_text("m-te-monitor-error-sum-");
-        put_u64(stats.error_sum);
-        put_text("\r\n");
-    }
+    put_line("m-te-monitor-kind-" MONITOR_KIND_NAME);
+    put_monitor_fields(&stats);
 }
 
-static void command_te_monitor_reset(void)
+MONITOR_COMMAND static void command_te_monitor_reset(void)
 {
-    if (require_monitored("te-monitor-reset")) {
+    if (require_monitored()) {
         tinyedge_monitor_reset();
         put_line("m-te-monitor-reset-done");
     }

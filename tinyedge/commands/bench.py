@@ -15,13 +15,16 @@ from ..bench import bench_runtimes, check_bench_target, check_samples, compariso
 from ..errors import TinyedgeError
 
 
-def default_build_dir(board: str, model: Path, runtime: str) -> Path:
-    return Path("build") / "bench" / board / f"{Path(model).stem}-{runtime}"
+def default_build_dir(board: str, model: Path, runtime: str, monitor: bool = False) -> Path:
+    """build/bench/<board>/<model>-<runtime>, "-monitor" added for the monitored firmware (so switching
+    --monitor does not rebuild the other one)."""
+    return Path("build") / "bench" / board / f"{Path(model).stem}-{runtime}{'-monitor' if monitor else ''}"
 
 
 def run(board: str | None = None, model: Path | None = None, as_json: bool = False,
         port: str | None = None, runtime: str = "native", tflm_dir: Path | None = None,
-        samples: int = 8, layers: bool = False, build_dir: Path | None = None) -> None:
+        samples: int = 8, layers: bool = False, build_dir: Path | None = None,
+        monitor: bool | None = None) -> None:
     if not board:
         raise TinyedgeError("bench needs a board", "pass --board (e.g. --board emu-m4; 'tinyedge boards' "
                             "lists them)")
@@ -38,9 +41,9 @@ def run(board: str | None = None, model: Path | None = None, as_json: bool = Fal
     results = []
     for each in runtimes:
         folder = (Path(build_dir) / each if len(runtimes) > 1 else Path(build_dir)) if build_dir is not None \
-            else default_build_dir(name, model, each)
+            else default_build_dir(name, model, each, bool(monitor))
         results.append(api.measure(board, model, runtime=each, port=port, tflm_dir=tflm_dir, samples=samples,
-                                   layers=layers, build_dir=folder))
+                                   layers=layers, build_dir=folder, monitor=bool(monitor)))
     if len(results) == 1:
         output = json.dumps(results[0].to_json()) if as_json else "\n".join(report_lines(results[0]))
     else:

@@ -34,14 +34,15 @@ def further_model_specs(specs: tuple[str, ...]) -> list[str]:
 def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool = False,
         runtime: str | None = None, project_kind: str | None = None, data_source: str | None = None,
         teacher: str | None = None, epochs: int | None = None, tflm_dir: Path | None = None,
-        models: tuple[str, ...] = ()) -> None:
+        models: tuple[str, ...] = (), monitor: bool | None = None) -> None:
     from .. import api  # imported late: `tinyedge build --help` stays instant
     from ..console import print_table
 
     project = api.open_project(project_dir, board, {
         "data.source": _absolute(data_source), "teacher.model": _absolute(teacher),
         "distillation.epochs": epochs, "runtime.kind": runtime, "runtime.project": project_kind,
-        "runtime.tflm_dir": _absolute(str(tflm_dir)) if tflm_dir is not None else None},
+        "runtime.tflm_dir": _absolute(str(tflm_dir)) if tflm_dir is not None else None,
+        "monitor.enabled": monitor},
         models=further_model_specs(models))
     result = api.build(project)
     print_table(result.table(), to_stderr=as_json)

@@ -18,7 +18,7 @@ JSON_LEFT_OUT = ("per_sample", "build_stages")
 def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool = False,
         port: str | None = None, samples: int | None = None, runtime: str | None = None,
         tflm_dir: Path | None = None, models: tuple[str, ...] = (), debug: bool = False,
-        debug_samples: int | None = None, layers: bool = False) -> None:
+        debug_samples: int | None = None, layers: bool = False, monitor: bool | None = None) -> None:
     from .. import api
     from .build import further_model_specs
     from ..validation import ValidationFailed
@@ -32,7 +32,8 @@ def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool =
     # The runtime and the tree reach the build validate makes (it once validated native firmware
     # when asked for TFLM): they are the project's settings for this run.
     tree = str(Path(tflm_dir).expanduser().resolve()) if tflm_dir is not None else None
-    project = api.open_project(project_dir, board, {"runtime.kind": runtime, "runtime.tflm_dir": tree},
+    project = api.open_project(project_dir, board, {"runtime.kind": runtime, "runtime.tflm_dir": tree,
+                                                    "monitor.enabled": monitor},
                                models=further_model_specs(models))
     try:
         result = api.validate(project, port=port, samples=samples, debug_samples=debug_samples, layers=layers)

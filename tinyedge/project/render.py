@@ -34,8 +34,10 @@ MONITOR_SOURCES = ("tinyedge_monitor.c", "tinyedge_monitor.h")
 MONITOR_SPEC_SOURCE = "tinyedge_monitor_spec.c"
 # The runtime's own run function when the monitor wraps tinyedge_model_run around it.
 MONITORED_RUN_FUNCTION = "tinyedge_runtime_run"
-MONITOR_KIND_MACROS = {"classifier": "TINYEDGE_MONITOR_CLASSIFIER", "regression": "TINYEDGE_MONITOR_REGRESSION",
-                       "autoencoder": "TINYEDGE_MONITOR_AUTOENCODER"}
+# TINYEDGE_MONITOR_KIND: tinyedge_monitor.h's TINYEDGE_MONITOR_CLASSIFIER, _REGRESSION, _AUTOENCODER
+MONITOR_KIND_MACROS = {"classifier": 0, "regression": 1, "autoencoder": 2}
+# The monitor adds the examined input codes in 32 bits (tinyedge_monitor.c): at most 255 * n.
+MONITOR_MAX_INPUT_BYTES = 2 ** 24
 HOST_PORT = FIRMWARE_DIR / "port" / "host" / "port_host.c"
 
 # The TFLM distribution a PlatformIO / Arduino user gets with the network (see TFLM_NOTE).
@@ -277,24 +279,25 @@ def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
 
 
 def _monitor_context(bundle: ModelBundle, spec) -> dict | None:
-    """The monitor spec as the C initializer of tinyedge_monitor_spec (firmware/monitor/tinyedge_monitor.h):
-    every edge list at its full length (zeros where the kind has none)."""
+    """The monitor spec as the C initializer of tinyedge_monitor_spec (firmware/monitor/tinyedge_monitor.h,
+    whose fields after the input and output sizes are the kind's own)."""
     if spec is None:
         return None
     if (spec.input_bytes, spec.output_bytes) != (bundle.input.nbytes, bundle.output.nbytes):
         raise TinyedgeError(f"the monitor spec is for a model of {spec.input_bytes} input and {spec.output_bytes} "
                             f"output bytes, not {bundle.name}'s {bundle.input.nbytes} and {bundle.output.nbytes}",
                             "build again: the monitor stage makes the spec from the model")
-
-    def padded(values, length: int) -> list[int]:
-        return [int(value) for value in values] + [0] * (length - len(values))
+    if spec.input_bytes >= MONITOR_MAX_INPUT_BYTES:
+        raise TinyedgeError(f"the model monitor takes inputs below {MONITOR_MAX_INPUT_BYTES:,} bytes, not "
+                            f"{spec.input_bytes:,}", "build with [monitor] enabled = false")
 
     classes = spec.classes if spec.kind == "classifier" else 1
     return {"spec": spec, "kind": spec.kind, "kind_macro": MONITOR_KIND_MACROS[spec.kind],
             "classes": classes, "input_examined": spec.examined_per_inference,
             "model_name": bundle.protocol_name, "run_function": MONITORED_RUN_FUNCTION,
-            "confidence_edges": padded(spec.confidence_edges, 9), "output_edges": padded(spec.output_edges, 15),
-            "error_edges": [f"{value}u" for value in padded(spec.error_edges, 15)]}
+            "confidence_edges": [int(value) for value in spec.confidence_edges],
+            "output_edges": [int(value) for value in spec.output_edges],
+            "error_edges": [f"{int(value)}u" for value in spec.error_edges]}
 
 
 def _monitor_files(context: dict, folder: str, spec_folder: str | None = None) -> dict[str, str]:
@@ -404,7 +407,8 @@ def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: d
     if plan.layers:   # the protocol library does not see tinyedge_config.h: it gets the layer build here
         extra_flags += ["-DTE_LAYERS", f"-DTE_LAYERS_MAX_STEPS={context['layer_steps']}u"]
     if context["monitor"] is not None:   # nor do the protocol's and the monitor's libraries
-        extra_flags += ["-DTINYEDGE_MONITOR", f"-DTINYEDGE_MONITOR_CLASSES={context['monitor']['classes']}"]
+        extra_flags += ["-DTINYEDGE_MONITOR", f"-DTINYEDGE_MONITOR_KIND={context['monitor']['kind_macro']}",
+                        f"-DTINYEDGE_MONITOR_CLASSES={context['monitor']['classes']}"]
     context = dict(context, platform=plan.platform_spec or board.platformio.platform,
                    lib_deps=lib_deps, extra_build_flags=extra_flags, src_flags=src_flags)
     files = {"platformio.ini": render_template("platformio/platformio.ini.j2", context),
