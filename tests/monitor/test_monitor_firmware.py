@@ -230,3 +230,54 @@ def test_monitor_compiles_warning_free_for_arm(tmp_path):
             copied.write_text(f"#define TINYEDGE_MONITOR\n#define TINYEDGE_MONITOR_KIND {kind}\n"
                               f"#define TINYEDGE_MONITOR_CLASSES 10\n" + source.read_text())
             assert_compiles(toolchain, [copied], [monitor, protocol, port], copied.parent)
+
+
+def test_cmake_library_carries_the_monitor(monitored, tmp_path):
+    """A CMake project with the monitor builds with the host compiler, its example's inference is
+    recorded (tinyedge_monitor_snapshot, the C API a user's firmware calls) and the protocol library
+    links against it."""
+    from tinyedge.project import make_bundle, plan_project, render_project, write_tree
+    import subprocess
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake is not installed")
+    board = Catalogue.load().get("emu-m4")
+    bundle = make_bundle(monitored.model.read_bytes(), "digits", None, monitored.inputs[0])
+    project = write_tree(render_project(bundle, board, plan_project(bundle, board, "cmake", "native",
+                                                                    monitor=monitored.spec)), tmp_path / "cmake")
+    assert (project / "include" / "tinyedge_monitor.h").is_file()
+    build = tmp_path / "build"
+    for command in (["cmake", "-S", str(project), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
+                     "-DTINYEDGE_BUILD_EXAMPLE=ON", "-DTINYEDGE_WITH_PROTOCOL=ON"],
+                    ["cmake", "--build", str(build), "-j", "2"]):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    done = subprocess.run([str(build / "run_sample")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "match" in done.stdout.splitlines(), done.stdout
+    assert f"monitor count 1 input values {monitored.spec.examined_per_inference}" in done.stdout
+    assert (build / "libtinyedge_protocol.a").is_file()
+
+
+@pytest.mark.parametrize("kind, board, runtime", [("platformio", "nano33", "tflm"), ("platformio", "emu-m4", "native"),
+                                                  ("arduino-library", "nano33", "native"), ("cmake", "nano33", "tflm")])
+def test_every_project_kind_carries_the_monitor_only_when_enabled(kind, board, runtime, monitored):
+    from tinyedge.project import make_bundle, plan_project, render_project
+    target = Catalogue.load().get(board)
+    bundle = make_bundle(monitored.model.read_bytes(), "digits", None, None)
+    plain = render_project(bundle, target, plan_project(bundle, target, kind, runtime, tested_arena=4096))
+    files = render_project(bundle, target, plan_project(bundle, target, kind, runtime, tested_arena=4096,
+                                                        monitor=monitored.spec))
+    names = {Path(path).name for path in files}
+    assert {"tinyedge_monitor.c", "tinyedge_monitor.h", "tinyedge_monitor_spec.c"} <= names
+    assert not {Path(path).name for path in plain} & {"tinyedge_monitor.c", "tinyedge_monitor_spec.c"}
+    assert set(files) - set(plain) == {path for path in files if "tinyedge_monitor" in path}
+    runtime_file = next(path for path in files if Path(path).stem == "tinyedge_runtime")
+    assert "int tinyedge_runtime_run(" in files[runtime_file]
+    assert "int tinyedge_model_run(" not in files[runtime_file]
+    config = next(text for path, text in files.items() if path.endswith("tinyedge_config.h"))
+    assert "#define TINYEDGE_MONITOR_KIND 0" in config and "#define TINYEDGE_MONITOR_CLASSES 10" in config
+    if kind == "platformio":   # the protocol's library does not see tinyedge_config.h
+        assert "-DTINYEDGE_MONITOR_KIND=0" in files["platformio.ini"]
+    # the unmonitored project is what it was: every file the same but the monitor's
+    changed = {Path(path).name for path in plain if plain[path] != files[path]}
+    assert changed <= {"tinyedge_config.h", Path(runtime_file).name, "platformio.ini", "CMakeLists.txt",
+                       "run_sample.c"}, changed
