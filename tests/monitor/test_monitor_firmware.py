@@ -281,3 +281,26 @@ def test_every_project_kind_carries_the_monitor_only_when_enabled(kind, board, r
     changed = {Path(path).name for path in plain if plain[path] != files[path]}
     assert changed <= {"tinyedge_config.h", Path(runtime_file).name, "platformio.ini", "CMakeLists.txt",
                        "run_sample.c"}, changed
+
+
+def test_build_monitor_flag_switches_the_firmware(digits_build, monitored):
+    """`tinyedge build --monitor` makes the monitored firmware from the pipeline's baseline (the same
+    spec as the baseline stage's function gives), `--no-monitor` the plain one again; the model stages
+    stay cached."""
+    from tinyedge.device.protocol import DeviceClient
+    from tinyedge.device.transport import ProcessTransport
+    from tinyedge.monitor.baseline import load_baseline
+    project = digits_build.parent.parent
+    elf = digits_build / "firmware" / "build" / "firmware.elf"
+    for flag, monitored_build in (("--monitor", True), ("--no-monitor", False)):
+        run = run_tinyedge("build", "--board", "host", flag, cwd=project)
+        assert run.returncode == 0, run.stderr[-3000:]
+        with ProcessTransport([str(elf)]) as transport:
+            client = DeviceClient(transport)
+            client.connect()
+            lines = client.command("te-monitor", check=False)
+        if monitored_build:
+            assert load_baseline(digits_build).spec == monitored.spec
+            assert MonitorSnapshot.parse(lines).count == 0
+        else:
+            assert lines[0].startswith("e-[te-monitor: built without the monitor"), lines
