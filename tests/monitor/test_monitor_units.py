@@ -356,3 +356,12 @@ def test_latency_is_judged_against_validation_json_when_there_is_one(tmp_path):
     assert run.drifted == ["latency"]
     finding = next(f for f in run.judgements[0].findings if f.statistic == "latency")
     assert finding.value == 1500.0 and finding.baseline == 1000.0
+
+
+def test_ctrl_c_ends_the_run_cleanly_with_the_readings_kept(tmp_path):
+    run, _, _ = _monitor(tmp_path, [_calm(20), _calm(40), KeyboardInterrupt()],
+                         options=Options(interval=0.0, readings=5))
+    assert run.interrupted and run.end == "interrupted" and len(run.readings) == 2
+    records = read_log(tmp_path / "monitor.jsonl")
+    assert records[-1]["type"] == "end" and records[-1]["reason"] == "interrupted"
+    assert records[-1]["inferences"] == 40 == run.total.inferences

@@ -173,7 +173,8 @@ class Monitor:
             wait = END_WAIT_S if isinstance(failure, DeviceDisconnected) else 0.0
             reason = self.end_reason(wait) if self.end_reason is not None else None
             self.run.end = reason or failure.message
-            self.run.hint = failure.hint
+            # the far end's own death is the reason; the link's hint (a cable) would mislead
+            self.run.hint = "run tinyedge monitor again" if reason else failure.hint
             if not any(r["type"] == "start" for r in self.run.records):
                 self._write(start)
             self._finish()
@@ -241,31 +242,34 @@ class Monitor:
         if reading.kind != self.baseline.spec.kind:
             raise TinyedgeError(f"the device monitors a {reading.kind}, the build's baseline a "
                                 f"{self.baseline.spec.kind}", "flash the firmware of this build")
+        previous, window_start = self.previous or self.empty, self.window_start
         if self.previous is not None and reading.count < self.previous.count:
             self._write({"type": "reset", "run": self.run.run_id, "time": time.time(),
                          "elapsed": round(self.clock() - self.started, 3), "before": self.previous.count,
                          "after": reading.count})
             self.say(f"monitor: the device was reset (count {self.previous.count:,} -> {reading.count:,}); "
                      "counting again from its zero")
-            self.window_start = self.empty
-            self.previous = self.empty
-        since_last = reading.minus(self.previous or self.empty)
-        self.total = self.total.plus(since_last) if self.total.count else since_last
-        window = reading.minus(self.window_start)
+            previous = window_start = self.empty
+        since_last = reading.minus(previous)
+        window = reading.minus(window_start)
         judgement = None
         if window.count >= self.thresholds.min_samples:
             judgement = judge(window, self.baseline.stats, self.thresholds, self.latency)
-            self.run.judgements.append(judgement)
-            self.last_window = window
-            self.window_start = reading
         record = {"type": "reading", "run": self.run.run_id, "index": len(self.run.readings),
                   "time": time.time(), "elapsed": round(self.clock() - self.started, 3),
                   "replayed": self.run.replayed if self.options.replay is not None else None,
                   "snapshot": reading.to_json(), "window": window.to_json() if judgement else None,
                   "pending": 0 if judgement else window.count,
                   "judgement": judgement.to_json() if judgement else None}
-        self.previous = reading
         self._write(record)
+        # The state moves on only once the reading is on record, so the run's total holds exactly the
+        # readings in monitor.jsonl even when Ctrl-C lands in between.
+        self.total = self.total.plus(since_last) if self.total.count else since_last
+        self.previous, self.window_start = reading, window_start
+        if judgement is not None:
+            self.run.judgements.append(judgement)
+            self.last_window = window
+            self.window_start = reading
         self.say(self.summary_line(record, judgement, window))
         return record
 
