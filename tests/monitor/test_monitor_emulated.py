@@ -52,6 +52,9 @@ def _tflm(build_dir: Path, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_replaying_the_test_split_raises_no_drift_and_counts_what_the_device_ran(monitored_digits):
+    # validation.json gives the latency a reference: its mean (instructions) in the monitor's ticks
+    validated = run_tinyedge("validate", "--board", BOARD, "--dir", str(monitored_digits.folder), "--samples", "20")
+    assert validated.returncode == 0, validated.stderr[-3000:]
     run = monitored_digits.monitor("--replay", "test", "--interval", "3", "--fail-on-drift", "--json")
     assert run.returncode == 0, run.stderr[-3000:]
     result = summary(run)
@@ -78,6 +81,9 @@ def test_replaying_the_test_split_raises_no_drift_and_counts_what_the_device_ran
     # Latency in board ticks: one inference each, min <= mean <= max, the histogram holds them all.
     assert 0 < last["latency_min"] <= last["latency_sum"] / 360 <= last["latency_max"]
     assert sum(last["latency_histogram"]) == 360
+    latency = next(f for f in result["total"]["findings"] if f["statistic"] == "latency")
+    assert latency["value"] == last["latency_sum"] / 360 and latency["drift"] is False
+    assert abs(latency["value"] - latency["baseline"]) <= 0.1 * latency["baseline"]
     page = (monitored_digits.build_dir / "monitor.html").read_text()
     assert "no drift" in page and "DRIFT" not in page and 'src="monitor-series.png"' in page
 

@@ -55,7 +55,8 @@ def run(board: str | None = None, project_dir: Path = Path("."), port: str | Non
             session = DeviceSession(link.open, expected=expected, infer_timeout=FIRST_INFER_TIMEOUT_S)
             monitor = Monitor(baseline, session, thresholds, options, log,
                               say=say if as_json else click.echo, progress=progress,
-                              end_reason=link.end_reason, build_dir=project.build_dir)
+                              end_reason=link.end_reason, build_dir=project.build_dir,
+                              tick_unit=target.timer_unit)
             result = monitor.execute(link.description, project.board.name)
     finally:
         log.close()

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import buildfiles as files
-from ..device.errors import DeviceDisconnected, DeviceFailure
+from ..device.errors import DeviceDisconnected, DeviceError, DeviceFailure
 from ..device.protocol import DeviceClient, DeviceSession
 from ..errors import TinyedgeError
 from .baseline import Baseline
@@ -117,7 +117,7 @@ class Monitor:
     def __init__(self, baseline: Baseline, session: DeviceSession, thresholds: Thresholds, options: Options,
                  log: Log, *, say: Callable[[str], None], progress=None,
                  end_reason: Callable[[float], str | None] | None = None, build_dir: Path | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 tick_unit: str | None = None, clock: Callable[[], float] = time.monotonic):
         self.baseline = baseline
         self.session = session
         self.thresholds = thresholds
@@ -127,6 +127,7 @@ class Monitor:
         self.progress = progress
         self.end_reason = end_reason
         self.build_dir = build_dir
+        self.tick_unit = tick_unit          # the board's timer unit (its target's): instructions need a factor
         self.clock = clock
         self.run = MonitorRun(time.strftime("%Y%m%dT%H%M%S") + f"-{int(time.time() * 1000) % 1000:03d}")
         self.empty = MonitorSnapshot(baseline.spec.kind)
@@ -135,6 +136,7 @@ class Monitor:
         self.total = self.empty                         # every inference of the run (across resets)
         self.last_window: MonitorSnapshot | None = None  # the last judged window (a too small tail merges in)
         self.latency: float | None = None
+        self._latency_pending = False       # validation's mean waits for the device's instructions per tick
         self.started = 0.0
 
     # ---- the run -----------------------------------------------------------------------------
@@ -185,13 +187,18 @@ class Monitor:
         return self.run
 
     def _validation_latency(self, client: DeviceClient) -> float | None:
-        if self.build_dir is None:
+        """validation.json's mean in the monitor's raw ticks. A timer that counts instructions ticks
+        once per instructions-per-tick, which only te-ticks says, and only after a protocol inference:
+        until one has run, the latency waits (judged from the first reading that follows one)."""
+        if self.build_dir is None or validation_latency(self.build_dir) is None:
             return None
+        if self.tick_unit != "instructions":
+            return validation_latency(self.build_dir)
         try:
-            per_tick = client.ticks().instructions_per_tick
-        except DeviceFailure:
-            per_tick = 1
-        return validation_latency(self.build_dir, per_tick)
+            return validation_latency(self.build_dir, client.ticks().instructions_per_tick)
+        except DeviceError:     # "no inference has run yet"
+            self._latency_pending = True
+            return None
 
     def _watch(self, client: DeviceClient) -> None:
         """Reads now and then every interval until the readings or the duration asked for."""
@@ -242,6 +249,9 @@ class Monitor:
         if reading.kind != self.baseline.spec.kind:
             raise TinyedgeError(f"the device monitors a {reading.kind}, the build's baseline a "
                                 f"{self.baseline.spec.kind}", "flash the firmware of this build")
+        if self._latency_pending and reading.count > 0:
+            self._latency_pending = False   # one try: a device inferring from its own loop may never tell
+            self.latency = self._validation_latency(client)
         previous, window_start = self.previous or self.empty, self.window_start
         if self.previous is not None and reading.count < self.previous.count:
             self._write({"type": "reset", "run": self.run.run_id, "time": time.time(),
