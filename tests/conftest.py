@@ -9,15 +9,18 @@ fails naming the tool: the fast tier provably starts no emulator and builds no A
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from support import SHARED, run_tinyedge
+from support import REPO, SHARED, run_tinyedge
 
 # What the fast tier must never start: the emulator and the Arm compiler drivers.
 GUARDED_TOOLS = ("qemu-system-arm", "arm-none-eabi-gcc", "arm-none-eabi-g++")
@@ -119,3 +122,59 @@ def real_board(request) -> tuple[str, str]:
     if not (board and port):
         pytest.skip("needs a real board: run with --board B --port P")
     return board, port
+
+
+# The stages of a build that make the model; none of their keys holds the board (firmware and plot do).
+MODEL_STAGES = ("data", "teacher", "student", "int8", "tflm")
+
+
+@dataclass
+class TrainedExample:
+    """The built-in example's first build: `tinyedge build --board nano33 --json` in an empty folder
+    (no tinyedge.toml: the defaults, which are the example's model settings), where every stage ran."""
+    folder: Path
+    run: subprocess.CompletedProcess
+
+    @property
+    def build_dir(self) -> Path:
+        return self.folder / "build" / "nano33"
+
+    def copy(self, folder: Path, board: str) -> Path:
+        """`folder` made the built-in example's project (examples/digits/tinyedge.toml) for `board` whose
+        model stages are this build's, cached: build/<board> holds their outputs and their manifest
+        records (nothing of the nano33 firmware), so the next run there trains nothing and makes the
+        board's firmware."""
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / "examples" / "digits" / "tinyedge.toml", folder / "tinyedge.toml")
+        manifest = json.loads((self.build_dir / "manifest.json").read_text())
+        assert set(manifest["stages"]) == {*MODEL_STAGES, "firmware", "plot"}, sorted(manifest["stages"])
+        build = folder / "build" / board
+        build.mkdir(parents=True)
+        stages = {name: manifest["stages"][name] for name in MODEL_STAGES}
+        for record in stages.values():
+            for relative in record["outputs"]:
+                assert not Path(relative).is_absolute(), relative
+                (build / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(self.build_dir / relative, build / relative)
+        kept = {"tinyedge_version": manifest["tinyedge_version"], "inputs": {}, "config": {}, "stages": stages}
+        (build / "manifest.json").write_text(json.dumps(kept, indent=2))
+        return folder
+
+
+@pytest.fixture(scope="session")
+def trained_digits(tmp_path_factory) -> TrainedExample:
+    """The built-in example trained once per session (~45 s of training): nano33's platform is not
+    installed, so its firmware is generated, not compiled, and no Arm tool starts (the tier guard lets
+    fast and slow tests share it). digits_build (tests/pipeline) checks this very run; the other tests
+    start from a copy (`digits_project`) with the model stages cached."""
+    folder = tmp_path_factory.mktemp("empty_project")
+    run = run_tinyedge("build", "--board", "nano33", "--json", cwd=folder)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return TrainedExample(folder, run)
+
+
+@pytest.fixture(scope="session")
+def digits_project(trained_digits):
+    """digits_project(folder, board) -> folder: the built-in example's project there, its model stages
+    cached for `board` (TrainedExample.copy)."""
+    return trained_digits.copy

@@ -29,11 +29,10 @@ class Build:
 
 
 @pytest.fixture(scope="session")
-def digits_build(tmp_path_factory) -> Build:
-    """`tinyedge build --board nano33 --json` in an empty folder, then once more with nothing changed."""
-    folder = tmp_path_factory.mktemp("empty_project")
-    first = tinyedge("build", "--board", "nano33", "--json", cwd=folder)
-    assert first.returncode == 0, first.stderr[-3000:]
+def digits_build(trained_digits) -> Build:
+    """`tinyedge build --board nano33 --json` in an empty folder (the session's `trained_digits`, the one
+    run that trains the built-in example from nothing), then once more with nothing changed."""
+    folder, first = trained_digits.folder, trained_digits.run
     second = tinyedge("build", "--board", "nano33", "--json", cwd=folder)
     assert second.returncode == 0, second.stderr[-3000:]
     return Build(folder, first, second)

@@ -1,7 +1,9 @@
 """One real run of the README's path for the CI check: `tinyedge validate --board emu-m4 --json` in a
-copy of the built-in example with no build yet (so validate builds, starts QEMU, validates and writes
-the report), shared by every test here; and firmware variants of that build that misbehave on purpose
-(hang, HardFault, an output one byte short, a clock that stands still, garbage before the boot banner)."""
+copy of the built-in example with no emu-m4 build yet but its model stages (the session's one training
+of the example, `trained_digits`, which tests/pipeline checks from nothing), so validate generates and
+compiles the firmware, starts QEMU, validates and writes the report; shared by every test here; and
+firmware variants of that build that misbehave on purpose (hang, HardFault, an output one byte short, a
+clock that stands still, garbage before the boot banner)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support import REPO, run_tinyedge
+from support import run_tinyedge
 
 FAULT_INJECTION = Path(__file__).resolve().parent / "c" / "fault_injection.c"
 BOOT_NOISE = Path(__file__).resolve().parent / "c" / "boot_noise.c"
@@ -45,10 +47,9 @@ def need_emulation_tools() -> None:
 
 
 @pytest.fixture(scope="session")
-def validated_digits(tmp_path_factory) -> ValidatedProject:
+def validated_digits(tmp_path_factory, request) -> ValidatedProject:
     need_emulation_tools()
-    folder = tmp_path_factory.mktemp("digits")
-    shutil.copy(REPO / "examples" / "digits" / "tinyedge.toml", folder / "tinyedge.toml")
+    folder = request.getfixturevalue("digits_project")(tmp_path_factory.mktemp("digits"), "emu-m4")
     started = time.perf_counter()
     run = run_tinyedge("validate", "--board", "emu-m4", "--dir", str(folder), "--json")
     seconds = time.perf_counter() - started
@@ -98,13 +99,13 @@ def noisy_firmware(validated_digits, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def host_digits(tmp_path_factory):
-    """`tinyedge validate --board host --json` in a copy of the built-in example with no build yet; its
-    build folder is reused by the tests that validate the example on the host again (--debug)."""
+def host_digits(tmp_path_factory, request):
+    """`tinyedge validate --board host --json` in a copy of the built-in example with no host firmware
+    yet (its model stages cached: `digits_project`); its build folder is reused by the tests that
+    validate the example on the host again (--debug)."""
     if shutil.which("cc") is None and shutil.which("gcc") is None:
         pytest.skip("no host C compiler")
-    folder = tmp_path_factory.mktemp("digits-host")
-    shutil.copy(REPO / "examples" / "digits" / "tinyedge.toml", folder / "tinyedge.toml")
+    folder = request.getfixturevalue("digits_project")(tmp_path_factory.mktemp("digits-host"), "host")
     run = run_tinyedge("validate", "--board", "host", "--dir", str(folder), "--json")
     assert run.returncode == 0, run.stderr[-3000:]
     return folder, json.loads(run.stdout)

@@ -50,7 +50,7 @@ def test_validate_on_the_builtin_example_matches_host_tflm_bit_for_bit(validated
     assert validated_digits.run.stdout.count("\n") == 1
     assert "validate: 360/360 samples" in validated_digits.run.stderr
     assert "stages (digits on emu-m4)" in validated_digits.run.stderr
-    print(f"validate (build from scratch + 360 samples): {validated_digits.seconds:.1f} s, "
+    print(f"validate (firmware build + 360 samples): {validated_digits.seconds:.1f} s, "
           f"{result['throughput_samples_per_second']:.1f} samples/s, latency {result['latency']}")
 
 
