@@ -1,6 +1,6 @@
 /* The model monitor's counters (tinyedge_monitor.h). Per inference: a few dozen instructions, about a
  * dozen per examined input value (every input_stride-th) and, for an autoencoder, a few per input
- * element. No counter wraps: once another inference could overflow count or input_values (2^32 - 1),
+ * element. No counter wraps: once another inference could overflow input_values (2^32 - 1),
  * the statistics stand still, consistent with each other, until a reset. Below that nothing else can
  * overflow (a bin holds at most its histogram's sum; the sums stay far inside 64 bits), except the
  * regression's output bins and the autoencoder's error sum, which saturate. */
@@ -146,7 +146,8 @@ static void record_output(const tinyedge_monitor_spec *spec, const int8_t *input
 
 void tinyedge_monitor_record(const int8_t *input, const int8_t *output, uint32_t ticks)
 {
-    if (stats.count == UINT32_MAX || stats.input_values > UINT32_MAX - tinyedge_monitor_model.input_examined) {
+    /* count <= input_values / input_examined: while input_values has room, so has count */
+    if (stats.input_values > UINT32_MAX - tinyedge_monitor_model.input_examined) {
         return;   /* a counter would overflow: the statistics stand still until a reset */
     }
     ++stats.count;

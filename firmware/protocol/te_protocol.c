@@ -540,8 +540,7 @@ static void command_te_help(void)
     put_line("te-tensor K  : Run one inference on the loaded input, print step K's output as hex");
 #endif
 #if defined(TINYEDGE_MONITOR)
-    put_line("te-monitor   : Print the monitor's statistics");
-    put_line("te-monitor-reset: Reset them");
+    put_line("te-monitor   : Print the monitor's statistics\r\nte-monitor-reset: Reset them");
 #endif
 }
 
@@ -557,7 +556,11 @@ static void command_te_help(void)
 #define MONITOR_COMMAND
 #endif
 
-/* Only the table's first model goes through tinyedge_model_run's monitor. */
+/* Only the table's first model goes through tinyedge_model_run's monitor; a generated firmware of
+ * one model says so (TINYEDGE_MONITOR_ONLY_MODEL), and then no other can be selected. */
+#if defined(TINYEDGE_MONITOR_ONLY_MODEL)
+#define require_monitored() 1
+#else
 MONITOR_COMMAND static int require_monitored(void)
 {
     if (selected != te_model_table[0]) {
@@ -565,11 +568,12 @@ MONITOR_COMMAND static int require_monitored(void)
         put_text(selected->name);
         put_text(" is not monitored (only ");
         put_text(te_model_table[0]->name);
-        put_line(" is)]");
+        put_text(" is)]\r\n");
         return 0;
     }
     return 1;
 }
+#endif
 
 #if TINYEDGE_MONITOR_KIND == TINYEDGE_MONITOR_CLASSIFIER
 #define MONITOR_KIND_NAME "classifier"
@@ -582,11 +586,12 @@ MONITOR_COMMAND static int require_monitored(void)
 /* te-monitor's lines after the kind, as a table over the snapshot (smaller code than one call per
  * number): a field with a name starts a line, m-te-monitor-NAME-[v0,v1,...] (NAME-histogram-[...] for
  * a histogram, NAME-V for a single number); a field without one goes on with the line. */
-enum { FIELD_U32 = 0, FIELD_U64 = 1, FIELD_I64 = 2, FIELD_HISTOGRAM = 4, FIELD_SINGLE = 8 };
+enum { FIELD_U32 = 0, FIELD_U64 = 1, FIELD_I64 = 2, FIELD_HISTOGRAM = 4, FIELD_SINGLE = 8, FIELD_TEXT = 16 };
 typedef struct monitor_field {
     const char *name;
     uint16_t offset;    /* in tinyedge_monitor_stats */
-    uint8_t type;       /* FIELD_U32, _U64 or _I64, with FIELD_HISTOGRAM or FIELD_SINGLE */
+    uint8_t type;       /* FIELD_U32, _U64 or _I64, with FIELD_HISTOGRAM or FIELD_SINGLE; FIELD_TEXT: the
+                         * name alone (count 0) */
     uint8_t count;      /* values of that type in a row */
 } monitor_field;
 
@@ -594,6 +599,7 @@ typedef struct monitor_field {
     {name, (uint16_t)offsetof(tinyedge_monitor_stats, member), type, (uint8_t)(count)}
 
 static const monitor_field monitor_fields[] = {
+    MONITOR_FIELD("kind-" MONITOR_KIND_NAME, count, FIELD_TEXT, 0),
     MONITOR_FIELD("count", count, FIELD_U32 | FIELD_SINGLE, 1),
     MONITOR_FIELD("latency", latency_min, FIELD_U32, 2),
     MONITOR_FIELD(NULL, latency_sum, FIELD_U64, 1),
@@ -629,8 +635,8 @@ MONITOR_COMMAND static void put_monitor_fields(const tinyedge_monitor_stats *sta
             put_text("m-te-monitor-");
             put_text(field->name);
             put_text((field->type & FIELD_HISTOGRAM) != 0u ? "-histogram-[" :
-                     (field->type & FIELD_SINGLE) != 0u ? "-" : "-[");
-            line_end = (field->type & FIELD_SINGLE) != 0u ? "\r\n" : "]\r\n";
+                     (field->type & FIELD_SINGLE) != 0u ? "-" : (field->type & FIELD_TEXT) != 0u ? "" : "-[");
+            line_end = (field->type & (FIELD_SINGLE | FIELD_TEXT)) != 0u ? "\r\n" : "]\r\n";
         }
         for (k = 0; k < field->count; ++k) {
             if (field->name == NULL || k > 0u) {
@@ -655,7 +661,6 @@ MONITOR_COMMAND static void command_te_monitor(void)
         return;
     }
     tinyedge_monitor_snapshot(&stats);
-    put_line("m-te-monitor-kind-" MONITOR_KIND_NAME);
     put_monitor_fields(&stats);
 }
 
@@ -663,7 +668,7 @@ MONITOR_COMMAND static void command_te_monitor_reset(void)
 {
     if (require_monitored()) {
         tinyedge_monitor_reset();
-        put_line("m-te-monitor-reset-done");
+        put_text("m-te-monitor-reset-done\r\n");   /* put_text: one call out of line here */
     }
 }
 

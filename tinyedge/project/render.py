@@ -261,7 +261,7 @@ def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
         "layers": plan.layers,
         "layer_steps": max(plan.layer_steps(bundle), 1) if plan.layers else 0,
         # templates/common/tinyedge_monitor_spec.c.j2 and the [monitor] block of tinyedge_config.h.j2
-        "monitor": _monitor_context(bundle, plan.monitor),
+        "monitor": _monitor_context(bundle, plan.monitor, bool(plan.further)),
         "model_run_function": MONITORED_RUN_FUNCTION if plan.monitor is not None else "tinyedge_model_run",
     }
     if tflm is not None:
@@ -278,7 +278,7 @@ def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
     return context
 
 
-def _monitor_context(bundle: ModelBundle, spec) -> dict | None:
+def _monitor_context(bundle: ModelBundle, spec, further: bool = False) -> dict | None:
     """The monitor spec as the C initializer of tinyedge_monitor_spec (firmware/monitor/tinyedge_monitor.h,
     whose fields after the input and output sizes are the kind's own)."""
     if spec is None:
@@ -292,7 +292,7 @@ def _monitor_context(bundle: ModelBundle, spec) -> dict | None:
                             f"{spec.input_bytes:,}", "build with [monitor] enabled = false")
 
     classes = spec.classes if spec.kind == "classifier" else 1
-    return {"spec": spec, "kind": spec.kind, "kind_macro": MONITOR_KIND_MACROS[spec.kind],
+    return {"spec": spec, "kind": spec.kind, "only_model": not further, "kind_macro": MONITOR_KIND_MACROS[spec.kind],
             "classes": classes, "input_examined": spec.examined_per_inference,
             "model_name": bundle.protocol_name, "run_function": MONITORED_RUN_FUNCTION,
             "confidence_edges": [int(value) for value in spec.confidence_edges],
@@ -409,6 +409,8 @@ def _platformio(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: d
     if context["monitor"] is not None:   # nor do the protocol's and the monitor's libraries
         extra_flags += ["-DTINYEDGE_MONITOR", f"-DTINYEDGE_MONITOR_KIND={context['monitor']['kind_macro']}",
                         f"-DTINYEDGE_MONITOR_CLASSES={context['monitor']['classes']}"]
+        if context["monitor"]["only_model"]:
+            extra_flags.append("-DTINYEDGE_MONITOR_ONLY_MODEL")
     context = dict(context, platform=plan.platform_spec or board.platformio.platform,
                    lib_deps=lib_deps, extra_build_flags=extra_flags, src_flags=src_flags)
     files = {"platformio.ini": render_template("platformio/platformio.ini.j2", context),
