@@ -45,7 +45,7 @@ def run(board: str | None = None, project_dir: Path = Path("."), port: str | Non
                       readings=readings, duration=duration, reset=reset,
                       replay=_replay(replay, folder, spec) if replay is not None else None)
     target = for_board(project.board)
-    elf = folder.elf if port is not None or project.board.kind == "platformio" else folder.require_elf()
+    elf = target.link_elf(folder, port)
     expected = dataclasses.replace(folder.identity, input_bytes=spec.input_bytes, output_bytes=spec.output_bytes)
     log_path = project.build_dir / files.MONITOR_LOG
     progress = Progress("replay", len(options.replay.inputs)) if options.replay is not None else None

@@ -89,6 +89,9 @@ class Target(Protocol):
     def flash(self, build: "BuildFolder", port: str | None) -> "FlashResult":
         """`tinyedge flash`: install the build's firmware and check what can be checked."""
 
+    def link_elf(self, build, port: str | None) -> Path | None:
+        """The ELF that `link` needs for the build folder `build` (None where the device runs it)."""
+
     def link(self, elf: Path | None, port: str | None) -> AbstractContextManager["Link"]:
         """The link to the firmware `elf` (started here where the target runs it) or the device on
         `port`; always stopped on the way out."""

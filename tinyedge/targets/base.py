@@ -34,6 +34,11 @@ class BaseTarget:
             finally:
                 transport.close()
 
+    def link_elf(self, build, port: str | None) -> Path | None:
+        """The ELF `link` needs for `build`: a target that runs the firmware here needs it compiled,
+        unless `port` reaches a device started elsewhere."""
+        return build.elf if port is not None else build.require_elf()
+
     def started_identity(self, build):
         """For a target that runs the firmware here (QEMU, the host): the build's ELF started, its
         banner and model checked against the build, and stopped; (elf, the identity it reported)."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import TinyedgeError
 from . import FirmwareFigures
+from .base import BaseTarget
 from .platformio_board import PlatformIOTarget
 
 # The bare-metal start-up reserves 64 KB of stack and 64 KB of heap unless told otherwise. The firmware
@@ -88,6 +89,9 @@ class EmulatedTarget(PlatformIOTarget):
                            next_step=f"tinyedge validate --board {board.name}")
 
     @contextmanager
+    def link_elf(self, build, port: str | None) -> Path | None:
+        return BaseTarget.link_elf(self, build, port)   # QEMU runs the compiled firmware here
+
     def link(self, elf: Path | None, port: str | None) -> Iterator:
         """QEMU started here with `elf` (and always stopped), or, with `port`, a serial URL such as the
         socket of a QEMU started elsewhere."""
