@@ -16,7 +16,6 @@ Progress goes to stderr, the table to stdout; the exit status is 1 when a figure
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,31 +23,15 @@ from pathlib import Path
 import tinyedge
 from tinyedge import api
 
+# Run as a script, this folder is on sys.path: one way to find or build the example's model.
+from footprint_estimates import MLPERF as MLPERF_FILES, _say, digits_model
+
 ROOT = Path(tinyedge.__file__).resolve().parents[1]
-MLPERF = {"kws": "kws_ref_model.tflite", "vww": "vww_96_int8.tflite", "ic": "pretrainedResnet_quant.tflite",
-          "ad": "ad01_int8.tflite"}
+MLPERF = dict(MLPERF_FILES)
 # (label, BenchResult field, how the difference is judged, limit)
 FIGURES = (("latency", "instructions_per_inference", "relative", 0.02),
            ("RAM (data + bss)", "ram_bytes", "bytes", 1024),
            ("flash (text + data)", "flash_bytes", "bytes", 1024))
-
-
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def digits_model(board: str, given: Path | None, scratch: Path) -> Path:
-    if given is not None:
-        return given
-    built = ROOT / "examples" / "digits" / "build" / board / "model.tflite"
-    if built.is_file():
-        return built
-    _say(f"digits: building the built-in example in {scratch} (about a minute)")
-    folder = scratch / "digits"
-    folder.mkdir()
-    subprocess.run([sys.executable, "-m", "tinyedge", "build", "--board", "host", "--dir", str(folder)],
-                   check=True, stdout=subprocess.DEVNULL)
-    return folder / "build" / "host" / "model.tflite"
 
 
 def latency_of(result) -> float:
