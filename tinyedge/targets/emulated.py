@@ -88,10 +88,10 @@ class EmulatedTarget(PlatformIOTarget):
                                    f"{board.flash_bytes:,} B, RAM {size.ram_bytes:,} B of {board.ram_bytes:,} B",
                            next_step=f"tinyedge validate --board {board.name}")
 
-    @contextmanager
     def link_elf(self, build, port: str | None) -> Path | None:
         return BaseTarget.link_elf(self, build, port)   # QEMU runs the compiled firmware here
 
+    @contextmanager
     def link(self, elf: Path | None, port: str | None) -> Iterator:
         """QEMU started here with `elf` (and always stopped), or, with `port`, a serial URL such as the
         socket of a QEMU started elsewhere."""

@@ -82,11 +82,11 @@ class PlatformIOTarget(BaseTarget):
         from ..validation.flashing import flash_real_board
         return flash_real_board(self.board, build, port)
 
-    @contextmanager
     def link_elf(self, build, port: str | None) -> Path | None:
         """A real board already runs its firmware: the link is its port, the ELF only informative."""
         return build.elf
 
+    @contextmanager
     def link(self, elf: Path | None, port: str | None) -> Iterator:
         """The board's serial port: `port`, or the one port with the board's USB ids."""
         from ..device.ports import find_port
