@@ -9,9 +9,13 @@
 #include <stddef.h>
 #include <string.h>
 
+/* Compiled for size: at -O2 GCC unrolls and inlines for a few instructions an inference, at the cost of
+ * flash the monitor must not take (benchmarks/monitor_cost.py measures both). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("Os")
+#endif
+
 static tinyedge_monitor_stats stats;
-/* Latency bin edges: eighths of the reference, set by the first inference after a reset. */
-static uint32_t latency_edges[TINYEDGE_MONITOR_LATENCY_BINS - 1u];
 
 /* np.searchsorted(edges, value, side="right") over ascending edges: how many are <= value. */
 #define TINYEDGE_MONITOR_BIN_(bin, value, edges, count)                                                \
@@ -22,19 +26,20 @@ static uint32_t latency_edges[TINYEDGE_MONITOR_LATENCY_BINS - 1u];
         }                                                                                             \
     } while (0)
 
+/* The latency bins are eighths of the reference (the first inference's ticks after a reset): bin b
+ * counts the edges floor(reference * k / 8), k = 1..15, at or below the ticks, which is
+ * min(15, (8 * (ticks + 1) - 1) / reference): one division, no table of edges. */
 static void record_latency(uint32_t ticks)
 {
+    uint64_t scaled = ((uint64_t)ticks << 3) + 7u;
+    uint32_t reference;
     uint32_t bin;
-    if (stats.latency_reference == 0u) {   /* the first inference after a reset sets the edges */
-        uint64_t reference = ticks > 0u ? ticks : 1u;
-        uint32_t k;
-        stats.latency_reference = (uint32_t)reference;
+    if (stats.latency_reference == 0u) {   /* the first inference after a reset */
+        stats.latency_reference = ticks > 0u ? ticks : 1u;
         stats.latency_min = ticks;
         stats.latency_max = ticks;
-        for (k = 0u; k < TINYEDGE_MONITOR_LATENCY_BINS - 1u; ++k) {
-            latency_edges[k] = (uint32_t)((reference * (k + 1u)) >> 3);
-        }
     }
+    reference = stats.latency_reference;
     if (ticks < stats.latency_min) {
         stats.latency_min = ticks;
     }
@@ -42,8 +47,8 @@ static void record_latency(uint32_t ticks)
         stats.latency_max = ticks;
     }
     stats.latency_sum += ticks;
-    TINYEDGE_MONITOR_BIN_(bin, ticks, latency_edges, TINYEDGE_MONITOR_LATENCY_BINS - 1u);
-    stats.latency_histogram[bin] += 1u;
+    bin = (scaled >> 32) == 0u ? (uint32_t)scaled / reference : (uint32_t)(scaled / reference);
+    stats.latency_histogram[bin < TINYEDGE_MONITOR_LATENCY_BINS ? bin : TINYEDGE_MONITOR_LATENCY_BINS - 1u] += 1u;
 }
 
 /* The examined input values: offset codes u = v + 128 (0..255), so -128 is u == 0 and 127 is u == 255,
