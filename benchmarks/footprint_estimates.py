@@ -25,11 +25,12 @@ import tinyedge
 from tinyedge import footprint
 from tinyedge.boards import Catalogue
 from tinyedge.errors import TinyedgeError
+from tinyedge.mlperf import BENCHMARKS
 from tinyedge.project import build_firmware
 
 ROOT = Path(tinyedge.__file__).resolve().parents[1]
-MLPERF = (("kws", "kws_ref_model.tflite"), ("vww", "vww_96_int8.tflite"),
-          ("ic", "pretrainedResnet_quant.tflite"), ("ad", "ad01_int8.tflite"))
+# (short name, reference model file) of each MLPerf Tiny benchmark: kws, vww, ic, ad
+MLPERF = tuple((benchmark.id.removesuffix("01"), benchmark.model_file) for benchmark in BENCHMARKS.values())
 MEASURED_CORES = {"cortex-m4f": "emu-m4", "cortex-m7": "emu-m7", "cortex-m55": "emu-m55",
                   "cortex-m3": "emu-m3", "cortex-m0plus": "pico"}
 

@@ -222,6 +222,23 @@ def monitor(**options):
     return _run("monitor", **options)
 
 
+@cli.command(context_settings=CONTEXT)
+@board_option
+@click.option("--benchmark", metavar="kws01|vww01|ic01|ad01", help="The MLPerf Tiny benchmark.")
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), help="The benchmark's int8 .tflite.")
+@click.option("--runtime", default="native", show_default=True, metavar="native|tflm", help="The runtime.")
+@click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the firmware goes (default: build/mlperf/<board>/<benchmark>-<runtime> here).")
+@click.option("--port", metavar="PORT", help="Serial port of a real board (default: found by its USB ids).")
+@click.option("--serve", is_flag=True, help="Emulated board: boot it behind a pseudo-terminal for the official "
+                                            "runner, m-lap-us in real time; until Ctrl-C.")
+@tflm_dir_option
+def mlperf(**options):
+    """Build the firmware the official MLPerf Tiny runner drives as the reference firmware of one benchmark
+    (its model id, input format, results and limits); upload it, or --serve it on an emulated board."""
+    _run("mlperf", **options)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the CLI and turns every TinyedgeError into one line on stderr; a verb may
     return its exit status (monitor --fail-on-drift: 3)."""

@@ -53,7 +53,11 @@ def find_fault(output: bytes) -> int | None:
     return int(found.group(1), 16) if found else None
 
 
-def qemu_command(board: Board, elf: Path) -> list[str]:
+# -icount shift=0: every instruction takes 1 ns of virtual time, so SysTick counts instructions.
+COUNTING_INSTRUCTIONS = "shift=0"
+
+
+def qemu_command(board: Board, elf: Path, icount: str = COUNTING_INSTRUCTIONS) -> list[str]:
     if board.qemu is None:
         raise TinyedgeError(f"board '{board.name}' is not an emulated board",
                             "'tinyedge boards' lists the emulated boards (emu-...)")
@@ -70,7 +74,7 @@ def qemu_command(board: Board, elf: Path) -> list[str]:
         "-nographic",
         "-monitor", "none",
         "-serial", "tcp:127.0.0.1:0,server=on,wait=on,nodelay=on",
-        "-icount", "shift=0",
+        "-icount", icount,
         "-no-reboot",
         "-semihosting-config", "enable=on,target=native",
     ]
@@ -168,12 +172,13 @@ class QemuSession:
 
 
 @contextmanager
-def run_qemu(board: Board, elf: str | os.PathLike) -> Iterator[QemuSession]:
-    """Starts QEMU for `board` with `elf`, yields once its serial port listens, and always stops it."""
+def run_qemu(board: Board, elf: str | os.PathLike, icount: str = COUNTING_INSTRUCTIONS) -> Iterator[QemuSession]:
+    """Starts QEMU for `board` with `elf`, yields once its serial port listens, and always stops it
+    (`icount`: QEMU's -icount option)."""
     elf = Path(elf)
     if not elf.is_file():
         raise TinyedgeError(f"firmware {elf} does not exist", "build it first ('tinyedge build')")
-    command = qemu_command(board, elf)
+    command = qemu_command(board, elf, icount)
     _check_arm_elf(elf)
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE,

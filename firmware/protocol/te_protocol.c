@@ -16,9 +16,10 @@
 #include "te_layers.h"
 #include "te_model.h"
 
-/* A monitored build ([monitor] enabled) defines TINYEDGE_MONITOR in tinyedge_config.h (or with a -D):
- * `te-monitor` then reads firmware/monitor's statistics. */
-#if !defined(TINYEDGE_MONITOR)
+/* The build's settings: a monitored build ([monitor] enabled) defines TINYEDGE_MONITOR in
+ * tinyedge_config.h (or with a -D), and `te-monitor` then reads firmware/monitor's statistics; an MLPerf
+ * Tiny benchmark build defines TE_MLPERF_MODEL_ID and the rest (te_protocol.h). */
+#if !defined(TINYEDGE_MONITOR) && !defined(TE_MLPERF_MODEL_ID)
 #if defined(TINYEDGE_CONFIG_HEADER)
 #include TINYEDGE_CONFIG_HEADER
 #elif defined(__has_include)
@@ -29,6 +30,9 @@
 #endif
 #if defined(TINYEDGE_MONITOR)
 #include "tinyedge_monitor.h"
+#endif
+#if defined(TE_MLPERF_MODEL_ID) && TE_MLPERF_INPUT == TE_MLPERF_INPUT_FLOAT32
+#include "tinyedge_api.h"   /* tinyedge_quantize: the firmware's one int8 rounding */
 #endif
 
 /* Reference strings that the MLPerf Tiny runner or its users see. */
@@ -57,6 +61,28 @@ static int parser_enabled;
  * of them received. */
 static size_t load_size;
 static size_t load_position;
+
+/* Where `db` bytes go and how many it takes: the model's input buffer, except in a float32 benchmark
+ * build, whose floats wait here until an inference quantizes them (the reference's input_float). A
+ * uint8 benchmark stores each byte minus 128, its int8 value (db print adds the 128 back). */
+#if defined(TE_MLPERF_MODEL_ID) && TE_MLPERF_INPUT == TE_MLPERF_INPUT_FLOAT32
+static union { uint8_t bytes[TE_MLPERF_DB_BYTES]; float values[TE_MLPERF_DB_BYTES / 4u]; } float_input;
+#define DB_BUFFER() float_input.bytes
+#define DB_ELEMENT_BYTES 4u
+#else
+#define DB_BUFFER() ((uint8_t *)selected->input_buffer)
+#define DB_ELEMENT_BYTES 1u
+#endif
+#if defined(TE_MLPERF_MODEL_ID)
+#define DB_CAPACITY() ((size_t)TE_MLPERF_DB_BYTES)
+#else
+#define DB_CAPACITY() (selected->input_bytes)
+#endif
+#if defined(TE_MLPERF_MODEL_ID) && TE_MLPERF_INPUT == TE_MLPERF_INPUT_UINT8
+#define DB_BYTE_OFFSET 0x80u   /* v - 128 as int8 is v XOR 0x80 */
+#else
+#define DB_BYTE_OFFSET 0u
+#endif
 
 /* The model the commands act on: the table's first at boot, another after `te-select`. */
 static const te_model *selected;
@@ -211,7 +237,6 @@ static void command_help(void)
 
 static void db_load(char **cursor)
 {
-    const te_model *model = selected;
     char *argument = next_token(cursor);
     int32_t requested;
 
@@ -226,14 +251,14 @@ static void db_load(char **cursor)
         return;
     }
     load_position = 0u;
-    if (requested < 0 || (size_t)requested > model->input_bytes) {
+    if (requested < 0 || (size_t)requested > DB_CAPACITY()) {
         /* The reference's text, without a prefix and ending "\n" only. It keeps the oversized count
          * and would overrun its buffer; here nothing is pending instead. */
         load_size = 0u;
         put_text("Supplied buffer size ");
         put_i64(requested);
         put_text(" exceeds maximum of ");
-        put_u64(model->input_bytes);
+        put_u64(DB_CAPACITY());
         put_text("\n");
         return;
     }
@@ -245,14 +270,17 @@ static void db_load(char **cursor)
 
 static void db_print(void)
 {
-    const uint8_t *buffer = (const uint8_t *)selected->input_buffer;
+    const uint8_t *buffer = DB_BUFFER();
     const size_t per_line = 8u;
     size_t i;
     for (i = 0; i < load_size; ++i) {
         if (i % per_line == 0u) {
             put_text("m-buffer-");
         }
-        put_hex(buffer + i, 1u);
+        {
+            uint8_t sent = (uint8_t)(buffer[i] ^ DB_BYTE_OFFSET);
+            put_hex(&sent, 1u);
+        }
         put_text(((i + 1u) % per_line == 0u || i + 1u == load_size) ? "\r\n" : "-");
     }
     /* The reference ends a short last row twice: an empty line follows it. */
@@ -263,7 +291,7 @@ static void db_print(void)
 
 static void db_bytes(const char *digits)
 {
-    uint8_t *buffer = (uint8_t *)selected->input_buffer;
+    uint8_t *buffer = DB_BUFFER();
     size_t count = strlen(digits);
     size_t i;
 
@@ -282,7 +310,7 @@ static void db_bytes(const char *digits)
         }
         /* Bytes past the announced count are dropped (the reference writes them past its buffer). */
         if (load_position < load_size) {
-            buffer[load_position++] = (uint8_t)(high * 16 + low);
+            buffer[load_position++] = (uint8_t)((uint32_t)(high * 16 + low) ^ DB_BYTE_OFFSET);
             if (load_position == load_size) {
                 put_line("m-load-done");
                 return; /* the reference disregards the rest of the digits */
@@ -305,20 +333,53 @@ static void command_db(char **cursor)
     }
 }
 
+/* One dequantized output, as the reference prints it. */
+static void put_result(float value)
+{
+    char number[TE_FORMAT_MAX];
+#if defined(TE_MLPERF_MODEL_ID) && TE_MLPERF_RESULTS == TE_MLPERF_RESULTS_TRUNCATED3
+    /* kws01's printer ("some platforms don't implement floating point formatting"): "0." and the
+     * float products truncated toward zero, so 1/256 prints 0.003 where %0.3f gives 0.004. */
+    put_text("0.");
+    put_i64((int32_t)(value * 10.0f));
+    put_i64((int32_t)(value * 100.0f) % 10);
+    put_i64((int32_t)(value * 1000.0f) % 10);
+    (void)number;
+#else
+    te_port_write((const uint8_t *)number, te_format_fixed3(value, number));
+#endif
+}
+
 static void command_results(void)
 {
     const te_model *model = selected;
-    char number[TE_FORMAT_MAX];
     size_t i;
     put_text("m-results-[");
+#if defined(TE_MLPERF_MODEL_ID) && TE_MLPERF_RESULTS == TE_MLPERF_RESULTS_MEAN_SQUARED_ERROR
+    {
+        /* ad01's anomaly score: float32, summed from the first element, over the dequantized output
+         * against the float input as it was sent (not as quantized). */
+        float sum = 0.0f;
+        for (i = 0; i < model->output_bytes; ++i) {
+            float difference = (float)((int32_t)model->output_buffer[i] - model->output_zero_point) *
+                               model->output_scale - float_input.values[i];
+            volatile float square = difference * difference;   /* no fused multiply-add: the host's */
+            sum += square;                                     /* float32 sum is the same sum */
+        }
+        put_result(sum / (float)model->output_bytes);
+    }
+#else
     for (i = 0; i < model->output_bytes; ++i) {
-        float value = (float)((int32_t)model->output_buffer[i] - model->output_zero_point) *
-                      model->output_scale;
-        te_port_write((const uint8_t *)number, te_format_fixed3(value, number));
+        put_result((float)((int32_t)model->output_buffer[i] - model->output_zero_point) * model->output_scale);
+#if defined(TE_MLPERF_MODEL_ID) && TE_MLPERF_RESULTS == TE_MLPERF_RESULTS_FIXED3_COMMAS
+        put_text(",");   /* vww01's reference ends every value with a comma, the last one too */
+#else
         if (i + 1u < model->output_bytes) {
             put_text(",");
         }
+#endif
     }
+#endif
     put_text("]\r\n");
 }
 
@@ -329,17 +390,28 @@ static void report_invoke_failure(int status)
     put_text("]\r\n");
 }
 
-/* The reference's th_load_tensor: an inference needs the whole input (it would run on stale data). */
+/* The reference's th_load_tensor: an inference needs the whole input (it would run on stale data); a
+ * float32 benchmark build quantizes it into the model's input here, before the warm-ups. */
 static int require_loaded_input(const te_model *model)
 {
-    if (load_position != model->input_bytes) {
+    const size_t expected = model->input_bytes * DB_ELEMENT_BYTES;
+    if (load_position != expected) {
         put_text("e-[Input db has ");
         put_u64(load_position);
         put_text(" bytes, expected ");
-        put_u64(model->input_bytes);
+        put_u64(expected);
         put_text("]\r\n");
         return 0;
     }
+#if defined(TE_MLPERF_MODEL_ID) && TE_MLPERF_INPUT == TE_MLPERF_INPUT_FLOAT32
+    {
+        size_t i;
+        for (i = 0; i < model->input_bytes; ++i) {
+            model->input_buffer[i] = tinyedge_quantize(float_input.values[i], TE_MLPERF_INPUT_SCALE,
+                                                       TE_MLPERF_INPUT_ZERO_POINT);
+        }
+    }
+#endif
     return 1;
 }
 
@@ -540,7 +612,7 @@ static void command_te_help(void)
     put_line("te-tensor K  : Run one inference on the loaded input, print step K's output as hex");
 #endif
 #if defined(TINYEDGE_MONITOR)
-    put_line("te-monitor   : Print the monitor's statistics\r\nte-monitor-reset: Reset them");
+    put_line("te-monitor[-reset]: Monitor statistics");
 #endif
 }
 
@@ -583,63 +655,84 @@ MONITOR_COMMAND static int require_monitored(void)
 #define MONITOR_KIND_NAME "autoencoder"
 #endif
 
-/* te-monitor's lines after the kind, as a table over the snapshot (smaller code than one call per
- * number): a field with a name starts a line, m-te-monitor-NAME-[v0,v1,...] (NAME-histogram-[...] for
- * a histogram, NAME-V for a single number); a field without one goes on with the line. */
+/* te-monitor's lines, as a table over the snapshot (smaller code than one call per number): a field
+ * with a name starts a line, m-te-monitor-NAME-[v0,v1,...] (NAME-histogram-[...] for a histogram,
+ * NAME-V for a single number, NAME alone for text); a field without one goes on with the line. Four
+ * bytes a field: the name is an offset into monitor_names, the member's offset is in words. */
 enum { FIELD_U32 = 0, FIELD_U64 = 1, FIELD_I64 = 2, FIELD_HISTOGRAM = 4, FIELD_SINGLE = 8, FIELD_TEXT = 16 };
 typedef struct monitor_field {
-    const char *name;
-    uint16_t offset;    /* in tinyedge_monitor_stats */
+    uint8_t name;       /* offset in monitor_names, or NO_NAME */
+    uint8_t word;       /* offset in tinyedge_monitor_stats / 4 (every member is word aligned) */
     uint8_t type;       /* FIELD_U32, _U64 or _I64, with FIELD_HISTOGRAM or FIELD_SINGLE; FIELD_TEXT: the
                          * name alone (count 0) */
     uint8_t count;      /* values of that type in a row */
 } monitor_field;
 
+/* The names, each ending in '\0', and their offsets. */
+#define MONITOR_NAMES "kind-" MONITOR_KIND_NAME "\0count\0latency\0input\0" MONITOR_OUTPUT_NAMES
+#define NAME_KIND 0
+#define NAME_COUNT (sizeof("kind-" MONITOR_KIND_NAME))
+#define NAME_LATENCY (NAME_COUNT + sizeof "count")
+#define NAME_INPUT (NAME_LATENCY + sizeof "latency")
+#define NAME_OUTPUT (NAME_INPUT + sizeof "input")
+#define NO_NAME 255u
+#if TINYEDGE_MONITOR_KIND == TINYEDGE_MONITOR_CLASSIFIER
+#define MONITOR_OUTPUT_NAMES "class\0confidence"
+#define NAME_SECOND_OUTPUT (NAME_OUTPUT + sizeof "class")
+#elif TINYEDGE_MONITOR_KIND == TINYEDGE_MONITOR_REGRESSION
+#define MONITOR_OUTPUT_NAMES "output"
+#else
+#define MONITOR_OUTPUT_NAMES "error\0error-sum"
+#define NAME_SECOND_OUTPUT (NAME_OUTPUT + sizeof "error")
+#endif
+static const char monitor_names[] = MONITOR_NAMES;
+
 #define MONITOR_FIELD(name, member, type, count) \
-    {name, (uint16_t)offsetof(tinyedge_monitor_stats, member), type, (uint8_t)(count)}
+    {(uint8_t)(name), (uint8_t)(offsetof(tinyedge_monitor_stats, member) / 4u), type, (uint8_t)(count)}
 
 static const monitor_field monitor_fields[] = {
-    MONITOR_FIELD("kind-" MONITOR_KIND_NAME, count, FIELD_TEXT, 0),
-    MONITOR_FIELD("count", count, FIELD_U32 | FIELD_SINGLE, 1),
-    MONITOR_FIELD("latency", latency_min, FIELD_U32, 2),
-    MONITOR_FIELD(NULL, latency_sum, FIELD_U64, 1),
-    MONITOR_FIELD(NULL, latency_reference, FIELD_U32, 1),
-    MONITOR_FIELD("latency", latency_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_LATENCY_BINS),
-    MONITOR_FIELD("input", input_values, FIELD_U32, 3),
-    MONITOR_FIELD(NULL, input_sum, FIELD_I64, 1),
-    MONITOR_FIELD(NULL, input_sum_squares, FIELD_U64, 1),
-    MONITOR_FIELD("input", input_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_INPUT_BINS),
+    MONITOR_FIELD(NAME_KIND, count, FIELD_TEXT, 0),
+    MONITOR_FIELD(NAME_COUNT, count, FIELD_U32 | FIELD_SINGLE, 1),
+    MONITOR_FIELD(NAME_LATENCY, latency_min, FIELD_U32, 2),
+    MONITOR_FIELD(NO_NAME, latency_sum, FIELD_U64, 1),
+    MONITOR_FIELD(NO_NAME, latency_reference, FIELD_U32, 1),
+    MONITOR_FIELD(NAME_LATENCY, latency_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_LATENCY_BINS),
+    MONITOR_FIELD(NAME_INPUT, input_values, FIELD_U32, 3),
+    MONITOR_FIELD(NO_NAME, input_sum, FIELD_I64, 1),
+    MONITOR_FIELD(NO_NAME, input_sum_squares, FIELD_U64, 1),
+    MONITOR_FIELD(NAME_INPUT, input_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_INPUT_BINS),
 #if TINYEDGE_MONITOR_KIND == TINYEDGE_MONITOR_CLASSIFIER
-    MONITOR_FIELD("class", class_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_CLASSES),
-    MONITOR_FIELD("confidence", confidence_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_CONFIDENCE_BINS),
+    MONITOR_FIELD(NAME_OUTPUT, class_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_CLASSES),
+    MONITOR_FIELD(NAME_SECOND_OUTPUT, confidence_histogram, FIELD_U32 | FIELD_HISTOGRAM,
+                  TINYEDGE_MONITOR_CONFIDENCE_BINS),
 #elif TINYEDGE_MONITOR_KIND == TINYEDGE_MONITOR_REGRESSION
-    MONITOR_FIELD("output", output_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_OUTPUT_BINS),
+    MONITOR_FIELD(NAME_OUTPUT, output_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_OUTPUT_BINS),
 #else
-    MONITOR_FIELD("error", output_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_OUTPUT_BINS),
-    MONITOR_FIELD("error-sum", error_sum, FIELD_U64 | FIELD_SINGLE, 1),
+    MONITOR_FIELD(NAME_OUTPUT, output_histogram, FIELD_U32 | FIELD_HISTOGRAM, TINYEDGE_MONITOR_OUTPUT_BINS),
+    MONITOR_FIELD(NAME_SECOND_OUTPUT, error_sum, FIELD_U64 | FIELD_SINGLE, 1),
 #endif
 };
 
 MONITOR_COMMAND static void put_monitor_fields(const tinyedge_monitor_stats *stats)
 {
-    const uint8_t *base = (const uint8_t *)stats;
+    const uint32_t *words = (const uint32_t *)stats;
     const char *line_end = "";
     size_t f;
     size_t k;
     for (f = 0; f < sizeof monitor_fields / sizeof monitor_fields[0]; ++f) {
         const monitor_field *field = &monitor_fields[f];
-        const void *at = base + field->offset;
+        const void *at = words + field->word;
         const unsigned type = field->type & 3u;
-        if (field->name != NULL) {
+        if (field->name != NO_NAME) {
             put_text(line_end);
             put_text("m-te-monitor-");
-            put_text(field->name);
+            put_text(monitor_names + field->name);
             put_text((field->type & FIELD_HISTOGRAM) != 0u ? "-histogram-[" :
                      (field->type & FIELD_SINGLE) != 0u ? "-" : (field->type & FIELD_TEXT) != 0u ? "" : "-[");
             line_end = (field->type & (FIELD_SINGLE | FIELD_TEXT)) != 0u ? "\r\n" : "]\r\n";
         }
         for (k = 0; k < field->count; ++k) {
-            if (field->name == NULL || k > 0u) {
+            if (field->name == NO_NAME || k > 0u) {
                 put_text(",");
             }
             if (type == FIELD_U32) {
@@ -877,9 +970,13 @@ static void run_command(char *command)
         command_timestamp();
     } else if (is_command(token, "profile")) {
         put_line("m-profile-[" EE_FW_VERSION "]");
+#if defined(TE_MLPERF_MODEL_ID)
+        put_line("m-model-[" TE_MLPERF_MODEL_ID "]");   /* the benchmark's id, which the runner's scripts are keyed by */
+#else
         put_text("m-model-[");
         put_text(selected->name);
         put_text("]\r\n");
+#endif
     } else if (is_command(token, "help")) {
         command_help();
     } else if (is_command(token, "db")) {

@@ -23,6 +23,20 @@ extern "C" {
 #define TE_SERIAL_BAUD 115200u
 #endif
 
+/* An MLPerf Tiny benchmark build (`tinyedge mlperf`, tinyedge/mlperf.py) answers as the reference
+ * firmware of one benchmark does. Its tinyedge_config.h defines TE_MLPERF_MODEL_ID (the id `profile`
+ * names: kws01, vww01, ic01, ad01), TE_MLPERF_DB_BYTES (the largest `db load`, the reference's
+ * MAX_DB_INPUT_SIZE), TE_MLPERF_INPUT and TE_MLPERF_RESULTS below; a float32 input also
+ * TE_MLPERF_INPUT_SCALE and TE_MLPERF_INPUT_ZERO_POINT (the model's input quantization). */
+#define TE_MLPERF_INPUT_INT8 0      /* the bytes are the model's input (kws01) */
+#define TE_MLPERF_INPUT_UINT8 1     /* uint8 pixels, each minus 128 (vww01, ic01) */
+#define TE_MLPERF_INPUT_FLOAT32 2   /* little-endian float32 values, quantized on the device (ad01) */
+#define TE_MLPERF_RESULTS_FIXED3 0            /* %0.3f of each dequantized output (ic01) */
+#define TE_MLPERF_RESULTS_FIXED3_COMMAS 1     /* the same, each followed by ',' (vww01) */
+#define TE_MLPERF_RESULTS_TRUNCATED3 2        /* "0." and three truncated digits of each (kws01) */
+#define TE_MLPERF_RESULTS_MEAN_SQUARED_ERROR 3 /* %0.3f of the mean squared error between the float
+                                                 * input and the dequantized output (ad01) */
+
 /* Brings the port and the model up and prints the boot lines, ending with `m-ready`. */
 void te_protocol_start(void);
 

@@ -87,13 +87,15 @@ def _write_library_zip(files: dict[str, str], bundle: ModelBundle, project: Path
 def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", runtime: str = "auto",
                  arena_margin: float = 0.1, tested_arena: int | None = None,
                  tflm_dir: Path | None = None, further: list[ModelBundle] | None = None,
-                 placement: Placement | None = None, layers: bool = False, monitor=None) -> ProjectPlan:
+                 placement: Placement | None = None, layers: bool = False, monitor=None,
+                 mlperf=None) -> ProjectPlan:
     """Chooses the runtime and generates what it needs (native C, or the TFLM resolver and arena); the
     board's target adds what its kind of project needs (or refuses a runtime it cannot run). `further`
     models (native only) join the firmware after `bundle`, each generated with its own prefix. `layers`:
     a layer build (every step's ticks and output CRC for the protocol's te-layers / te-tensor).
     `monitor`: the first model's tinyedge.monitor.spec.MonitorSpec, which makes the firmware keep the
-    monitor's statistics of every inference (None: no monitor)."""
+    monitor's statistics of every inference (None: no monitor). `mlperf`: the tinyedge.mlperf.Benchmark
+    whose reference firmware the protocol answers as (None: tinyedge's own)."""
     from ..targets import for_board
 
     if kind not in KINDS:
@@ -106,8 +108,11 @@ def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", ru
                             f"{choice.kind} runtime was chosen ({choice.reason})",
                             "set runtime.kind = \"native\" (or --runtime native), or remove the [[model]] "
                             "entries and --model options")
+    if mlperf is not None and further:
+        raise TinyedgeError(f"an MLPerf Tiny benchmark firmware carries one model, not {1 + len(further)}",
+                            "leave out the further models")
     plan = ProjectPlan(kind=kind, runtime=choice, placement=placement or Placement(), layers=layers,
-                       monitor=monitor)
+                       monitor=monitor, mlperf=mlperf)
     for_board(board).plan(plan)
     if choice.kind == "native":
         from ..codegen import generate
@@ -137,14 +142,15 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
                    console: Callable[[str], None] | None = None,
                    models: list[tuple[str, Path]] | None = None,
                    placement: Placement | None = None, layers: bool = False,
-                   monitor=None) -> FirmwareResult:
+                   monitor=None, mlperf=None) -> FirmwareResult:
     """Generates the project under <build_dir>/firmware and compiles it where possible.
 
     `arena_bytes` is the host allocation test's smallest TFLM arena when the pipeline already measured
     it (else it is measured here, for the tflm runtime only). `models` ((name, .tflite path) each) join
     the firmware after the project's own; `placement` says where the weights, tables and arena go;
     `layers` makes a layer build (te-layers, te-tensor); `monitor` (a MonitorSpec of the model) adds
-    the model monitor (te-monitor, tinyedge_monitor_snapshot).
+    the model monitor (te-monitor, tinyedge_monitor_snapshot); `mlperf` (a tinyedge.mlperf.Benchmark)
+    makes the protocol answer as that benchmark's reference firmware.
     Progress goes to `console` (stderr by default), never to stdout.
     """
     model_bytes = Path(tflite_path).read_bytes() if Path(tflite_path).is_file() else None
@@ -157,8 +163,11 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
     models = list(models or [])
     check_distinct([name, *(model_name for model_name, _ in models)])   # before any file is read
     further = [further_bundle(path, model_name) for model_name, path in models]
+    if mlperf is not None:
+        from ..mlperf import check_model
+        check_model(mlperf, bundle)   # before anything is generated
     plan = plan_project(bundle, board, kind, runtime, arena_margin, arena_bytes, tflm_dir, further, placement,
-                        layers, monitor)
+                        layers, monitor, mlperf)
     _say(console, f"runtime: {plan.runtime.kind} ({plan.runtime.reason})")
     for finding in stale_batch_dilations(bundle.model):   # a model TFLM itself computes wrongly
         _say(console, f"warning: {finding.text()}")

@@ -153,6 +153,9 @@ class ProjectPlan:
     # The model monitor ([monitor] enabled): tinyedge.monitor.spec.MonitorSpec of the first model, whose
     # every inference tinyedge_model_run then records (firmware/monitor); None: no monitor compiled.
     monitor: object | None = None
+    # An MLPerf Tiny benchmark build (tinyedge mlperf): the tinyedge.mlperf.Benchmark whose reference
+    # firmware the protocol then answers as (TE_MLPERF_* in tinyedge_config.h); None: tinyedge's own.
+    mlperf: object | None = None
 
     def layer_steps(self, bundle: ModelBundle) -> int:
         """The most steps one inference of the firmware's models reports in a layer build: te_layers.c
@@ -263,6 +266,7 @@ def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
         # templates/common/tinyedge_monitor_spec.c.j2 and the [monitor] block of tinyedge_config.h.j2
         "monitor": _monitor_context(bundle, plan.monitor, bool(plan.further)),
         "model_run_function": MONITORED_RUN_FUNCTION if plan.monitor is not None else "tinyedge_model_run",
+        "mlperf": _mlperf_context(bundle, plan.mlperf),
     }
     if tflm is not None:
         use_arduino_header = context["tflm_library"] and plan.kind != "cmake"
@@ -276,6 +280,13 @@ def _context(bundle: ModelBundle, board: Board, plan: ProjectPlan) -> dict:
             "steps": _tflm_step_outputs(bundle) if plan.layers and tflm.preserve_all_tensors else [],
         }
     return context
+
+
+def _mlperf_context(bundle: ModelBundle, benchmark) -> dict | None:
+    if benchmark is None:
+        return None
+    from ..mlperf import config_context
+    return config_context(benchmark, bundle)
 
 
 def _monitor_context(bundle: ModelBundle, spec, further: bool = False) -> dict | None:

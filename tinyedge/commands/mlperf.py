@@ -1,0 +1,84 @@
+"""`tinyedge mlperf --board B --benchmark kws01|vww01|ic01|ad01 --model M.tflite [--runtime native|tflm]
+[--build-dir DIR] [--port P] [--serve]`: the benchmark firmware the official MLPerf Tiny runner drives
+as it drives the reference firmware (tinyedge/mlperf.py). On a real board it is uploaded; on an
+emulated board --serve boots it behind a pseudo-terminal for the runner (tinyedge/mlperf_serve.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import TinyedgeError
+
+
+def default_build_dir(board: str, benchmark: str, runtime: str) -> Path:
+    return Path("build") / "mlperf" / board / f"{benchmark}-{runtime}"
+
+
+def run(board: str | None = None, benchmark: str | None = None, model: Path | None = None,
+        runtime: str = "native", build_dir: Path | None = None, port: str | None = None,
+        serve: bool = False, tflm_dir: Path | None = None) -> None:
+    from ..boards import Catalogue
+    from ..mlperf import benchmark_named
+    if not board:
+        raise TinyedgeError("mlperf needs a board", "pass --board (e.g. --board emu-m4)")
+    if not benchmark:
+        raise TinyedgeError("mlperf needs a benchmark", "pass --benchmark kws01, vww01, ic01 or ad01")
+    chosen = benchmark_named(benchmark)
+    if model is None:
+        raise TinyedgeError(f"mlperf needs the {chosen.id} model",
+                            f"pass --model path/to/{chosen.model_file} (mlcommons/tiny, benchmark/training)")
+    if not Path(model).is_file():
+        raise TinyedgeError(f"{model} does not exist", f"pass the {chosen.id} .tflite file with --model")
+    target_board = Catalogue.load().get(board)
+    if serve and target_board.kind != "emulated":
+        raise TinyedgeError(f"--serve runs an emulated board, and {target_board.name} is not one",
+                            "flash a real board without --serve and point the runner at its port")
+    from ..project.firmware import build_firmware
+    from ..targets import for_board
+    folder = Path(build_dir) if build_dir is not None else default_build_dir(target_board.name, chosen.id, runtime)
+    built = build_firmware(target_board, Path(model), folder, runtime=runtime, name=chosen.id, mlperf=chosen,
+                           tflm_dir=tflm_dir)
+    if not built.compiled:
+        raise TinyedgeError(f"the {chosen.id} firmware for {target_board.name} was generated but not compiled",
+                            built.next_step)
+    click.echo(f"{chosen.id} firmware ({built.runtime} runtime): {built.elf} — flash {built.flash_bytes:,} B, "
+               f"RAM {built.ram_bytes:,} B")
+    target = for_board(target_board)
+    if serve:
+        _serve(target_board, built.elf, folder, chosen)
+    elif target_board.kind == "platformio":
+        answers_on = target.install(built.project, port)
+        click.echo(f"uploaded; the runner finds it by its USB ids ({answers_on or 'its port'}); see docs/mlperf.md")
+    else:
+        click.echo(f"next: tinyedge mlperf --board {target_board.name} --benchmark {chosen.id} --model {model} "
+                   "--serve" if target_board.kind == "emulated" else "")
+
+
+def _serve(board, elf: Path, folder: Path, benchmark) -> None:
+    from ..emulator import run_qemu
+    from ..mlperf_serve import PtyRelay, emulated_clock_hz, realtime_icount, write_port_identity
+    icount = realtime_icount(board)
+    with run_qemu(board, elf, icount=icount) as qemu:
+        relay = PtyRelay(qemu.url)
+        try:
+            relay.read_boot()
+            identity = write_port_identity(folder / "runner-port", relay.path, board)
+            relay.start()
+            devices = "devices_ad.yaml" if benchmark.id == "ad01" else "devices_kws_ic_vww.yaml"
+            click.echo(f"serving {benchmark.id} on {relay.path} (QEMU -icount {icount}: about "
+                       f"{emulated_clock_hz(board) / 1e6:g} M instructions per real second, m-lap-us in "
+                       f"real microseconds)")
+            click.echo(f"runner: cd tiny/benchmark/runner && PYTHONPATH={identity.parent.resolve()} "
+                       f"python main.py -d {devices} -s DATASETS -m p   (or -m a); Ctrl-C stops")
+            sys.stdout.flush()
+            while relay.ended is None:
+                relay.wait(0.5)
+                ended = qemu.ended()
+                if ended is not None:
+                    raise TinyedgeError(f"{ended} while serving {benchmark.id}", "run --serve again")
+            raise TinyedgeError(relay.ended, "run --serve again")
+        finally:
+            relay.close()
