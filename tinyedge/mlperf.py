@@ -29,6 +29,7 @@ class Benchmark:
     output_elements: int    # the model's int8 output
     model_file: str         # the reference model in ../shared/models/mlperf-tiny/
     baud: int               # the runner's devices file: the DUT's rate in performance and accuracy modes
+    devices_file: str       # that file, in benchmark/runner
 
     @property
     def input_bytes(self) -> int:
@@ -38,13 +39,13 @@ class Benchmark:
 
 BENCHMARKS = {benchmark.id: benchmark for benchmark in (
     Benchmark("kws01", "keyword spotting (DS-CNN)", "int8", "truncated3", 490, 490, 12,
-              "kws_ref_model.tflite", 115200),
+              "kws_ref_model.tflite", 115200, "devices_kws_ic_vww.yaml"),
     Benchmark("vww01", "visual wake words (MobileNetV1 0.25)", "uint8", "fixed3-commas", 27648, 27648, 2,
-              "vww_96_int8.tflite", 115200),
+              "vww_96_int8.tflite", 115200, "devices_kws_ic_vww.yaml"),
     Benchmark("ic01", "image classification (ResNet-8)", "uint8", "fixed3", 3072, 3072, 10,
-              "pretrainedResnet_quant.tflite", 115200),
+              "pretrainedResnet_quant.tflite", 115200, "devices_kws_ic_vww.yaml"),
     Benchmark("ad01", "anomaly detection (dense autoencoder)", "float32", "mean-squared-error", 5120, 640, 640,
-              "ad01_int8.tflite", 921600),
+              "ad01_int8.tflite", 921600, "devices_ad.yaml"),
 )}
 
 # te_protocol.h's names for the input and results formats

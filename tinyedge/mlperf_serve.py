@@ -21,6 +21,9 @@ import selectors
 import socket
 import threading
 import tty
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -161,3 +164,36 @@ def write_port_identity(folder: Path, path: str, board: Board) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(target, SITECUSTOMIZE.format(path=path, vid=vid, pid=pid, board=board.name))
     return target
+
+
+@dataclass
+class Served:
+    """A benchmark firmware being served: the terminal's path, the folder to put on the runner's
+    PYTHONPATH, QEMU's -icount and its session (its `ended()` says when QEMU stopped)."""
+    path: str
+    identity_folder: Path
+    icount: str
+    qemu: object
+    relay: PtyRelay
+
+    def ended(self) -> str | None:
+        """Why serving stopped (QEMU ended, the relay lost its socket), or None while it runs."""
+        qemu_end = self.qemu.ended()
+        return str(qemu_end) if qemu_end is not None else self.relay.ended
+
+
+@contextmanager
+def serve(board: Board, elf: Path, folder: Path) -> Iterator[Served]:
+    """QEMU runs `elf` in real time behind a pseudo-terminal, the boot lines already read, and the
+    port identity for the runner in `folder`/runner-port; stopped on the way out."""
+    from .emulator import run_qemu
+    icount = realtime_icount(board)
+    with run_qemu(board, elf, icount=icount) as qemu:
+        relay = PtyRelay(qemu.url)
+        try:
+            relay.read_boot()
+            identity = write_port_identity(Path(folder) / "runner-port", relay.path, board)
+            relay.start()
+            yield Served(relay.path, identity.parent.resolve(), icount, qemu, relay)
+        finally:
+            relay.close()

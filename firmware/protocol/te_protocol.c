@@ -19,13 +19,11 @@
 /* The build's settings: a monitored build ([monitor] enabled) defines TINYEDGE_MONITOR in
  * tinyedge_config.h (or with a -D), and `te-monitor` then reads firmware/monitor's statistics; an MLPerf
  * Tiny benchmark build defines TE_MLPERF_MODEL_ID and the rest (te_protocol.h). */
-#if !defined(TINYEDGE_MONITOR) && !defined(TE_MLPERF_MODEL_ID)
 #if defined(TINYEDGE_CONFIG_HEADER)
 #include TINYEDGE_CONFIG_HEADER
 #elif defined(__has_include)
 #if __has_include("tinyedge_config.h")
 #include "tinyedge_config.h"
-#endif
 #endif
 #endif
 #if defined(TINYEDGE_MONITOR)

@@ -27,6 +27,8 @@ NAME = re.compile(r"^m-(name)-dut-\[([^]]+)]$")
 PROFILE = re.compile(r"^m-(model|profile)-\[([^]]+)]$")
 RESULTS = re.compile(r"^m-results-\[([^]]+)\]$")
 LAP = re.compile(r"^m-lap-us-([0-9]+)$")
+# tests_performance.yaml: `infer N W` of each benchmark's performance script (accuracy: `infer 1 0`)
+PERFORMANCE_INFER = {"kws01": (70, 10), "vww01": (20, 5), "ic01": (20, 5), "ad01": (1500, 10)}
 SHAPES = {"kws01": ((49, 10, 1), 12), "vww01": ((96, 96, 3), 2), "ic01": ((32, 32, 3), 10), "ad01": ((640,), 640)}
 
 
@@ -84,9 +86,12 @@ class RunnerSide:
         return replies
 
 
-def _play(board_name: str, model: Path, benchmark, folder: Path, files: list[bytes], inferences: int = 1):
-    """Builds the benchmark firmware and plays the runner against it; returns (replies per file, the
-    identification lines, TFLM's expected result lines)."""
+def _play(board_name: str, model: Path, benchmark, folder: Path, files: list[bytes],
+          first_infer: tuple[int, int] = (1, 0)):
+    """Builds the benchmark firmware and plays the runner against it: the first file with `first_infer`
+    (the performance script's `infer N W`), the others with the accuracy script's `infer 1 0`. Returns
+    (replies per file, the identification lines, TFLM's expected result lines, the replies to a
+    `db load` one over the limit and one at it)."""
     board = Catalogue.load().get(board_name)
     built = build_firmware(board, model, folder, runtime="native", name=benchmark.id, mlperf=benchmark)
     runner = TflmRunner(model.read_bytes())
@@ -98,10 +103,11 @@ def _play(board_name: str, model: Path, benchmark, folder: Path, files: list[byt
         side = RunnerSide(transport)
         identity = side.send("name") + side.send("profile")
         replies = []
-        for data in files:
+        for index, data in enumerate(files):
             loaded = side.load(data)
             assert loaded[0] == f"m-[Expecting {len(data)} bytes]" and "m-load-done" in loaded
-            replies.append(side.send(f"infer {inferences} 0"))
+            inferences, warmups = first_infer if index == 0 else (1, 0)
+            replies.append(side.send(f"infer {inferences} {warmups}"))
         limit = side.send(f"db load {benchmark.db_bytes + 1}")
         at_limit = side.send(f"db load {benchmark.db_bytes}")
     return replies, identity, expected, limit, at_limit
@@ -132,7 +138,8 @@ def test_the_runner_exchange_on_the_host_equals_tflm(small_models, tmp_path, nam
     benchmark = BENCHMARKS[name]
     runner = TflmRunner(small_models[name].read_bytes())
     files = _runner_files(benchmark, runner.input.scale, runner.input.zero_point)
-    _check_exchange(benchmark, *_play("host", small_models[name], benchmark, tmp_path, files))
+    _check_exchange(benchmark, *_play("host", small_models[name], benchmark, tmp_path, files,
+                                      PERFORMANCE_INFER[name]))
 
 
 def test_kws_prints_the_reference_truncated_digits(small_models, tmp_path):
@@ -171,4 +178,4 @@ def test_the_reference_models_on_emu_m4_equal_tflm(shared_dir, tmp_path, name):
     model = shared_dir / "models" / "mlperf-tiny" / benchmark.model_file
     runner = TflmRunner(model.read_bytes())
     files = _runner_files(benchmark, runner.input.scale, runner.input.zero_point, count=2)
-    _check_exchange(benchmark, *_play("emu-m4", model, benchmark, tmp_path, files, inferences=2))
+    _check_exchange(benchmark, *_play("emu-m4", model, benchmark, tmp_path, files, (2, 1)))

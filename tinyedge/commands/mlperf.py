@@ -58,27 +58,14 @@ def run(board: str | None = None, benchmark: str | None = None, model: Path | No
 
 
 def _serve(board, elf: Path, folder: Path, benchmark) -> None:
-    from ..emulator import run_qemu
-    from ..mlperf_serve import PtyRelay, emulated_clock_hz, realtime_icount, write_port_identity
-    icount = realtime_icount(board)
-    with run_qemu(board, elf, icount=icount) as qemu:
-        relay = PtyRelay(qemu.url)
-        try:
-            relay.read_boot()
-            identity = write_port_identity(folder / "runner-port", relay.path, board)
-            relay.start()
-            devices = "devices_ad.yaml" if benchmark.id == "ad01" else "devices_kws_ic_vww.yaml"
-            click.echo(f"serving {benchmark.id} on {relay.path} (QEMU -icount {icount}: about "
-                       f"{emulated_clock_hz(board) / 1e6:g} M instructions per real second, m-lap-us in "
-                       f"real microseconds)")
-            click.echo(f"runner: cd tiny/benchmark/runner && PYTHONPATH={identity.parent.resolve()} "
-                       f"python main.py -d {devices} -s DATASETS -m p   (or -m a); Ctrl-C stops")
-            sys.stdout.flush()
-            while relay.ended is None:
-                relay.wait(0.5)
-                ended = qemu.ended()
-                if ended is not None:
-                    raise TinyedgeError(f"{ended} while serving {benchmark.id}", "run --serve again")
-            raise TinyedgeError(relay.ended, "run --serve again")
-        finally:
-            relay.close()
+    from ..mlperf_serve import emulated_clock_hz, serve
+    with serve(board, elf, folder) as served:
+        click.echo(f"serving {benchmark.id} on {served.path} (QEMU -icount {served.icount}: about "
+                   f"{emulated_clock_hz(board) / 1e6:g} M instructions per real second, m-lap-us in real "
+                   "microseconds)")
+        click.echo(f"runner: cd tiny/benchmark/runner && PYTHONPATH={served.identity_folder} "
+                   f"python main.py -d {benchmark.devices_file} -s DATASETS -m p   (or -m a); Ctrl-C stops")
+        sys.stdout.flush()
+        while (ended := served.ended()) is None:
+            served.relay.wait(0.5)
+        raise TinyedgeError(f"{ended} while serving {benchmark.id}", "run --serve again")
