@@ -63,18 +63,19 @@ def benchmark_named(name: str) -> Benchmark:
     return BENCHMARKS[name]
 
 
-def check_model(benchmark: Benchmark, bundle) -> None:
-    """The model fits the benchmark the runner drives: int8 input and output of its sizes (one line
-    otherwise)."""
+def check_model(benchmark: Benchmark, bundle, source: str | None = None) -> None:
+    """The model (from the file `source`) fits the benchmark the runner drives: int8 input and output
+    of its sizes (one line otherwise)."""
+    what = source or bundle.name
     found = (bundle.input.nbytes, bundle.output.nbytes)
     wanted = (benchmark.input_elements, benchmark.output_elements)
     if found != wanted or bundle.input.dtype != "int8" or bundle.output.dtype != "int8":
-        raise TinyedgeError(f"{bundle.name} has {bundle.input.dtype} input of {found[0]} and {bundle.output.dtype} "
+        raise TinyedgeError(f"{what} has {bundle.input.dtype} input of {found[0]} and {bundle.output.dtype} "
                             f"output of {found[1]} elements; {benchmark.id} needs int8 of {wanted[0]} and "
                             f"{wanted[1]}", f"pass the {benchmark.id} model with --model (its reference: "
                                             f"{benchmark.model_file})")
     if benchmark.input == "float32" and not bundle.input.scale > 0:
-        raise TinyedgeError(f"{bundle.name}'s input has no quantization scale, so {benchmark.id}'s float32 "
+        raise TinyedgeError(f"{what}'s input has no quantization scale, so {benchmark.id}'s float32 "
                             "input cannot be quantized on the device", "pass a fully int8-quantized model")
 
 

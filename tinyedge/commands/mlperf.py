@@ -33,35 +33,35 @@ def run(board: str | None = None, benchmark: str | None = None, model: Path | No
     if not Path(model).is_file():
         raise TinyedgeError(f"{model} does not exist", f"pass the {chosen.id} .tflite file with --model")
     target_board = Catalogue.load().get(board)
-    if serve and target_board.kind != "emulated":
-        raise TinyedgeError(f"--serve runs an emulated board, and {target_board.name} is not one",
-                            "flash a real board without --serve and point the runner at its port")
     from ..project.firmware import build_firmware
     from ..targets import for_board
+    target = for_board(target_board)
     folder = Path(build_dir) if build_dir is not None else default_build_dir(target_board.name, chosen.id, runtime)
+    if serve:
+        target.check_serve()   # before the build
+    if runtime not in ("native", "tflm"):
+        raise TinyedgeError(f"unknown runtime '{runtime}' for mlperf", "choose --runtime native or tflm")
+    from ..api import tflm_dir_of
     built = build_firmware(target_board, Path(model), folder, runtime=runtime, name=chosen.id, mlperf=chosen,
-                           tflm_dir=tflm_dir)
+                           tflm_dir=tflm_dir_of(None, tflm_dir) if runtime == "tflm" else None)
     if not built.compiled:
         raise TinyedgeError(f"the {chosen.id} firmware for {target_board.name} was generated but not compiled",
                             built.next_step)
-    click.echo(f"{chosen.id} firmware ({built.runtime} runtime): {built.elf} — flash {built.flash_bytes:,} B, "
+    click.echo(f"{chosen.id} firmware ({built.runtime} runtime): {built.elf}: flash {built.flash_bytes:,} B, "
                f"RAM {built.ram_bytes:,} B")
-    target = for_board(target_board)
     if serve:
-        _serve(target_board, built.elf, folder, chosen)
-    elif target_board.kind == "platformio":
-        answers_on = target.install(built.project, port)
-        click.echo(f"uploaded; the runner finds it by its USB ids ({answers_on or 'its port'}); see docs/mlperf.md")
-    else:
-        click.echo(f"next: tinyedge mlperf --board {target_board.name} --benchmark {chosen.id} --model {model} "
-                   "--serve" if target_board.kind == "emulated" else "")
+        _serve(target, built.elf, folder, chosen)
+        return
+    answers_on = target.install(built.project, port)
+    click.echo(f"installed; point the runner ({chosen.devices_file}) at {answers_on or 'the board'}, or serve an "
+               f"emulated board with --serve (docs/mlperf.md)")
 
 
-def _serve(board, elf: Path, folder: Path, benchmark) -> None:
-    from ..mlperf_serve import emulated_clock_hz, serve
-    with serve(board, elf, folder) as served:
+def _serve(target, elf: Path, folder: Path, benchmark) -> None:
+    from ..mlperf_serve import emulated_clock_hz
+    with target.serve(elf, folder) as served:
         click.echo(f"serving {benchmark.id} on {served.path} (QEMU -icount {served.icount}: about "
-                   f"{emulated_clock_hz(board) / 1e6:g} M instructions per real second, m-lap-us in real "
+                   f"{emulated_clock_hz(target.board) / 1e6:g} M instructions per real second, m-lap-us in real "
                    "microseconds)")
         click.echo(f"runner: cd tiny/benchmark/runner && PYTHONPATH={served.identity_folder} "
                    f"python main.py -d {benchmark.devices_file} -s DATASETS -m p   (or -m a); Ctrl-C stops")

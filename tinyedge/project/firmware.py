@@ -165,7 +165,7 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
     further = [further_bundle(path, model_name) for model_name, path in models]
     if mlperf is not None:
         from ..mlperf import check_model
-        check_model(mlperf, bundle)   # before anything is generated
+        check_model(mlperf, bundle, Path(tflite_path).name)   # before anything is generated
     plan = plan_project(bundle, board, kind, runtime, arena_margin, arena_bytes, tflm_dir, further, placement,
                         layers, monitor, mlperf)
     _say(console, f"runtime: {plan.runtime.kind} ({plan.runtime.reason})")

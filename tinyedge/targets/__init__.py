@@ -89,6 +89,13 @@ class Target(Protocol):
     def flash(self, build: "BuildFolder", port: str | None) -> "FlashResult":
         """`tinyedge flash`: install the build's firmware and check what can be checked."""
 
+    def check_serve(self) -> None:
+        """A TinyedgeError (one line) where `serve` cannot run."""
+
+    def serve(self, elf: Path, folder: Path) -> AbstractContextManager:
+        """`elf` running here behind a pseudo-terminal, in real time (tinyedge.mlperf_serve.Served);
+        a TinyedgeError where the target cannot (a real board, the host)."""
+
     def link_elf(self, build, port: str | None) -> Path | None:
         """The ELF that `link` needs for the build folder `build` (None where the device runs it)."""
 

@@ -34,6 +34,17 @@ class BaseTarget:
             finally:
                 transport.close()
 
+    def check_serve(self) -> None:
+        """Refuses `serve` (one line) unless the target runs the firmware in an emulator."""
+        from ..errors import TinyedgeError
+        raise TinyedgeError(f"--serve runs an emulated board, and {self.board.name} is not one",
+                            "build for the board without --serve and point the runner at its port")
+
+    def serve(self, elf: Path, folder: Path):
+        """The firmware `elf` running here behind a pseudo-terminal for another program (the MLPerf
+        Tiny runner), in real time: a context manager of tinyedge.mlperf_serve.Served."""
+        self.check_serve()
+
     def link_elf(self, build, port: str | None) -> Path | None:
         """The ELF `link` needs for `build`: a target that runs the firmware here needs it compiled,
         unless `port` reaches a device started elsewhere."""

@@ -88,6 +88,13 @@ class EmulatedTarget(PlatformIOTarget):
                                    f"{board.flash_bytes:,} B, RAM {size.ram_bytes:,} B of {board.ram_bytes:,} B",
                            next_step=f"tinyedge validate --board {board.name}")
 
+    def check_serve(self) -> None:
+        """QEMU can run the firmware in real time behind a pseudo-terminal."""
+
+    def serve(self, elf: Path, folder: Path):
+        from ..mlperf_serve import serve
+        return serve(self.board, elf, folder)
+
     def link_elf(self, build, port: str | None) -> Path | None:
         return BaseTarget.link_elf(self, build, port)   # QEMU runs the compiled firmware here
 
