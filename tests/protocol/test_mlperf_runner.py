@@ -179,3 +179,22 @@ def test_the_reference_models_on_emu_m4_equal_tflm(shared_dir, tmp_path, name):
     runner = TflmRunner(model.read_bytes())
     files = _runner_files(benchmark, runner.input.scale, runner.input.zero_point, count=2)
     _check_exchange(benchmark, *_play("emu-m4", model, benchmark, tmp_path, files, (2, 1)))
+
+
+def test_what_mlperf_cannot_do_is_one_line_with_the_way_out(small_models, tmp_path, tinyedge_cli):
+    ad = str(small_models["ad01"])
+    cases = [
+        (["--board", "host", "--benchmark", "ad02", "--model", ad],
+         "error: unknown MLPerf Tiny benchmark 'ad02' (choose one of kws01, vww01, ic01, ad01)"),
+        (["--board", "host", "--benchmark", "ad01", "--model", ad, "--serve"],
+         "error: --serve runs an emulated board, and host is not one (build for the board without --serve "
+         "and point the runner at its port)"),
+        (["--board", "host", "--benchmark", "ic01", "--model", ad],
+         "error: ad01.tflite has int8 input of 640 and int8 output of 640 elements; ic01 needs int8 of 3072 "
+         "and 10 (pass the ic01 model with --model (its reference: pretrainedResnet_quant.tflite))"),
+    ]
+    for arguments, line in cases:
+        result = tinyedge_cli("mlperf", *arguments, "--build-dir", str(tmp_path / "build"), cwd=tmp_path)
+        assert (result.returncode, result.stderr.strip().splitlines()[-1]) == (1, line)
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "build").exists()   # refused before anything was built
