@@ -176,7 +176,8 @@ def _record_measurement(project: Project, name: str, folder: BuildFolder, settin
 
 def measure(board: str | Board, model: str | Path, *, runtime: str = "native", port: str | None = None,
             build_dir: str | Path | None = None, tflm_dir: str | Path | None = None,
-            samples: int | None = None, layers: bool = False, sample=None, monitor: bool = False) -> BenchResult:
+            samples: int | None = None, layers: bool = False, sample=None, monitor: bool = False,
+            cycles: bool = False) -> BenchResult:
     """Build `model` alone into the benchmark firmware for `board`, run it there and return its latency,
     arena, flash, RAM and whether its output is bit-exact with TFLM.
 
@@ -190,20 +191,25 @@ def measure(board: str | Board, model: str | Path, *, runtime: str = "native", p
     with `layers` the firmware is a layer build and the first inference is timed step by step. With a
     `build_dir`, bench.json and bench.html (the per-layer chart and table, the memory map) are written
     there. With `monitor`, the firmware carries the model monitor (its spec from the model alone,
-    tinyedge.monitor.spec.spec_for with no baseline), so the figures include what it costs."""
+    tinyedge.monitor.spec.spec_for with no baseline), so the figures include what it costs. With
+    `cycles` (an emulated Cortex-M4), the first inference is traced once more and priced in cycles
+    (BenchResult.projected_cycles, tinyedge.cycles)."""
     import time
 
     from .bench import (DEFAULT_SAMPLES, bench_monitor_spec, build_bench_firmware, check_bench_target,
                         check_samples, read_bench_model, run_bench)
     target = board if isinstance(board, Board) else Catalogue.load().get(board)
     check_bench_target(target, runtime)
+    if cycles:
+        from .targets import for_board
+        for_board(target).check_trace()
     samples = DEFAULT_SAMPLES if samples is None else samples
     check_samples(samples)
     read_bench_model(Path(model))   # a missing or damaged model is one line before anything is built
     tree = tflm_dir_of(None, tflm_dir) if runtime == "tflm" else None
     if build_dir is None:
         return run_bench(target, Path(model), runtime, sample, port=port, tflm_dir=tree, samples=samples,
-                         layers=layers, monitor=monitor)
+                         layers=layers, monitor=monitor, cycles=cycles)
     from .locking import build_folder_lock
     from .pipeline import firmware_stage
     from .pipeline.manifest import Manifest, file_hash
@@ -219,11 +225,11 @@ def measure(board: str | Board, model: str | Path, *, runtime: str = "native", p
                                                                    tflm_dir=tree, layers=layers, monitor=monitor))
         started = time.perf_counter()
         result = run_bench(target, model, runtime, sample, port=port, built=built, tflm_dir=tree,
-                           samples=samples, layers=layers, build_dir=folder, monitor=monitor)
+                           samples=samples, layers=layers, build_dir=folder, monitor=monitor, cycles=cycles)
         from .bench_report import write_bench_report
         written = write_bench_report(result, folder)
         inputs = {"board": target.name, "runtime": runtime, "port": port, "model": file_hash(model),
-                  "samples": samples, "layers": layers, "monitor": monitor}
+                  "samples": samples, "layers": layers, "monitor": monitor, "cycles": cycles}
         manifest.record_measurement("bench", inputs, [manifest.data["stages"]["firmware"]["key"]],
                                     [Path(path).name for path in written], result.to_json(),
                                     time.perf_counter() - started)

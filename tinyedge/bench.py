@@ -68,6 +68,7 @@ class BenchResult:
     memory: dict | None = None         # tinyedge.memory_map of the firmware (when its link left a map)
     build_dir: str | None = None       # where the firmware (and bench.json / bench.html) are
     monitor: bool = False              # the firmware carried the model monitor (bench --monitor)
+    projected_cycles: dict | None = None   # bench --cycles: tinyedge.cycles.projected_cycles of the first input
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -211,10 +212,12 @@ def read_bench_model(model_path: Path) -> TFLiteModel:
 def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: np.ndarray | None = None,
               build_dir: Path | None = None, console: Callable[[str], None] | None = None,
               port: str | None = None, built=None, tflm_dir: Path | None = None,
-              samples: int = DEFAULT_SAMPLES, layers: bool = False, monitor: bool = False) -> BenchResult:
+              samples: int = DEFAULT_SAMPLES, layers: bool = False, monitor: bool = False,
+              cycles: bool = False) -> BenchResult:
     """Builds the firmware for `board` (unless `built` is that firmware, made by build_bench_firmware),
     runs `samples` inputs on it (the first, `sample` or the model's default, is the one timed) and
-    compares every output with TFLM; with `layers` (a layer build) the first inference's steps too."""
+    compares every output with TFLM; with `layers` (a layer build) the first inference's steps too;
+    with `cycles` the first inference traced once more and priced in Cortex-M4 cycles (tinyedge.cycles)."""
     from .codegen import generate
     from .device.protocol import DeviceClient
     from .tflite.tflm import TflmRunner
@@ -228,6 +231,10 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
     inputs = bench_inputs(model, sample, samples)
     measured_steps = None
     memory = None
+    projection = None
+    if cycles:
+        from .targets import for_board
+        for_board(board).check_trace()   # before anything is built
 
     with tempfile.TemporaryDirectory(prefix="tinyedge-bench-") as scratch:
         if built is None:
@@ -246,6 +253,12 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
                     if layers:
                         measured_steps = client.layers()
         memory = _memory(built, board, runtime)
+        if cycles:
+            from .cycles import projected_cycles
+            _say(console, f"bench: tracing one inference on {board.name} for its projected cycles")
+            from .targets import for_board
+            projection = projected_cycles(for_board(board).trace_inference(built.elf, inputs[0].tobytes(),
+                                                                           Path(scratch)))
 
     references = TflmRunner(model_bytes).run(np.stack([values.reshape(model.main.input_tensors()[0].shape[1:])
                                                        for values in inputs]))
@@ -277,7 +290,8 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
         samples=agreement.samples, samples_equal=agreement.equal, differing_samples=agreement.differing,
         sample_outputs=[{"device": mine.hex(), "tflm": theirs.hex()} for mine, theirs in zip(outputs, expected_all)],
         layers=(layer_table(model, runtime, measured_steps, ticks) if measured_steps is not None else None),
-        memory=memory, build_dir=str(build_dir) if build_dir is not None else None, monitor=monitor)
+        memory=memory, build_dir=str(build_dir) if build_dir is not None else None, monitor=monitor,
+        projected_cycles=projection)
 
 
 def _memory(built, board: Board, runtime: str) -> dict | None:
@@ -354,7 +368,15 @@ def report_lines(result: BenchResult) -> list[str]:
         + (f" (inputs {', '.join(map(str, result.differing_samples))} differ)" if result.differing_samples else ""),
         *(layer_lines(result.layers) if result.layers else []),
         *(memory_lines(result.memory) if result.memory else []),
+        *(_cycle_lines(result.projected_cycles) if result.projected_cycles else []),
     ]
+
+
+def _cycle_lines(projection: dict) -> list[str]:
+    return [f"  projected cycles (M4)       {projection['cycles']:,} at 0 wait states, "
+            f"{projection['cycles_with_wait_states']:,} at {projection['wait_states']} "
+            f"({projection['refills']:,} pipeline refills; P = {projection['refill_cycles']}, divide "
+            f"{projection['divide_cycles']}: docs/performance.md)"]
 
 
 def _unit_name(unit: str) -> str:

@@ -168,6 +168,10 @@ def validate(**options):
 @click.option("--layers", is_flag=True,
               help="Build a layer firmware and time every step: op, layer, output shape, MACs, time, share, "
                    "time per MAC, and the sum against the whole inference (bench.html charts it).")
+@click.option("--cycles", is_flag=True,
+              help="Emulated Cortex-M4: trace the first inference in QEMU and project its cycles from the "
+                   "core's instruction timings, with 0 and the reference board's flash wait states "
+                   "(docs/performance.md).")
 @click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the firmware, bench.json and bench.html go (default: build/bench/<board>/"
                    "<model>-<runtime>[-monitor] here).")

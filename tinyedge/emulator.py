@@ -57,7 +57,12 @@ def find_fault(output: bytes) -> int | None:
 COUNTING_INSTRUCTIONS = "shift=0"
 
 
-def qemu_command(board: Board, elf: Path, icount: str = COUNTING_INSTRUCTIONS) -> list[str]:
+# QEMU's log of every translated block's instructions and every block executed (tinyedge/cycles.py).
+EXECUTION_TRACE = "in_asm,exec,nochain"
+
+
+def qemu_command(board: Board, elf: Path, icount: str = COUNTING_INSTRUCTIONS,
+                 trace: Path | None = None) -> list[str]:
     if board.qemu is None:
         raise TinyedgeError(f"board '{board.name}' is not an emulated board",
                             "'tinyedge boards' lists the emulated boards (emu-...)")
@@ -77,6 +82,7 @@ def qemu_command(board: Board, elf: Path, icount: str = COUNTING_INSTRUCTIONS) -
         "-icount", icount,
         "-no-reboot",
         "-semihosting-config", "enable=on,target=native",
+        *(["-d", EXECUTION_TRACE, "-D", str(trace)] if trace is not None else []),
     ]
 
 
@@ -172,13 +178,14 @@ class QemuSession:
 
 
 @contextmanager
-def run_qemu(board: Board, elf: str | os.PathLike, icount: str = COUNTING_INSTRUCTIONS) -> Iterator[QemuSession]:
+def run_qemu(board: Board, elf: str | os.PathLike, icount: str = COUNTING_INSTRUCTIONS,
+             trace: Path | None = None) -> Iterator[QemuSession]:
     """Starts QEMU for `board` with `elf`, yields once its serial port listens, and always stops it
-    (`icount`: QEMU's -icount option)."""
+    (`icount`: QEMU's -icount option; `trace`: where QEMU logs the executed blocks)."""
     elf = Path(elf)
     if not elf.is_file():
         raise TinyedgeError(f"firmware {elf} does not exist", "build it first ('tinyedge build')")
-    command = qemu_command(board, elf, icount)
+    command = qemu_command(board, elf, icount, trace)
     _check_arm_elf(elf)
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE,

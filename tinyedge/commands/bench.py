@@ -24,7 +24,7 @@ def default_build_dir(board: str, model: Path, runtime: str, monitor: bool = Fal
 def run(board: str | None = None, model: Path | None = None, as_json: bool = False,
         port: str | None = None, runtime: str = "native", tflm_dir: Path | None = None,
         samples: int = 8, layers: bool = False, build_dir: Path | None = None,
-        monitor: bool | None = None) -> None:
+        monitor: bool | None = None, cycles: bool = False) -> None:
     if not board:
         raise TinyedgeError("bench needs a board", "pass --board (e.g. --board emu-m4; 'tinyedge boards' "
                             "lists them)")
@@ -43,7 +43,7 @@ def run(board: str | None = None, model: Path | None = None, as_json: bool = Fal
         folder = (Path(build_dir) / each if len(runtimes) > 1 else Path(build_dir)) if build_dir is not None \
             else default_build_dir(name, model, each, bool(monitor))
         results.append(api.measure(board, model, runtime=each, port=port, tflm_dir=tflm_dir, samples=samples,
-                                   layers=layers, build_dir=folder, monitor=bool(monitor)))
+                                   layers=layers, build_dir=folder, monitor=bool(monitor), cycles=cycles))
     if len(results) == 1:
         output = json.dumps(results[0].to_json()) if as_json else "\n".join(report_lines(results[0]))
     else:

@@ -89,6 +89,13 @@ class Target(Protocol):
     def flash(self, build: "BuildFolder", port: str | None) -> "FlashResult":
         """`tinyedge flash`: install the build's firmware and check what can be checked."""
 
+    def check_trace(self) -> None:
+        """A TinyedgeError (one line) where `trace_inference` cannot run."""
+
+    def trace_inference(self, elf: Path, data: bytes, folder: Path):
+        """One inference with its executed instruction stream (tinyedge.cycles.TracedInference); a
+        TinyedgeError where no emulator runs the firmware."""
+
     def check_serve(self) -> None:
         """A TinyedgeError (one line) where `serve` cannot run."""
 

@@ -45,6 +45,17 @@ class BaseTarget:
         Tiny runner), in real time: a context manager of tinyedge.mlperf_serve.Served."""
         self.check_serve()
 
+    def check_trace(self) -> None:
+        """Refuses `trace_inference` (one line) unless an emulator with a timing model runs the firmware."""
+        from ..errors import TinyedgeError
+        raise TinyedgeError(f"projected cycles come from the emulator's execution trace, and {self.board.name} "
+                            "is not emulated", "run bench --cycles on emu-m4")
+
+    def trace_inference(self, elf: Path, data: bytes, folder: Path):
+        """One inference of `elf` on `data` with its executed instruction stream
+        (tinyedge.cycles.TracedInference)."""
+        self.check_trace()
+
     def link_elf(self, build, port: str | None) -> Path | None:
         """The ELF `link` needs for `build`: a target that runs the firmware here needs it compiled,
         unless `port` reaches a device started elsewhere."""

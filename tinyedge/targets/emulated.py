@@ -88,6 +88,15 @@ class EmulatedTarget(PlatformIOTarget):
                                    f"{board.flash_bytes:,} B, RAM {size.ram_bytes:,} B of {board.ram_bytes:,} B",
                            next_step=f"tinyedge validate --board {board.name}")
 
+    def check_trace(self) -> None:
+        from ..cycles import check_projectable
+        check_projectable(self.board)
+
+    def trace_inference(self, elf: Path, data: bytes, folder: Path):
+        from ..cycles import trace_inference
+        self.check_trace()
+        return trace_inference(self.board, elf, data, folder)
+
     def check_serve(self) -> None:
         """QEMU can run the firmware in real time behind a pseudo-terminal."""
 
