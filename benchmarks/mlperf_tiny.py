@@ -2,7 +2,7 @@
 the emulated Cortex-M4, native and TFLM + CMSIS-NN side by side, and the results table of
 docs/performance.md rewritten from what this run measured.
 
-    python benchmarks/mlperf_tiny.py [--shared PATH] [--board emu-m4] [--tflm-dir TREE] [--no-docs]
+    python benchmarks/mlperf_tiny.py [--shared PATH] [--board emu-m4] [--tflm-dir TREE] [--cycles] [--no-docs]
     python benchmarks/mlperf_tiny.py --layers [--models kws,vww,ic,ad] [--samples 8] [--build-dir DIR]
 
 With a TFLM tree (--tflm-dir, else $TINYEDGE_TFLM_DIR: a tree from create_tflm_tree.py) both firmwares
@@ -10,6 +10,10 @@ are built and run in this run, on the same input; without one, TFLM's figures co
 file ../shared/reference/tflm-emulated-m4.json (measured once, the same way), and the table says so.
 Each model runs on its reference input (../shared/models/mlperf-tiny/inputs/). Ratios are native /
 TFLM + CMSIS-NN: below 1 is better. Progress goes to stderr, the table to stdout.
+
+With --cycles, each native inference is also traced and priced in Cortex-M4 cycles (bench --cycles,
+tinyedge/cycles.py), and a second table puts them beside the published MLPerf Tiny records on the
+reference board.
 
 With --layers, each model's native layer firmware runs `bench --layers --samples N` (its reference input
 first): the per-layer table (op, layer, output shape, MACs, instructions, share, per MAC) with the sum
@@ -42,6 +46,11 @@ TABLE_END = "<!-- end of results -->"
 EXAMPLE_MODELS = ("examples/digits/build",)
 MEASURED = "measured in this run"
 FROM_REFERENCE = "reference file (tflm-emulated-m4.json), not measured in this run"
+# The MLPerf Tiny records on the Cortex-M4 reference board (STM32L4R5ZI at 120 MHz): (holder, ms);
+# cycles = ms x 120,000.
+RECORDS = {"kws": ("ST X-CUBE-AI", 43.2), "vww": ("ST X-CUBE-AI", 88.9), "ic": ("ST X-CUBE-AI", 165.1),
+           "ad": ("Plumerai", 4.05)}
+REFERENCE_CLOCK_HZ = 120_000_000
 
 
 @dataclass(frozen=True)
@@ -75,8 +84,8 @@ def _measured(result: BenchResult, entry: dict) -> TflmFigures:
                        result.bit_exact, MEASURED, entry["cmsis-nn"]["instructions_per_inference"])
 
 
-def bench_mlperf(shared: Path, board_name: str,
-                 tflm_dir: Path | None = None) -> list[tuple[str, BenchResult, TflmFigures]]:
+def bench_mlperf(shared: Path, board_name: str, tflm_dir: Path | None = None,
+                 cycles: bool = False) -> list[tuple[str, BenchResult, TflmFigures]]:
     reference = json.loads((shared / "reference" / "tflm-emulated-m4.json").read_text())["models"]
     board = Catalogue.load().get(board_name)
     rows = []
@@ -86,7 +95,7 @@ def bench_mlperf(shared: Path, board_name: str,
         shape = model.main.input_tensors()[0].shape
         sample = np.fromfile(folder / entry["input"], dtype=np.int8).reshape(1, *shape[1:])
         print(f"{key}: building and running the native firmware on {board_name}", file=sys.stderr, flush=True)
-        result = run_bench(board, folder / entry["tflite"], "native", sample, console=_quiet)
+        result = run_bench(board, folder / entry["tflite"], "native", sample, console=_quiet, cycles=cycles)
         if tflm_dir is not None:
             print(f"{key}: building and running the TFLM firmware on {board_name}", file=sys.stderr, flush=True)
             tflm = _measured(run_bench(board, folder / entry["tflite"], "tflm", sample, console=_quiet,
@@ -135,6 +144,21 @@ def table(rows: list[tuple[str, BenchResult, TflmFigures]], examples: list[tuple
         lines.append(f"| {label} | {r.macs:,} | {r.instructions_per_inference:,} | "
                      f"{r.instructions_per_mac:.2f} | - | - | {r.arena_bytes:,} | - | - | "
                      f"{r.runtime_flash_bytes:,} | - | - | {_yes(r.bit_exact)} / - | - | - |")
+    return lines
+
+
+def cycle_table(rows: list[tuple[str, BenchResult, TflmFigures]]) -> list[str]:
+    """Projected cycles of the native runtime beside the records (ratio below 1: ahead of the record)."""
+    lines = ["| model | instructions (native) | projected cycles, 0 wait states | at 5 wait states | record | "
+             "record cycles (120 MHz) | ratio (0 / 5 wait states) |",
+             "|---|---:|---:|---:|---|---:|---:|"]
+    for key, r, _ in rows:
+        holder, milliseconds = RECORDS[key]
+        record = round(milliseconds * REFERENCE_CLOCK_HZ / 1000)
+        projected = r.projected_cycles
+        lines.append(f"| {key} | {r.instructions_per_inference:,} | {projected['cycles']:,} | "
+                     f"{projected['cycles_with_wait_states']:,} | {holder}, {milliseconds} ms | {record:,} | "
+                     f"{_ratio(projected['cycles'], record)} / {_ratio(projected['cycles_with_wait_states'], record)} |")
     return lines
 
 
@@ -194,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tflm-dir", type=Path, default=os.environ.get("TINYEDGE_TFLM_DIR") or None,
                         help="a TFLM tree (create_tflm_tree.py): measure TFLM + CMSIS-NN in this run "
                              "(default: $TINYEDGE_TFLM_DIR; without one, the reference file's figures)")
+    parser.add_argument("--cycles", action="store_true",
+                        help="also project each native inference's Cortex-M4 cycles, beside the MLPerf Tiny records")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/performance.md alone")
     parser.add_argument("--layers", action="store_true",
                         help="per-layer tables (bench --layers) and report screenshots instead of the results table")
@@ -213,8 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         within = all(abs(row["sum_to_whole"] - 1.0) <= 0.02 for row in done)
         return 0 if within and all(row["equal"] == row["samples"] for row in done) else 2
     tree = Path(args.tflm_dir).expanduser().resolve() if args.tflm_dir else None
-    rows = bench_mlperf(args.shared, args.board, tree)
+    rows = bench_mlperf(args.shared, args.board, tree, args.cycles)
     lines = table(rows, bench_examples(args.board))
+    if args.cycles:   # the second table goes into the docs' results block too
+        lines += ["", "Projected Cortex-M4 cycles of the native runtime (`--cycles`, see above), beside the "
+                  "MLPerf Tiny records on the reference board:", "", *cycle_table(rows)]
     print("\n".join(lines))
     if not args.no_docs:
         rewrite_docs(lines, args.board)
