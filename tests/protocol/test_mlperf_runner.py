@@ -10,7 +10,10 @@ kws01 models (../shared/) on emu-m4."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -198,3 +201,28 @@ def test_what_mlperf_cannot_do_is_one_line_with_the_way_out(small_models, tmp_pa
         assert (result.returncode, result.stderr.strip().splitlines()[-1]) == (1, line)
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "build").exists()   # refused before anything was built
+
+
+@pytest.mark.emulated
+def test_serve_gives_the_runner_a_usb_port_that_answers_as_the_benchmark(small_models, tmp_path):
+    """--serve's pseudo-terminal: pyserial's port list in a Python started with the written identity
+    folder on PYTHONPATH (as the runner is) shows it with the reference DUT's USB ids, and the firmware
+    answers through it, boot lines already consumed."""
+    import serial
+
+    benchmark = BENCHMARKS["ad01"]
+    board = Catalogue.load().get("emu-m4")
+    built = build_firmware(board, small_models["ad01"], tmp_path, runtime="native", name="ad01", mlperf=benchmark)
+    with for_board(board).serve(built.elf, tmp_path) as served:
+        assert served.icount == "shift=5,align=on"        # 32 ns an instruction: 31.25 MHz, near its 25 MHz
+        listed = subprocess.run(
+            [sys.executable, "-c", "from serial.tools import list_ports\n"
+             "print([(p.device, p.vid, p.pid) for p in list_ports.comports(True) if p.vid])"],
+            env={**os.environ, "PYTHONPATH": str(served.identity_folder)},
+            capture_output=True, text=True, timeout=60)
+        assert f"('{served.path}', 1155, 14155)" in listed.stdout          # 0x0483:0x374B
+        with serial.Serial(served.path, 115200, timeout=10) as port:
+            port.write(b"profile%")
+            reply = port.read_until(b"m-ready\r\n").decode()
+        assert reply == "m-profile-[ULPMark for tinyML Firmware V0.0.1]\r\nm-model-[ad01]\r\nm-ready\r\n"
+        assert served.ended() is None
