@@ -2,7 +2,8 @@
 the emulated Cortex-M4, native and TFLM + CMSIS-NN side by side, and the results table of
 docs/performance.md rewritten from what this run measured.
 
-    python benchmarks/mlperf_tiny.py [--shared PATH] [--board emu-m4] [--tflm-dir TREE] [--cycles] [--no-docs]
+    python benchmarks/mlperf_tiny.py [--shared PATH] [--board emu-m4] [--tflm-dir TREE] [--optimize speed,size]
+                                     [--cycles] [--no-docs]
     python benchmarks/mlperf_tiny.py --layers [--models kws,vww,ic,ad] [--samples 8] [--build-dir DIR]
 
 With a TFLM tree (--tflm-dir, else $TINYEDGE_TFLM_DIR: a tree from create_tflm_tree.py) both firmwares
@@ -10,6 +11,9 @@ are built and run in this run, on the same input; without one, TFLM's figures co
 file ../shared/reference/tflm-emulated-m4.json (measured once, the same way), and the table says so.
 Each model runs on its reference input (../shared/models/mlperf-tiny/inputs/). Ratios are native /
 TFLM + CMSIS-NN: below 1 is better. Progress goes to stderr, the table to stdout.
+
+--optimize names the native generations measured (default speed; "speed,size" gives a row for each,
+"kws (size)" for runtime.optimize = "size": int8 weights widened in the loop).
 
 With --cycles, each native inference is also traced and priced in Cortex-M4 cycles (bench --cycles,
 tinyedge/cycles.py), and a second table puts them beside the published MLPerf Tiny records on the
@@ -84,8 +88,8 @@ def _measured(result: BenchResult, entry: dict) -> TflmFigures:
                        result.bit_exact, MEASURED, entry["cmsis-nn"]["instructions_per_inference"])
 
 
-def bench_mlperf(shared: Path, board_name: str, tflm_dir: Path | None = None,
-                 cycles: bool = False) -> list[tuple[str, BenchResult, TflmFigures]]:
+def bench_mlperf(shared: Path, board_name: str, tflm_dir: Path | None = None, cycles: bool = False,
+                 optimizations: tuple[str, ...] = ("speed",)) -> list[tuple[str, BenchResult, TflmFigures]]:
     reference = json.loads((shared / "reference" / "tflm-emulated-m4.json").read_text())["models"]
     board = Catalogue.load().get(board_name)
     rows = []
@@ -94,15 +98,20 @@ def bench_mlperf(shared: Path, board_name: str, tflm_dir: Path | None = None,
         model = load(folder / entry["tflite"])
         shape = model.main.input_tensors()[0].shape
         sample = np.fromfile(folder / entry["input"], dtype=np.int8).reshape(1, *shape[1:])
-        print(f"{key}: building and running the native firmware on {board_name}", file=sys.stderr, flush=True)
-        result = run_bench(board, folder / entry["tflite"], "native", sample, console=_quiet, cycles=cycles)
+        results = []
+        for optimize in optimizations:
+            print(f"{key}: building and running the native firmware ({optimize}) on {board_name}", file=sys.stderr,
+                  flush=True)
+            results.append((key if optimize == "speed" else f"{key} ({optimize})",
+                            run_bench(board, folder / entry["tflite"], "native", sample, console=_quiet,
+                                      cycles=cycles, optimize=optimize)))
         if tflm_dir is not None:
             print(f"{key}: building and running the TFLM firmware on {board_name}", file=sys.stderr, flush=True)
             tflm = _measured(run_bench(board, folder / entry["tflite"], "tflm", sample, console=_quiet,
                                        tflm_dir=tflm_dir), entry)
         else:
             tflm = _from_reference(entry)
-        rows.append((key, result, tflm))
+        rows += [(label, result, tflm) for label, result in results]
     return rows
 
 
@@ -153,7 +162,7 @@ def cycle_table(rows: list[tuple[str, BenchResult, TflmFigures]]) -> list[str]:
              "record cycles (120 MHz) | ratio (0 / 5 wait states) |",
              "|---|---:|---:|---:|---|---:|---:|"]
     for key, r, _ in rows:
-        holder, milliseconds = RECORDS[key]
+        holder, milliseconds = RECORDS[key.split()[0]]
         record = round(milliseconds * REFERENCE_CLOCK_HZ / 1000)
         projected = r.projected_cycles
         lines.append(f"| {key} | {r.instructions_per_inference:,} | {projected['cycles']:,} | "
@@ -218,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tflm-dir", type=Path, default=os.environ.get("TINYEDGE_TFLM_DIR") or None,
                         help="a TFLM tree (create_tflm_tree.py): measure TFLM + CMSIS-NN in this run "
                              "(default: $TINYEDGE_TFLM_DIR; without one, the reference file's figures)")
+    parser.add_argument("--optimize", default="speed",
+                        help="native generations to measure, comma-separated: speed, size (default speed)")
     parser.add_argument("--cycles", action="store_true",
                         help="also project each native inference's Cortex-M4 cycles, beside the MLPerf Tiny records")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/performance.md alone")
@@ -239,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         within = all(abs(row["sum_to_whole"] - 1.0) <= 0.02 for row in done)
         return 0 if within and all(row["equal"] == row["samples"] for row in done) else 2
     tree = Path(args.tflm_dir).expanduser().resolve() if args.tflm_dir else None
-    rows = bench_mlperf(args.shared, args.board, tree, args.cycles)
+    optimizations = tuple(mode.strip() for mode in args.optimize.split(",") if mode.strip())
+    rows = bench_mlperf(args.shared, args.board, tree, args.cycles, optimizations)
     lines = table(rows, bench_examples(args.board))
     if args.cycles:   # the second table goes into the docs' results block too
         lines += ["", "Projected Cortex-M4 cycles of the native runtime (`--cycles`, see above), beside the "

@@ -177,7 +177,7 @@ def _record_measurement(project: Project, name: str, folder: BuildFolder, settin
 def measure(board: str | Board, model: str | Path, *, runtime: str = "native", port: str | None = None,
             build_dir: str | Path | None = None, tflm_dir: str | Path | None = None,
             samples: int | None = None, layers: bool = False, sample=None, monitor: bool = False,
-            cycles: bool = False) -> BenchResult:
+            cycles: bool = False, optimize: str = "speed") -> BenchResult:
     """Build `model` alone into the benchmark firmware for `board`, run it there and return its latency,
     arena, flash, RAM and whether its output is bit-exact with TFLM.
 
@@ -193,13 +193,17 @@ def measure(board: str | Board, model: str | Path, *, runtime: str = "native", p
     there. With `monitor`, the firmware carries the model monitor (its spec from the model alone,
     tinyedge.monitor.spec.spec_for with no baseline), so the figures include what it costs. With
     `cycles` (an emulated Cortex-M4), the first inference is traced once more and priced in cycles
-    (BenchResult.projected_cycles, tinyedge.cycles)."""
+    (BenchResult.projected_cycles, tinyedge.cycles). `optimize` = "size" generates the native runtime
+    with int8 weights (tinyedge.codegen.generate)."""
     import time
 
     from .bench import (DEFAULT_SAMPLES, bench_monitor_spec, build_bench_firmware, check_bench_target,
                         check_samples, read_bench_model, run_bench)
     target = board if isinstance(board, Board) else Catalogue.load().get(board)
     check_bench_target(target, runtime)
+    from .codegen.ops import OPTIMIZE
+    if optimize not in OPTIMIZE:
+        raise TinyedgeError(f"unknown optimization '{optimize}'", f"choose --optimize {' or '.join(OPTIMIZE)}")
     if cycles:
         from .targets import for_board
         for_board(target).check_trace()
@@ -209,7 +213,7 @@ def measure(board: str | Board, model: str | Path, *, runtime: str = "native", p
     tree = tflm_dir_of(None, tflm_dir) if runtime == "tflm" else None
     if build_dir is None:
         return run_bench(target, Path(model), runtime, sample, port=port, tflm_dir=tree, samples=samples,
-                         layers=layers, monitor=monitor, cycles=cycles)
+                         layers=layers, monitor=monitor, cycles=cycles, optimize=optimize)
     from .locking import build_folder_lock
     from .pipeline import firmware_stage
     from .pipeline.manifest import Manifest, file_hash
@@ -218,18 +222,23 @@ def measure(board: str | Board, model: str | Path, *, runtime: str = "native", p
         manifest = Manifest(folder)
         settings = firmware_stage.bench_settings(target, model, runtime, tree,
                                                  bench_monitor_spec(model) if monitor else None)
+        if optimize != "speed":   # another firmware; the speed build keeps its key
+            settings["optimize"] = optimize
         if layers:   # a layer build is another firmware
             settings["layers"] = True
         built = firmware_stage.cached(manifest, "firmware", settings,
                                       lambda: build_bench_firmware(target, model, folder, runtime,
-                                                                   tflm_dir=tree, layers=layers, monitor=monitor))
+                                                                   tflm_dir=tree, layers=layers, monitor=monitor,
+                                                                   optimize=optimize))
         started = time.perf_counter()
         result = run_bench(target, model, runtime, sample, port=port, built=built, tflm_dir=tree,
-                           samples=samples, layers=layers, build_dir=folder, monitor=monitor, cycles=cycles)
+                           samples=samples, layers=layers, build_dir=folder, monitor=monitor, cycles=cycles,
+                           optimize=optimize)
         from .bench_report import write_bench_report
         written = write_bench_report(result, folder)
         inputs = {"board": target.name, "runtime": runtime, "port": port, "model": file_hash(model),
-                  "samples": samples, "layers": layers, "monitor": monitor, "cycles": cycles}
+                  "samples": samples, "layers": layers, "monitor": monitor, "cycles": cycles,
+                  "optimize": optimize}
         manifest.record_measurement("bench", inputs, [manifest.data["stages"]["firmware"]["key"]],
                                     [Path(path).name for path in written], result.to_json(),
                                     time.perf_counter() - started)

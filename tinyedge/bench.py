@@ -69,6 +69,7 @@ class BenchResult:
     build_dir: str | None = None       # where the firmware (and bench.json / bench.html) are
     monitor: bool = False              # the firmware carried the model monitor (bench --monitor)
     projected_cycles: dict | None = None   # bench --cycles: tinyedge.cycles.projected_cycles of the first input
+    optimize: str = "speed"            # how the native runtime was generated: "speed" or "size" (bench --optimize)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -176,7 +177,7 @@ def bench_monitor_spec(model_path: Path):
 
 def build_bench_firmware(board: Board, model_path: Path, folder: Path, runtime: str = "native",
                          console: Callable[[str], None] | None = None, tflm_dir: Path | None = None,
-                         layers: bool = False, monitor: bool = False):
+                         layers: bool = False, monitor: bool = False, optimize: str = "speed"):
     """The benchmark firmware of one model for `board`, generated (and compiled) under `folder` (a
     layer build with `layers`; with the model monitor with `monitor`)."""
     from .project.firmware import build_firmware
@@ -187,7 +188,7 @@ def build_bench_firmware(board: Board, model_path: Path, folder: Path, runtime: 
         extra["monitor"] = bench_monitor_spec(model_path)
     return build_firmware(board, Path(model_path), Path(folder), runtime=runtime,
                           name=Path(model_path).stem, console=console,
-                          tflm_dir=tflm_dir if runtime == "tflm" else None, **extra)
+                          tflm_dir=tflm_dir if runtime == "tflm" else None, optimize=optimize, **extra)
 
 
 def read_bench_model(model_path: Path) -> TFLiteModel:
@@ -213,7 +214,7 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
               build_dir: Path | None = None, console: Callable[[str], None] | None = None,
               port: str | None = None, built=None, tflm_dir: Path | None = None,
               samples: int = DEFAULT_SAMPLES, layers: bool = False, monitor: bool = False,
-              cycles: bool = False) -> BenchResult:
+              cycles: bool = False, optimize: str = "speed") -> BenchResult:
     """Builds the firmware for `board` (unless `built` is that firmware, made by build_bench_firmware),
     runs `samples` inputs on it (the first, `sample` or the model's default, is the one timed) and
     compares every output with TFLM; with `layers` (a layer build) the first inference's steps too;
@@ -239,7 +240,8 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
     with tempfile.TemporaryDirectory(prefix="tinyedge-bench-") as scratch:
         if built is None:
             folder = Path(build_dir) if build_dir is not None else Path(scratch)
-            built = build_bench_firmware(board, model_path, folder, runtime, console, tflm_dir, layers, monitor)
+            built = build_bench_firmware(board, model_path, folder, runtime, console, tflm_dir, layers, monitor,
+                                         optimize)
         outputs = []
         with _device_transport(board, built, port, console) as transport:
             client = DeviceClient(transport, infer_timeout=INFER_TIMEOUT_S)
@@ -268,7 +270,7 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
     macs = model_macs(model)
     flash = int(built.flash_bytes or 0)
     if runtime == "native":
-        native = generate(model)
+        native = generate(model, optimize=optimize)
         arena, activations, io_bytes = native.arena_bytes + native.io_bytes, native.arena_bytes, native.io_bytes
         model_flash = native.weights_bytes
     else:  # TFLM's arena holds every tensor, inputs and outputs included; its model is the flatbuffer
@@ -291,7 +293,7 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
         sample_outputs=[{"device": mine.hex(), "tflm": theirs.hex()} for mine, theirs in zip(outputs, expected_all)],
         layers=(layer_table(model, runtime, measured_steps, ticks) if measured_steps is not None else None),
         memory=memory, build_dir=str(build_dir) if build_dir is not None else None, monitor=monitor,
-        projected_cycles=projection)
+        projected_cycles=projection, optimize=optimize)
 
 
 def _memory(built, board: Board, runtime: str) -> dict | None:
@@ -353,8 +355,9 @@ def _latency_lines(result: BenchResult) -> list[str]:
 
 def report_lines(result: BenchResult) -> list[str]:
     return [
-        f"{result.model} on {result.board}, {result.runtime} runtime" + (", with the model monitor"
-                                                                         if result.monitor else ""),
+        f"{result.model} on {result.board}, {result.runtime} runtime"
+        + (", optimized for size" if result.optimize == "size" else "")
+        + (", with the model monitor" if result.monitor else ""),
         *_latency_lines(result),
         f"  arena                       {result.arena_bytes:,} B (activations {result.activation_arena_bytes:,} B"
         f" + input/output {result.io_bytes:,} B)",

@@ -80,6 +80,9 @@ def boards(as_json: bool):
 @json_option
 @click.option("--runtime", type=click.Choice(["auto", "native", "tflm"]),
               help="Inference runtime in the firmware (default: the project's, 'auto').")
+@click.option("--optimize", type=click.Choice(["speed", "size"]),
+              help="Native runtime: fast kernels with widened weights (speed) or int8 weights (size); "
+                   "default: the project's runtime.optimize.")
 @click.option("--project", "project_kind", type=click.Choice(["platformio", "arduino-library", "cmake"]),
               help="Kind of firmware project to generate (default: platformio).")
 @click.option("--data", "data_source", metavar="PATH", help="Data: 'digits', an .npz or a folder.")
@@ -168,6 +171,9 @@ def validate(**options):
 @click.option("--layers", is_flag=True,
               help="Build a layer firmware and time every step: op, layer, output shape, MACs, time, share, "
                    "time per MAC, and the sum against the whole inference (bench.html charts it).")
+@click.option("--optimize", default="speed", show_default=True, metavar="speed|size",
+              help="Native runtime: fast kernels with weights widened in flash (speed), or int8 weights "
+                   "widened in the inner loop, about half the weights' flash (size).")
 @click.option("--cycles", is_flag=True,
               help="Emulated Cortex-M4: trace the first inference in QEMU and project its cycles from the "
                    "core's instruction timings, with 0 and the reference board's flash wait states "

@@ -94,6 +94,9 @@ SCHEMA: dict[str, dict[str, Setting]] = {
     },
     "runtime": {
         "kind": Setting("auto", "inference runtime on the device", choices=("auto", "native", "tflm")),
+        "optimize": Setting("speed", "native runtime: speed (fast kernels, weights widened to int16 in flash) "
+                                     "or size (int8 weights widened in the inner loop)",
+                            choices=("speed", "size")),
         "project": Setting("platformio", "kind of firmware project to generate",
                            choices=("platformio", "arduino-library", "cmake")),
         "arena_margin": Setting(0.1, "extra arena for the TFLM runtime, as a share of the tested minimum",

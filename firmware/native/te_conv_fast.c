@@ -2,7 +2,9 @@
  * pairs in `scratch`, interleaved word by word (pixel a, pixel b, pixel a, ...), and shared by every
  * output channel; channels go in pairs against filter rows the generator stored already widened and
  * interleaved the same way. Per two input values: two loads (LDRD) and four SMLAD for eight
- * multiply-adds. The requantization is te_requant (te_simd.h). See tinyedge_native.h for the layouts. */
+ * multiply-adds. The packed variant (runtime.optimize = "size") keeps the weights int8, half the flash:
+ * each word holds two pairs, widened by two SXTB16 in the loop. The requantization is te_requant
+ * (te_simd.h). See tinyedge_native.h for the layouts. */
 #include "te_simd.h"
 #include "tinyedge_native.h"
 
@@ -128,6 +130,46 @@ TE_ALWAYS_INLINE void te_dot_2x1(const te_word *x, const te_word *w, int32_t pai
     acc[1] = b;
 }
 
+/* te_dot_2x2 over packed weights: per two pairs, channel 0's and channel 1's word, each SXTB16 into
+ * the first pair and, rotated by 8, the second. */
+TE_ALWAYS_INLINE void te_dot_2x2_packed(const te_word *x, const te_word *w, int32_t pairs, int32_t *acc) {
+    int32_t a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3];
+    const te_word *end = x + 2 * pairs;
+    do {
+        const uint32_t c0 = w[0], c1 = w[1];
+        const uint32_t first0 = te_sxtb16_even(c0), second0 = te_sxtb16_odd(c0);
+        const uint32_t first1 = te_sxtb16_even(c1), second1 = te_sxtb16_odd(c1);
+        a0 = te_smlad(x[0], first0, a0);
+        a1 = te_smlad(x[0], first1, a1);
+        b0 = te_smlad(x[1], first0, b0);
+        b1 = te_smlad(x[1], first1, b1);
+        a0 = te_smlad(x[2], second0, a0);
+        a1 = te_smlad(x[2], second1, a1);
+        b0 = te_smlad(x[3], second0, b0);
+        b1 = te_smlad(x[3], second1, b1);
+        x += 4;
+        w += 2;
+    } while (x != end);
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = b0;
+    acc[3] = b1;
+}
+
+/* te_dot_2x1 over one packed row. */
+TE_ALWAYS_INLINE void te_dot_2x1_packed(const te_word *x, const te_word *w, int32_t pairs, int32_t *acc) {
+    int32_t a = acc[0], b = acc[1];
+    int32_t j;
+    for (j = 0; j < pairs; j += 2) {
+        const uint32_t word = w[j / 2];
+        const uint32_t first = te_sxtb16_even(word), second = te_sxtb16_odd(word);
+        a = te_smlad(x[2 * j + 2], second, te_smlad(x[2 * j], first, a));
+        b = te_smlad(x[2 * j + 3], second, te_smlad(x[2 * j + 1], first, b));
+    }
+    acc[0] = a;
+    acc[1] = b;
+}
+
 /* One output value: requantized and clamped, then, with a fused ADD, added to the residual through
  * the generator's tables (each operand's rescaled value by its int8 code) and requantized again. */
 TE_ALWAYS_INLINE int8_t te_conv_value(const te_fast_conv_params *p, int32_t acc, const te_requant *q,
@@ -144,7 +186,7 @@ TE_ALWAYS_INLINE int8_t te_conv_value(const te_fast_conv_params *p, int32_t acc,
 
 TE_ALWAYS_INLINE void te_conv_body(const te_fast_conv_params *p, const int8_t *input, const te_word *filter,
                                    int8_t *scratch, const int8_t *residual, int8_t *output,
-                                   int full_range, int has_residual) {
+                                   int full_range, int has_residual, int packed) {
     const int32_t pixels = p->output_height * p->output_width;
     const int32_t depth = p->output_depth;
     const int32_t pairs = p->row_pairs;
@@ -170,8 +212,13 @@ TE_ALWAYS_INLINE void te_conv_body(const te_fast_conv_params *p, const int8_t *i
             int8_t a0, a1, b0, b1;
             acc[0] = acc[2] = bias[channel];
             acc[1] = acc[3] = bias[channel + 1];
-            te_dot_2x2(rows, weights, pairs, acc);
-            weights += 2 * pairs;
+            if (packed) {
+                te_dot_2x2_packed(rows, weights, pairs, acc);
+                weights += pairs;
+            } else {
+                te_dot_2x2(rows, weights, pairs, acc);
+                weights += 2 * pairs;
+            }
             a0 = te_conv_value(p, acc[0], &q0, full_range, has_residual, residual, base_a + (size_t)channel);
             a1 = te_conv_value(p, acc[1], &q1, full_range, has_residual, residual, base_a + (size_t)channel + 1);
             b0 = te_conv_value(p, acc[2], &q0, full_range, has_residual, residual, base_b + (size_t)channel);
@@ -186,7 +233,11 @@ TE_ALWAYS_INLINE void te_conv_body(const te_fast_conv_params *p, const int8_t *i
         if (channel < depth) {
             int32_t acc[2];
             acc[0] = acc[1] = bias[channel];
-            te_dot_2x1(rows, weights, pairs, acc);
+            if (packed) {
+                te_dot_2x1_packed(rows, weights, pairs, acc);
+            } else {
+                te_dot_2x1(rows, weights, pairs, acc);
+            }
             output[base_a + (size_t)channel] = te_conv_value(p, acc[0], requant + channel, full_range,
                                                              has_residual, residual, base_a + (size_t)channel);
             if (two) {
@@ -197,31 +248,45 @@ TE_ALWAYS_INLINE void te_conv_body(const te_fast_conv_params *p, const int8_t *i
     }
 }
 
-/* The three instances (a constant `full_range` lets the clamp be one SSAT). */
-static void te_conv_saturating(const te_fast_conv_params *p, const int8_t *input, const te_word *filter,
-                               int8_t *scratch, int8_t *output) {
-    te_conv_body(p, input, filter, scratch, NULL, output, 1, 0);
-}
+/* The instances: a constant `full_range` lets the clamp be one SSAT, a constant `packed` picks the
+ * weight layout. */
+#define TE_CONV_INSTANCES(SUFFIX, PACKED)                                                                  \
+    static void te_conv_saturating_##SUFFIX(const te_fast_conv_params *p, const int8_t *input,             \
+                                            const te_word *filter, int8_t *scratch, int8_t *output) {      \
+        te_conv_body(p, input, filter, scratch, NULL, output, 1, 0, PACKED);                              \
+    }                                                                                                     \
+    static void te_conv_clamping_##SUFFIX(const te_fast_conv_params *p, const int8_t *input,               \
+                                          const te_word *filter, int8_t *scratch, int8_t *output) {        \
+        te_conv_body(p, input, filter, scratch, NULL, output, 0, 0, PACKED);                              \
+    }                                                                                                     \
+    static void te_conv_residual_##SUFFIX(const te_fast_conv_params *p, const int8_t *input,               \
+                                          const te_word *filter, int8_t *scratch, const int8_t *residual,  \
+                                          int8_t *output) {                                                \
+        te_conv_body(p, input, filter, scratch, residual, output,                                         \
+                     p->activation_min == -128 && p->activation_max == 127, 1, PACKED);                    \
+    }
 
-static void te_conv_clamping(const te_fast_conv_params *p, const int8_t *input, const te_word *filter,
-                             int8_t *scratch, int8_t *output) {
-    te_conv_body(p, input, filter, scratch, NULL, output, 0, 0);
-}
+TE_CONV_INSTANCES(fast, 0)
+TE_CONV_INSTANCES(packed, 1)
 
-static void te_conv_residual(const te_fast_conv_params *p, const int8_t *input, const te_word *filter,
-                             int8_t *scratch, const int8_t *residual, int8_t *output) {
-    te_conv_body(p, input, filter, scratch, residual, output,
-                 p->activation_min == -128 && p->activation_max == 127, 1);
-}
+#define TE_CONV_DISPATCH(SUFFIX)                                                                           \
+    do {                                                                                                  \
+        const te_word *weights = (const te_word *)filter;                                                  \
+        if (residual != NULL) {                                                                            \
+            te_conv_residual_##SUFFIX(p, input, weights, scratch, residual, output);                       \
+        } else if (p->activation_min == -128 && p->activation_max == 127) {                                \
+            te_conv_saturating_##SUFFIX(p, input, weights, scratch, output);                               \
+        } else {                                                                                           \
+            te_conv_clamping_##SUFFIX(p, input, weights, scratch, output);                                 \
+        }                                                                                                  \
+    } while (0)
 
 void te_conv_fast_s8(const te_fast_conv_params *p, const int8_t *input, const uint32_t *filter,
                      int8_t *scratch, const int8_t *residual, int8_t *output) {
-    const te_word *weights = (const te_word *)filter;
-    if (residual != NULL) {
-        te_conv_residual(p, input, weights, scratch, residual, output);
-    } else if (p->activation_min == -128 && p->activation_max == 127) {
-        te_conv_saturating(p, input, weights, scratch, output);
-    } else {
-        te_conv_clamping(p, input, weights, scratch, output);
-    }
+    TE_CONV_DISPATCH(fast);
+}
+
+void te_conv_packed_s8(const te_fast_conv_params *p, const int8_t *input, const uint32_t *filter,
+                       int8_t *scratch, const int8_t *residual, int8_t *output) {
+    TE_CONV_DISPATCH(packed);
 }

@@ -275,6 +275,12 @@ typedef struct {
 void te_conv_fast_s8(const te_fast_conv_params *p, const int8_t *input, const uint32_t *filter,
                      int8_t *scratch, const int8_t *residual, int8_t *output);
 
+/* The same with the weights int8 (runtime.optimize = "size"): per channel pair, per two pairs of the
+ * row, channel 0's and channel 1's word of four int8; a word's bytes 0 and 2 are the first pair (in the
+ * row's pair order), bytes 1 and 3 the second. An odd last channel is a plain row of such words. */
+void te_conv_packed_s8(const te_fast_conv_params *p, const int8_t *input, const uint32_t *filter,
+                       int8_t *scratch, const int8_t *residual, int8_t *output);
+
 /* te_params: te_depthwise3x3_params (generated from tinyedge/codegen/params.py; edit it there) */
 typedef struct {
     int32_t input_height;
@@ -307,7 +313,8 @@ typedef struct {
     int32_t activation_min;
     int32_t activation_max;
     const int32_t *bias;               /* folded */
-    const te_requant *requant;         /* one per output channel */
+    const te_requant *requant;         /* one per output channel, or one for all (requant_step 0) */
+    int32_t requant_step;              /* 1, or 0 when every channel has the same entry (per-tensor quantization) */
 } te_fast_fully_connected_params;
 
 /* FULLY_CONNECTED with a symmetric filter. Filter (uint32 words, int16 pairs): rows in groups of
@@ -315,6 +322,12 @@ typedef struct {
  * group are plain rows of such pairs. */
 void te_fully_connected_fast_s8(const te_fast_fully_connected_params *p, const int8_t *input,
                                 const uint32_t *filter, int8_t *output);
+
+/* The same with the weights int8 (runtime.optimize = "size"): filter words of four int8 weights, rows in
+ * groups of four, per 4 values of depth each row's word in turn; the rows after the last full group
+ * are plain rows of such words. */
+void te_fully_connected_packed_s8(const te_fast_fully_connected_params *p, const int8_t *input,
+                                  const uint32_t *filter, int8_t *output);
 
 /* ---- activations (te_activations.c) ------------------------------------------------------------ */
 

@@ -51,6 +51,22 @@ def test_zoo_model_matches_tflm(zoo, name):
                                   f"TFLM {reference.reshape(-1)[mismatched[0]]}")
 
 
+# The zoo's models that the fast convolution and fully connected kernels take (chunked, unchunked,
+# strided, padded, residual, per-tensor and per-channel).
+SIZE_MODE = [name for name in TFLM_DEFINED if name.startswith(("conv", "dense", "add_residual", "small_cnn"))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SIZE_MODE)
+def test_zoo_model_in_size_mode_matches_tflm(zoo, name):
+    """Size mode's packed int8 weights, widened in the loop (the portable C path of te_simd.h here)."""
+    model = load(zoo[name])
+    tensor = model.main.input_tensors()[0]
+    batch = native_model_zoo.random_inputs(tensor.shape[1:], tensor.dtype, SAMPLES, seed=len(name))
+    runner = NativeRunner.build(model, optimize="size")
+    assert np.array_equal(runner.run(batch), _tflm(model.raw).run(batch))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SPACE_TO_BATCH)
 def test_space_to_batch_dilation_is_folded_into_a_dilated_convolution(zoo, name):

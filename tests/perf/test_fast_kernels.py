@@ -72,6 +72,23 @@ REFERENCE_MODELS = ["kws", "vww", "ic", "ad"]
 
 @pytest.mark.parametrize("key", REFERENCE_MODELS)
 @pytest.mark.emulated
+def test_mlperf_tiny_in_size_mode_on_emu_m4_is_bit_exact_and_smaller(shared_dir, emulator, tmp_path, key):
+    """Size mode (int8 weights, packed kernels) on the reference input: TFLM's output, and less flash
+    for the weights than the speed build's widened ones (counted from the generated arrays)."""
+    from tinyedge.codegen import generate
+    entry = json.loads((shared_dir / "reference" / "tflm-emulated-m4.json").read_text())["models"][key]
+    path = shared_dir / "models" / "mlperf-tiny" / entry["tflite"]
+    model = load(path)
+    sample = np.fromfile(shared_dir / "models" / "mlperf-tiny" / entry["input"], dtype=np.int8)
+    result = run_bench(Catalogue.load().get("emu-m4"), path, "native",
+                       sample.reshape(1, *model.main.input_tensors()[0].shape[1:]), build_dir=tmp_path,
+                       console=lambda line: None, optimize="size")
+    assert result.output_hex == entry["tflm_output_hex"] and result.bit_exact
+    assert generate(model, optimize="size").weights_bytes < generate(model).weights_bytes
+
+
+@pytest.mark.parametrize("key", REFERENCE_MODELS)
+@pytest.mark.emulated
 def test_mlperf_tiny_on_emu_m4_is_bit_exact(shared_dir, emulator, tmp_path, key):
     """The DSP path (SMLAD/SXTB16) in QEMU against TFLM's output on the reference input."""
     entry = json.loads((shared_dir / "reference" / "tflm-emulated-m4.json").read_text())["models"][key]
@@ -89,16 +106,19 @@ ZOO_SUBSET = ["conv_same_stride23_relu6", "depthwise_same_relu", "add_residual_r
               "conv_1x1_tanh_pertensor", "small_cnn_pertensor"]
 
 
+@pytest.mark.parametrize("optimize", ["speed", "size"])
 @pytest.mark.parametrize("name", ZOO_SUBSET)
 @pytest.mark.emulated
-def test_random_models_on_emu_m4_are_bit_exact(perf_zoo, emulator, tmp_path, name):
+def test_random_models_on_emu_m4_are_bit_exact(perf_zoo, emulator, tmp_path, name, optimize):
+    """Both generations: the fast kernels' widened weights, and size mode's packed int8 weights (the
+    packed convolution and fully connected kernels, chunked and not, with a fused residual ADD)."""
     if name not in perf_zoo:
         pytest.skip(f"the zoo has no model {name}")
     model = load(perf_zoo[name])
     shape = model.main.input_tensors()[0].shape
     sample = np.random.default_rng(7).integers(-128, 128, (1, *shape[1:])).astype(np.int8)
     result = run_bench(Catalogue.load().get("emu-m4"), perf_zoo[name], "native", sample, build_dir=tmp_path,
-                       console=lambda line: None)
+                       console=lambda line: None, optimize=optimize)
     expected = np.asarray(TflmRunner(model.raw, arena_size=512 * 1024).run(sample)[0], np.int8).tobytes().hex()
     assert result.output_hex == expected
 

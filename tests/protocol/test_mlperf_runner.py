@@ -25,6 +25,7 @@ from tinyedge.project.firmware import build_firmware
 from tinyedge.targets import for_board
 from tinyedge.tflite.tflm import TflmRunner
 
+TFLM_TREE = os.environ.get("TINYEDGE_TFLM_DIR", "")
 RUNNER_CHUNK = 31          # device_under_test.py: _max_bytes without a power manager
 NAME = re.compile(r"^m-(name)-dut-\[([^]]+)]$")
 PROFILE = re.compile(r"^m-(model|profile)-\[([^]]+)]$")
@@ -90,13 +91,14 @@ class RunnerSide:
 
 
 def _play(board_name: str, model: Path, benchmark, folder: Path, files: list[bytes],
-          first_infer: tuple[int, int] = (1, 0)):
+          first_infer: tuple[int, int] = (1, 0), runtime: str = "native"):
     """Builds the benchmark firmware and plays the runner against it: the first file with `first_infer`
     (the performance script's `infer N W`), the others with the accuracy script's `infer 1 0`. Returns
     (replies per file, the identification lines, TFLM's expected result lines, the replies to a
     `db load` one over the limit and one at it)."""
     board = Catalogue.load().get(board_name)
-    built = build_firmware(board, model, folder, runtime="native", name=benchmark.id, mlperf=benchmark)
+    tree = Path(TFLM_TREE) if runtime == "tflm" else None
+    built = build_firmware(board, model, folder, runtime=runtime, name=benchmark.id, mlperf=benchmark, tflm_dir=tree)
     runner = TflmRunner(model.read_bytes())
     expected = [results_line(benchmark, runner.run_one(model_input(benchmark, data, runner.input.scale,
                                                                    runner.input.zero_point)),
@@ -226,3 +228,13 @@ def test_serve_gives_the_runner_a_usb_port_that_answers_as_the_benchmark(small_m
             reply = port.read_until(b"m-ready\r\n").decode()
         assert reply == "m-profile-[ULPMark for tinyML Firmware V0.0.1]\r\nm-model-[ad01]\r\nm-ready\r\n"
         assert served.ended() is None
+
+
+@pytest.mark.emulated
+@pytest.mark.skipif(not TFLM_TREE, reason="TINYEDGE_TFLM_DIR is not set (a TFLM tree from create_tflm_tree.py)")
+@pytest.mark.parametrize("name", ["ad01", "kws01"])
+def test_the_tflm_runtime_answers_the_runner_as_the_native_one(small_models, tmp_path, name):
+    benchmark = BENCHMARKS[name]
+    runner = TflmRunner(small_models[name].read_bytes())
+    files = _runner_files(benchmark, runner.input.scale, runner.input.zero_point, count=2)
+    _check_exchange(benchmark, *_play("emu-m4", small_models[name], benchmark, tmp_path, files, (2, 1), "tflm"))

@@ -61,12 +61,16 @@ def unsupported_ops(model: TFLiteModel) -> list[str]:
     return refused_ops(native_refusals(model))
 
 
-def generate(model: TFLiteModel, prefix: str = "tinyedge") -> GeneratedRuntime:
-    """Generates the native runtime for `model`. Raises TinyedgeError naming the first operator the
-    native runtime cannot run."""
+def generate(model: TFLiteModel, prefix: str = "tinyedge", optimize: str = "speed") -> GeneratedRuntime:
+    """Generates the native runtime for `model`: for speed (the fast kernels' weights widened to int16
+    in flash) or for size (the weights kept int8, widened in the inner loop). Raises TinyedgeError
+    naming the first operator the native runtime cannot run."""
     if not prefix.isidentifier():
         raise TinyedgeError(f"'{prefix}' is not a valid C identifier prefix", "use letters, digits and _")
-    lowered = lower_graph(model, prefix)
+    from .ops import OPTIMIZE
+    if optimize not in OPTIMIZE:
+        raise TinyedgeError(f"unknown optimization '{optimize}'", f"choose one of {', '.join(OPTIMIZE)}")
+    lowered = lower_graph(model, prefix, optimize)
     files, sizes = emit(model, lowered, prefix)
     kernel_names = sorted({step.kernel.source for step in lowered.steps})
     return GeneratedRuntime(

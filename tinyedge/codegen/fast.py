@@ -24,9 +24,13 @@ from .params import INT32, REQUANT, UINT32, ConstArray
 INT32_LIMIT = 1 << 31
 
 FAST_CONV = Kernel("te_conv_fast_s8", "te_conv_fast.c", p.FastConvParams, in_place="pixel_pairs")
+PACKED_CONV = Kernel("te_conv_packed_s8", "te_conv_fast.c", p.FastConvParams, in_place="pixel_pairs")
+CONVOLUTIONS = (FAST_CONV, PACKED_CONV)   # the same arguments, params and residual fusion
 FAST_DEPTHWISE3X3 = Kernel("te_depthwise3x3_fast_s8", "te_depthwise_fast.c", p.Depthwise3x3Params)
 FAST_FULLY_CONNECTED = Kernel("te_fully_connected_fast_s8", "te_fully_connected_fast.c",
                               p.FastFullyConnectedParams)
+PACKED_FULLY_CONNECTED = Kernel("te_fully_connected_packed_s8", "te_fully_connected_fast.c",
+                                p.FastFullyConnectedParams)
 
 
 def folded_bias(weights: np.ndarray, bias: np.ndarray | None, input_zero_point: int) -> np.ndarray:
@@ -123,6 +127,16 @@ def pair_words(rows: np.ndarray, chunked: bool) -> np.ndarray:
     return (values[:, :, 0] | (values[:, :, 1] << 16)).astype(np.uint32)
 
 
+def packed_pair_words(rows: np.ndarray, chunked: bool) -> np.ndarray:
+    """int8 rows [n, length % 4 == 0] -> uint32 words [n, length / 4] of four int8 that SXTB16 widens
+    into two of pair_words' pairs: bytes 0 and 2 the first, bytes 1 and 3 the second (the value order
+    (0, 1, 2, 3) when `chunked`, whose pairs are (0, 2), (1, 3); else (0, 2, 1, 3))."""
+    n, length = rows.shape
+    order = [0, 1, 2, 3] if chunked else [0, 2, 1, 3]
+    values = rows.astype(np.uint8).reshape(n, length // 4, 4)[:, :, order].astype(np.uint32)
+    return (values[:, :, 0] | (values[:, :, 1] << 8) | (values[:, :, 2] << 16) | (values[:, :, 3] << 24))
+
+
 def channel_pair_layout(words: np.ndarray) -> np.ndarray:
     """[channels, pairs] words -> per channel pair, word j of each channel in turn; an odd last
     channel stays a plain row."""
@@ -148,6 +162,18 @@ def interleaved(rows: np.ndarray, group: int) -> np.ndarray:
     full = channels // group * group
     head = rows[:full].reshape(channels // group, group, length // 4, 4).transpose(0, 2, 1, 3)
     return np.concatenate([head.reshape(-1), rows[full:].reshape(-1)]).astype(np.int8)
+
+
+def packed_row_words(rows: np.ndarray) -> np.ndarray:
+    """int8 rows [n, depth % 4 == 0] -> uint32 words of four int8 (the first the low byte): per group
+    of four rows, per 4 values of depth, each row's word in turn; the rows after the last full group
+    stay plain (te_fully_connected_packed_s8)."""
+    n, depth = rows.shape
+    words = rows.astype(np.uint8).reshape(n, depth // 4, 4).astype(np.uint32)
+    words = words[:, :, 0] | (words[:, :, 1] << 8) | (words[:, :, 2] << 16) | (words[:, :, 3] << 24)
+    full = n // 4 * 4
+    head = words[:full].reshape(n // 4, 4, depth // 4).transpose(0, 2, 1).reshape(-1)
+    return np.concatenate([head, words[full:].reshape(-1)]).astype(np.uint32)
 
 
 def depthwise_pairs(weights: np.ndarray) -> np.ndarray:
@@ -197,7 +223,10 @@ def _fast_conv(step: Step, ctx: ops.LoweringContext) -> Step | None:
     entries, bias = table
     rows = padded_rows(weights)
     chunked = conv.input_depth % 4 == 0
-    layout = channel_pair_layout(pair_words(rows, chunked))
+    if ctx.optimize == "size":
+        layout, kernel = channel_pair_layout(packed_pair_words(rows, chunked)), PACKED_CONV
+    else:
+        layout, kernel = channel_pair_layout(pair_words(rows, chunked)), FAST_CONV
     filter_array = _weights_array(ctx.name(op, "fast_filter"), UINT32, layout)
     params = p.FastConvParams(
         input_height=conv.input_height, input_width=conv.input_width, input_depth=conv.input_depth,
@@ -210,7 +239,7 @@ def _fast_conv(step: Step, ctx: ops.LoweringContext) -> Step | None:
         bias=_weights_array(ctx.name(op, "fast_bias"), INT32, bias),
         requant=_weights_array(ctx.name(op, "requant"), REQUANT, entries),
         conv_table=None, residual_table=None, add_requant=(0, 1, 0, 1), add_min=-128, add_max=127)
-    fast = Step(op, FAST_CONV, step.name, params,
+    fast = Step(op, kernel, step.name, params,
                 [TensorArg(op.inputs[0]), ArrayArg(filter_array), SCRATCH, NULL, TensorArg(op.outputs[0])],
                 [op.inputs[0]], [op.outputs[0]], scratch_bytes=5 * rows.shape[1])
     pointwise = (conv.filter_height == conv.filter_width == 1 and conv.stride_height == 1
@@ -269,18 +298,23 @@ def _fast_fully_connected(step: Step, ctx: ops.LoweringContext) -> Step | None:
     if table is None:
         return None
     entries, bias = table
-    words = pair_words(weights.astype(np.int8), chunked=True)          # [rows, depth / 2]
-    rows, pairs = words.shape
-    full = rows // 4 * 4
-    head = words[:full].reshape(rows // 4, 4, pairs // 2, 2).transpose(0, 2, 1, 3).reshape(-1)
-    layout = np.concatenate([head, words[full:].reshape(-1)]).astype(np.uint32)
+    if ctx.optimize == "size":
+        layout, kernel = packed_row_words(weights.astype(np.int8)), PACKED_FULLY_CONNECTED
+    else:
+        words = pair_words(weights.astype(np.int8), chunked=True)          # [rows, depth / 2]
+        rows, pairs = words.shape
+        full = rows // 4 * 4
+        head = words[:full].reshape(rows // 4, 4, pairs // 2, 2).transpose(0, 2, 1, 3).reshape(-1)
+        layout, kernel = np.concatenate([head, words[full:].reshape(-1)]).astype(np.uint32), FAST_FULLY_CONNECTED
     filter_array = _weights_array(ctx.name(op, "fast_filter"), UINT32, layout)
+    shared = len(set(entries)) == 1   # per-tensor quantization: one entry serves every channel
     params = p.FastFullyConnectedParams(
         batches=fc.batches, accum_depth=fc.accum_depth, output_depth=fc.output_depth,
         activation_min=fc.activation_min, activation_max=fc.activation_max,
         bias=_weights_array(ctx.name(op, "fast_bias"), INT32, bias),
-        requant=_weights_array(ctx.name(op, "requant"), REQUANT, entries))
-    return Step(op, FAST_FULLY_CONNECTED, step.name, params,
+        requant=_weights_array(ctx.name(op, "requant"), REQUANT, entries[:1] if shared else entries),
+        requant_step=0 if shared else 1)
+    return Step(op, kernel, step.name, params,
                 [TensorArg(op.inputs[0]), ArrayArg(filter_array), TensorArg(op.outputs[0])],
                 [op.inputs[0]], [op.outputs[0]])
 

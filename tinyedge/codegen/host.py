@@ -34,8 +34,8 @@ class NativeRunner:
     executable: Executable
 
     @classmethod
-    def build(cls, model: TFLiteModel, prefix: str = "tinyedge") -> "NativeRunner":
-        runtime = generate(model, prefix)
+    def build(cls, model: TFLiteModel, prefix: str = "tinyedge", optimize: str = "speed") -> "NativeRunner":
+        runtime = generate(model, prefix, optimize)
         return cls(runtime, compile_program(program_sources(runtime)))
 
     def check_batch(self, batch: np.ndarray, position: int = 0) -> np.ndarray:

@@ -13,7 +13,7 @@ from ..errors import TinyedgeError
 from ..tflite.model import Operator, TFLiteModel
 from .graph import ALIAS_OPS, Aliases, data_inputs, live_operators
 from . import ops
-from .fast import FAST_CONV, residual_add_tables, select_fast_kernels
+from .fast import CONVOLUTIONS, residual_add_tables, select_fast_kernels
 from .ir import NULL, Step, TensorArg
 from .ops import LOWERINGS, LoweringContext, fold_dilated_convolution
 from .planner import Buffer, Link, align, plan
@@ -141,7 +141,7 @@ def check_model_io(model: TFLiteModel) -> None:
                                 "use --runtime tflm for this model")
 
 
-def lower_graph(model: TFLiteModel, prefix: str) -> LoweredGraph:
+def lower_graph(model: TFLiteModel, prefix: str, optimize: str = "speed") -> LoweredGraph:
     graph = model.main
     tensors = graph.tensors
     live = live_operators(graph)
@@ -152,7 +152,7 @@ def lower_graph(model: TFLiteModel, prefix: str) -> LoweredGraph:
     check_model_io(model)
 
     aliases = Aliases()
-    context = LoweringContext(tensors, prefix)
+    context = LoweringContext(tensors, prefix, optimize)
     steps: list[Step] = []
     folded = [op.opcode for op in graph.operators if op not in live]
     for op in live:
@@ -266,7 +266,7 @@ def _fuse_residual_adds(steps: list[Step], graph_inputs: list[int], graph_output
     fused: list[str] = []
     removed: set[int] = set()
     for position, step in enumerate(steps):
-        if step.kernel is not FAST_CONV or step.params.conv_table is not None:
+        if step.kernel not in CONVOLUTIONS or step.params.conv_table is not None:
             continue
         output = step.writes[0]
         result = aliases.root(output)
@@ -289,7 +289,7 @@ def _fuse_residual_adds(steps: list[Step], graph_inputs: list[int], graph_output
         if fused_params is None:
             continue
         step.params = fused_params
-        # te_conv_fast_s8(&params, input, filter, scratch, residual, output)
+        # te_conv_fast_s8 / te_conv_packed_s8(&params, input, filter, scratch, residual, output)
         assert step.args[3] == NULL
         step.args = step.args[:3] + [TensorArg(residual), TensorArg(add.op.outputs[0])]
         step.reads = step.reads + [residual]

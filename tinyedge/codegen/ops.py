@@ -48,10 +48,14 @@ SPACE_TO_BATCH = Kernel("te_space_to_batch_s8", "te_layout.c", p.SpaceBatchParam
 BATCH_TO_SPACE = Kernel("te_batch_to_space_s8", "te_layout.c", p.SpaceBatchParams)
 
 
+OPTIMIZE = ("speed", "size")   # runtime.optimize: fast kernels with widened weights, or int8 weights
+
+
 class LoweringContext:
-    def __init__(self, tensors: list[Tensor], prefix: str):
+    def __init__(self, tensors: list[Tensor], prefix: str, optimize: str = "speed"):
         self.tensors = tensors
         self.prefix = prefix
+        self.optimize = optimize
 
     def name(self, op: Operator, what: str) -> str:
         return f"{self.prefix}_op{op.index}_{what}"

@@ -336,7 +336,8 @@ class FastFullyConnectedParams(Struct):
     activation_min: int = i32()
     activation_max: int = i32()
     bias: ConstArray = pointer(INT32, "folded")
-    requant: ConstArray = pointer(REQUANT, "one per output channel")
+    requant: ConstArray = pointer(REQUANT, "one per output channel, or one for all (requant_step 0)")
+    requant_step: int = i32("1, or 0 when every channel has the same entry (per-tensor quantization)")
 
 
 @struct("te_relu_params")

@@ -15,16 +15,17 @@ from ..bench import bench_runtimes, check_bench_target, check_samples, compariso
 from ..errors import TinyedgeError
 
 
-def default_build_dir(board: str, model: Path, runtime: str, monitor: bool = False) -> Path:
-    """build/bench/<board>/<model>-<runtime>, "-monitor" added for the monitored firmware (so switching
-    --monitor does not rebuild the other one)."""
-    return Path("build") / "bench" / board / f"{Path(model).stem}-{runtime}{'-monitor' if monitor else ''}"
+def default_build_dir(board: str, model: Path, runtime: str, monitor: bool = False, optimize: str = "speed") -> Path:
+    """build/bench/<board>/<model>-<runtime>, "-size" added for a size build and "-monitor" for the
+    monitored firmware (so switching does not rebuild the other one)."""
+    return Path("build") / "bench" / board / (f"{Path(model).stem}-{runtime}{'-size' if optimize == 'size' else ''}"
+                                              f"{'-monitor' if monitor else ''}")
 
 
 def run(board: str | None = None, model: Path | None = None, as_json: bool = False,
         port: str | None = None, runtime: str = "native", tflm_dir: Path | None = None,
         samples: int = 8, layers: bool = False, build_dir: Path | None = None,
-        monitor: bool | None = None, cycles: bool = False) -> None:
+        monitor: bool | None = None, cycles: bool = False, optimize: str = "speed") -> None:
     if not board:
         raise TinyedgeError("bench needs a board", "pass --board (e.g. --board emu-m4; 'tinyedge boards' "
                             "lists them)")
@@ -41,9 +42,10 @@ def run(board: str | None = None, model: Path | None = None, as_json: bool = Fal
     results = []
     for each in runtimes:
         folder = (Path(build_dir) / each if len(runtimes) > 1 else Path(build_dir)) if build_dir is not None \
-            else default_build_dir(name, model, each, bool(monitor))
+            else default_build_dir(name, model, each, bool(monitor), optimize)
         results.append(api.measure(board, model, runtime=each, port=port, tflm_dir=tflm_dir, samples=samples,
-                                   layers=layers, build_dir=folder, monitor=bool(monitor), cycles=cycles))
+                                   layers=layers, build_dir=folder, monitor=bool(monitor), cycles=cycles,
+                                   optimize=optimize))
     if len(results) == 1:
         output = json.dumps(results[0].to_json()) if as_json else "\n".join(report_lines(results[0]))
     else:

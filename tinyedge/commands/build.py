@@ -34,7 +34,7 @@ def further_model_specs(specs: tuple[str, ...]) -> list[str]:
 def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool = False,
         runtime: str | None = None, project_kind: str | None = None, data_source: str | None = None,
         teacher: str | None = None, epochs: int | None = None, tflm_dir: Path | None = None,
-        models: tuple[str, ...] = (), monitor: bool | None = None) -> None:
+        models: tuple[str, ...] = (), monitor: bool | None = None, optimize: str | None = None) -> None:
     from .. import api  # imported late: `tinyedge build --help` stays instant
     from ..console import print_table
 
@@ -42,7 +42,7 @@ def run(board: str | None = None, project_dir: Path = Path("."), as_json: bool =
         "data.source": _absolute(data_source), "teacher.model": _absolute(teacher),
         "distillation.epochs": epochs, "runtime.kind": runtime, "runtime.project": project_kind,
         "runtime.tflm_dir": _absolute(str(tflm_dir)) if tflm_dir is not None else None,
-        "monitor.enabled": monitor},
+        "monitor.enabled": monitor, "runtime.optimize": optimize},
         models=further_model_specs(models))
     result = api.build(project)
     print_table(result.table(), to_stderr=as_json)

@@ -61,7 +61,8 @@ def settings(config: Config, board: Board, model: Path, labels: list[str], tflm_
     MonitorSpec of a monitored one, None without)."""
     from ..targets import for_board
     runtime = config["runtime"]
-    return {"model": file_hash(model), "runtime": runtime["kind"], "kind": runtime["project"],
+    optimize = {"optimize": runtime["optimize"]} if runtime["optimize"] != "speed" else {}   # speed keeps its key
+    return {**optimize, "model": file_hash(model), "runtime": runtime["kind"], "kind": runtime["project"],
             "models": [{"name": name, "model": file_hash(path) if path.is_file() else "missing"}
                        for name, path in further_models(config)],
             "placement": dict(config["placement"]),
@@ -155,7 +156,7 @@ def make(config: Config, board: Board, build_dir: Path, labels: list[str], tflm_
                           test_sample=first_sample, tflm_dir=tflm_dir, arena_bytes=arena_bytes,
                           arena_margin=runtime["arena_margin"], console=log,
                           models=further_models(config), placement=placement(config), layers=layers,
-                          monitor=monitor)
+                          monitor=monitor, optimize=runtime["optimize"])
 
 
 def outputs(build_dir: Path, firmware: FirmwareResult) -> list[str]:

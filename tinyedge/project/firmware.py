@@ -88,14 +88,15 @@ def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", ru
                  arena_margin: float = 0.1, tested_arena: int | None = None,
                  tflm_dir: Path | None = None, further: list[ModelBundle] | None = None,
                  placement: Placement | None = None, layers: bool = False, monitor=None,
-                 mlperf=None) -> ProjectPlan:
+                 mlperf=None, optimize: str = "speed") -> ProjectPlan:
     """Chooses the runtime and generates what it needs (native C, or the TFLM resolver and arena); the
     board's target adds what its kind of project needs (or refuses a runtime it cannot run). `further`
     models (native only) join the firmware after `bundle`, each generated with its own prefix. `layers`:
     a layer build (every step's ticks and output CRC for the protocol's te-layers / te-tensor).
     `monitor`: the first model's tinyedge.monitor.spec.MonitorSpec, which makes the firmware keep the
     monitor's statistics of every inference (None: no monitor). `mlperf`: the tinyedge.mlperf.Benchmark
-    whose reference firmware the protocol answers as (None: tinyedge's own)."""
+    whose reference firmware the protocol answers as (None: tinyedge's own). `optimize`: the native
+    runtime for "speed" (weights widened in flash) or "size" (int8 weights, widened in the loop)."""
     from ..targets import for_board
 
     if kind not in KINDS:
@@ -116,8 +117,8 @@ def plan_project(bundle: ModelBundle, board: Board, kind: str = "platformio", ru
     for_board(board).plan(plan)
     if choice.kind == "native":
         from ..codegen import generate
-        plan.native = generate(bundle.model, prefix=native_prefix(bundle.name))
-        plan.further = [ModelPlan(model, generate(model.model, prefix=native_prefix(model.name)))
+        plan.native = generate(bundle.model, prefix=native_prefix(bundle.name), optimize=optimize)
+        plan.further = [ModelPlan(model, generate(model.model, prefix=native_prefix(model.name), optimize=optimize))
                         for model in further]
     else:
         # A layer build over a tree keeps every tensor (the profiler's CRCs read them): its own arena,
@@ -142,7 +143,7 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
                    console: Callable[[str], None] | None = None,
                    models: list[tuple[str, Path]] | None = None,
                    placement: Placement | None = None, layers: bool = False,
-                   monitor=None, mlperf=None) -> FirmwareResult:
+                   monitor=None, mlperf=None, optimize: str = "speed") -> FirmwareResult:
     """Generates the project under <build_dir>/firmware and compiles it where possible.
 
     `arena_bytes` is the host allocation test's smallest TFLM arena when the pipeline already measured
@@ -150,7 +151,8 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
     the firmware after the project's own; `placement` says where the weights, tables and arena go;
     `layers` makes a layer build (te-layers, te-tensor); `monitor` (a MonitorSpec of the model) adds
     the model monitor (te-monitor, tinyedge_monitor_snapshot); `mlperf` (a tinyedge.mlperf.Benchmark)
-    makes the protocol answer as that benchmark's reference firmware.
+    makes the protocol answer as that benchmark's reference firmware; `optimize` ("speed" or "size")
+    how the native runtime is generated.
     Progress goes to `console` (stderr by default), never to stdout.
     """
     model_bytes = Path(tflite_path).read_bytes() if Path(tflite_path).is_file() else None
@@ -167,7 +169,7 @@ def build_firmware(board: Board, tflite_path: Path, build_dir: Path, runtime: st
         from ..mlperf import check_model
         check_model(mlperf, bundle, Path(tflite_path).name)   # before anything is generated
     plan = plan_project(bundle, board, kind, runtime, arena_margin, arena_bytes, tflm_dir, further, placement,
-                        layers, monitor, mlperf)
+                        layers, monitor, mlperf, optimize)
     _say(console, f"runtime: {plan.runtime.kind} ({plan.runtime.reason})")
     for finding in stale_batch_dilations(bundle.model):   # a model TFLM itself computes wrongly
         _say(console, f"warning: {finding.text()}")

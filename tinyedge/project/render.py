@@ -534,6 +534,7 @@ def _cmake(bundle: ModelBundle, board: Board, plan: ProjectPlan, context: dict) 
 
 API_HEADER = FIRMWARE_DIR / "native" / API_HEADER_NAME
 CONFIG_HEADER = "tinyedge_config.h"
+CONFIG_LIBRARY = "tinyedge_config"   # a PlatformIO project's folder of the two when no runtime library carries them
 
 
 def _api_headers(files: dict[str, str], context: dict) -> dict[str, str]:
@@ -544,7 +545,12 @@ def _api_headers(files: dict[str, str], context: dict) -> dict[str, str]:
     added = {}
     if api is None:
         public = next(path for path in files if Path(path).name == "tinyedge.h")
-        api = str(Path(public).with_name(API_HEADER.name))
+        if "platformio.ini" in files and Path(public).parent.name == "src":
+            # PlatformIO gives a library (the protocol's, the monitor's) the folders of other libraries,
+            # never src/: the build's settings live in a library of their own, which src finds as well.
+            api = f"lib/{CONFIG_LIBRARY}/{API_HEADER.name}"
+        else:
+            api = str(Path(public).with_name(API_HEADER.name))
         added[api] = _firmware_text(API_HEADER)
     added[str(Path(api).with_name(CONFIG_HEADER))] = render_template("common/tinyedge_config.h.j2", context)
     return added
