@@ -63,6 +63,7 @@ class TflmFigures:
     instructions: int
     arena_bytes: int
     runtime_flash_bytes: int
+    flash_bytes: int             # the whole firmware's (model included)
     bit_exact: bool | None
     source: str                  # MEASURED or FROM_REFERENCE
     reference_instructions: int  # the reference file's, to compare a measured count with
@@ -79,13 +80,13 @@ def _ratio(value: float, reference: float) -> str:
 def _from_reference(entry: dict) -> TflmFigures:
     cmsis = entry["cmsis-nn"]
     return TflmFigures(cmsis["instructions_per_inference"], cmsis["arena_min_bytes"],
-                       cmsis["flash_bytes"] - entry["model_bytes"], None, FROM_REFERENCE,
+                       cmsis["flash_bytes"] - entry["model_bytes"], cmsis["flash_bytes"], None, FROM_REFERENCE,
                        cmsis["instructions_per_inference"])
 
 
 def _measured(result: BenchResult, entry: dict) -> TflmFigures:
     return TflmFigures(result.instructions_per_inference, result.arena_bytes, result.runtime_flash_bytes,
-                       result.bit_exact, MEASURED, entry["cmsis-nn"]["instructions_per_inference"])
+                       result.flash_bytes, result.bit_exact, MEASURED, entry["cmsis-nn"]["instructions_per_inference"])
 
 
 def bench_mlperf(shared: Path, board_name: str, tflm_dir: Path | None = None, cycles: bool = False,
@@ -136,9 +137,9 @@ def _yes(value: bool | None) -> str:
 def table(rows: list[tuple[str, BenchResult, TflmFigures]], examples: list[tuple[str, BenchResult]]) -> list[str]:
     lines = [
         "| model | MACs | instructions (native) | per MAC | TFLM + CMSIS-NN | ratio | arena (native) | "
-        "TFLM arena | ratio | runtime flash (native) | TFLM + CMSIS-NN runtime flash | ratio | bit-exact "
-        "(native / TFLM) | TFLM figures | TFLM vs reference |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|",
+        "TFLM arena | ratio | runtime flash (native) | TFLM + CMSIS-NN runtime flash | ratio | flash (native) | "
+        "TFLM + CMSIS-NN flash | ratio | bit-exact (native / TFLM) | TFLM figures | TFLM vs reference |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|",
     ]
     for key, r, tflm in rows:
         versus = _ratio(tflm.instructions, tflm.reference_instructions) if tflm.source == MEASURED else "-"
@@ -148,11 +149,12 @@ def table(rows: list[tuple[str, BenchResult, TflmFigures]], examples: list[tuple
             f"{r.arena_bytes:,} | {tflm.arena_bytes:,} | **{_ratio(r.arena_bytes, tflm.arena_bytes)}** | "
             f"{r.runtime_flash_bytes:,} | {tflm.runtime_flash_bytes:,} | "
             f"**{_ratio(r.runtime_flash_bytes, tflm.runtime_flash_bytes)}** | "
+            f"{r.flash_bytes:,} | {tflm.flash_bytes:,} | **{_ratio(r.flash_bytes, tflm.flash_bytes)}** | "
             f"{_yes(r.bit_exact)} / {_yes(tflm.bit_exact)} | {tflm.source} | {versus} |")
     for label, r in examples:
         lines.append(f"| {label} | {r.macs:,} | {r.instructions_per_inference:,} | "
                      f"{r.instructions_per_mac:.2f} | - | - | {r.arena_bytes:,} | - | - | "
-                     f"{r.runtime_flash_bytes:,} | - | - | {_yes(r.bit_exact)} / - | - | - |")
+                     f"{r.runtime_flash_bytes:,} | - | - | {r.flash_bytes:,} | - | - | {_yes(r.bit_exact)} / - | - | - |")
     return lines
 
 
@@ -171,9 +173,10 @@ def cycle_table(rows: list[tuple[str, BenchResult, TflmFigures]]) -> list[str]:
     return lines
 
 
-def rewrite_docs(lines: list[str], board_name: str) -> None:
+def rewrite_docs(lines: list[str], board_name: str, arguments: list[str]) -> None:
     text = DOCS.read_text() if DOCS.is_file() else ""
-    block = "\n".join([TABLE_START, "", f"Measured on `{board_name}` by `python benchmarks/mlperf_tiny.py`:",
+    command = " ".join(["python benchmarks/mlperf_tiny.py", *arguments])
+    block = "\n".join([TABLE_START, "", f"Measured on `{board_name}` by `{command}`:",
                        "", *lines, "", TABLE_END])
     if TABLE_START in text and TABLE_END in text:
         text = re.sub(re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END), lambda _: block, text, flags=re.S)
@@ -258,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
                   "MLPerf Tiny records on the reference board:", "", *cycle_table(rows)]
     print("\n".join(lines))
     if not args.no_docs:
-        rewrite_docs(lines, args.board)
+        rewrite_docs(lines, args.board, [argument for argument in (argv if argv is not None else sys.argv[1:])
+                                         if not argument.startswith("--tflm-dir")])
         print(f"rewrote the results table in {DOCS.relative_to(ROOT)}", file=sys.stderr)
     return 0 if all(r.bit_exact and tflm.bit_exact is not False for _, r, tflm in rows) else 2
 
