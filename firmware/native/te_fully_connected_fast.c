@@ -48,7 +48,7 @@ TE_ALWAYS_INLINE void te_fc_dot4(const int8_t *x, const te_word *w, int32_t chun
 }
 
 /* As te_fc_dot4 with `w` holding, per chunk, rows 0..3's four int8 weights as they are. */
-TE_ALWAYS_INLINE void te_fc_dot4_packed(const int8_t *x, const uint32_t *w, int32_t chunks, int32_t *acc) {
+TE_ALWAYS_INLINE void te_fc_dot4_packed(const int8_t *x, const te_word *w, int32_t chunks, int32_t *acc) {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     while (chunks-- > 0) {
         const uint32_t word = te_read32(x);
@@ -71,9 +71,17 @@ TE_ALWAYS_INLINE int8_t te_fc_value(const te_fast_fully_connected_params *p, int
     return te_clamp_int8(te_requant_apply(acc, q), 0, p->activation_min, p->activation_max);
 }
 
-void te_fully_connected_fast_s8(const te_fast_fully_connected_params *p, const int8_t *input,
-                                const uint32_t *filter, int8_t *output) {
+/* One row of a word of four int8 weights against the input word: the packed layout's tail rows. */
+TE_ALWAYS_INLINE int32_t te_fc_packed_chunk(uint32_t word, uint32_t weight, int32_t acc) {
+    acc = te_smlad(te_sxtb16_even(word), te_sxtb16_even(weight), acc);
+    return te_smlad(te_sxtb16_odd(word), te_sxtb16_odd(weight), acc);
+}
+
+/* Both layouts: `packed` (a constant at each call) picks te_fc_dot4_packed and its word counts. */
+TE_ALWAYS_INLINE void te_fc_body(const te_fast_fully_connected_params *p, const int8_t *input,
+                                 const uint32_t *filter, int8_t *output, int packed) {
     const int32_t chunks = p->accum_depth / 4;
+    const int32_t step = p->requant_step;
     int32_t batch;
     for (batch = 0; batch < p->batches; ++batch) {
         const int8_t *row = input + (size_t)batch * (size_t)p->accum_depth;
@@ -81,7 +89,6 @@ void te_fully_connected_fast_s8(const te_fast_fully_connected_params *p, const i
         const te_word *weights = (const te_word *)filter;
         int32_t channel = 0;
         for (; channel + 4 <= p->output_depth; channel += 4) {
-            const int32_t step = p->requant_step;
             const te_requant *q = p->requant + channel * step;
             int32_t acc[4];
             int8_t v0, v1, v2, v3;
@@ -89,8 +96,13 @@ void te_fully_connected_fast_s8(const te_fast_fully_connected_params *p, const i
             acc[1] = p->bias[channel + 1];
             acc[2] = p->bias[channel + 2];
             acc[3] = p->bias[channel + 3];
-            te_fc_dot4(row, weights, chunks, acc);
-            weights += 8 * chunks;
+            if (packed) {
+                te_fc_dot4_packed(row, weights, chunks, acc);
+                weights += 4 * chunks;
+            } else {
+                te_fc_dot4(row, weights, chunks, acc);
+                weights += 8 * chunks;
+            }
             v0 = te_fc_value(p, acc[0], q);
             v1 = te_fc_value(p, acc[1], q + step);
             v2 = te_fc_value(p, acc[2], q + 2 * step);
@@ -105,54 +117,25 @@ void te_fully_connected_fast_s8(const te_fast_fully_connected_params *p, const i
             int32_t i;
             for (i = 0; i < chunks; ++i) {
                 const uint32_t word = te_read32(row + 4 * i);
-                acc = te_smlad(te_sxtb16_even(word), weights[2 * i], acc);
-                acc = te_smlad(te_sxtb16_odd(word), weights[2 * i + 1], acc);
+                if (packed) {
+                    acc = te_fc_packed_chunk(word, weights[i], acc);
+                } else {
+                    acc = te_smlad(te_sxtb16_even(word), weights[2 * i], acc);
+                    acc = te_smlad(te_sxtb16_odd(word), weights[2 * i + 1], acc);
+                }
             }
-            weights += 2 * chunks;
-            out[channel] = te_fc_value(p, acc, p->requant + channel * p->requant_step);
+            weights += packed ? chunks : 2 * chunks;
+            out[channel] = te_fc_value(p, acc, p->requant + channel * step);
         }
     }
 }
 
+void te_fully_connected_fast_s8(const te_fast_fully_connected_params *p, const int8_t *input,
+                                const uint32_t *filter, int8_t *output) {
+    te_fc_body(p, input, filter, output, 0);
+}
+
 void te_fully_connected_packed_s8(const te_fast_fully_connected_params *p, const int8_t *input,
                                   const uint32_t *filter, int8_t *output) {
-    const int32_t chunks = p->accum_depth / 4;
-    int32_t batch;
-    for (batch = 0; batch < p->batches; ++batch) {
-        const int8_t *row = input + (size_t)batch * (size_t)p->accum_depth;
-        int8_t *out = output + (size_t)batch * (size_t)p->output_depth;
-        const uint32_t *weights = filter;
-        int32_t channel = 0;
-        for (; channel + 4 <= p->output_depth; channel += 4) {
-            const int32_t step = p->requant_step;
-            const te_requant *q = p->requant + channel * step;
-            int32_t acc[4];
-            int8_t v0, v1, v2, v3;
-            acc[0] = p->bias[channel];
-            acc[1] = p->bias[channel + 1];
-            acc[2] = p->bias[channel + 2];
-            acc[3] = p->bias[channel + 3];
-            te_fc_dot4_packed(row, weights, chunks, acc);
-            weights += 4 * chunks;
-            v0 = te_fc_value(p, acc[0], q);
-            v1 = te_fc_value(p, acc[1], q + step);
-            v2 = te_fc_value(p, acc[2], q + 2 * step);
-            v3 = te_fc_value(p, acc[3], q + 3 * step);
-            out[channel] = v0;
-            out[channel + 1] = v1;
-            out[channel + 2] = v2;
-            out[channel + 3] = v3;
-        }
-        for (; channel < p->output_depth; ++channel) {
-            int32_t acc = p->bias[channel];
-            int32_t i;
-            for (i = 0; i < chunks; ++i) {
-                const uint32_t word = te_read32(row + 4 * i), weight = weights[i];
-                acc = te_smlad(te_sxtb16_even(word), te_sxtb16_even(weight), acc);
-                acc = te_smlad(te_sxtb16_odd(word), te_sxtb16_odd(weight), acc);
-            }
-            weights += chunks;
-            out[channel] = te_fc_value(p, acc, p->requant + channel * p->requant_step);
-        }
-    }
+    te_fc_body(p, input, filter, output, 1);
 }
