@@ -103,7 +103,8 @@ def test_the_traced_inference_holds_what_systick_counted(perf_zoo, tmp_path):
     # SysTick counts in steps of 40 instructions, and the window starts and ends a few instructions
     # inside the timer reads.
     assert abs(projected["instructions_traced"] - projected["instructions_counted"]) <= 80
-    assert projected["instructions_counted"] == result.instructions_per_inference
+    # the traced run is another session: its tick boundaries may fall one step apart from bench's
+    assert abs(projected["instructions_counted"] - result.instructions_per_inference) <= 40
     assert projected["cycles"] >= projected["instructions_traced"]       # no instruction below 1 cycle
     assert projected["cycles_with_wait_states"] == projected["cycles"] + 5 * projected["refills"]
 
