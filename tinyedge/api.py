@@ -201,9 +201,8 @@ def measure(board: str | Board, model: str | Path, *, runtime: str = "native", p
                         check_samples, read_bench_model, run_bench)
     target = board if isinstance(board, Board) else Catalogue.load().get(board)
     check_bench_target(target, runtime)
-    from .codegen.ops import OPTIMIZE
-    if optimize not in OPTIMIZE:
-        raise TinyedgeError(f"unknown optimization '{optimize}'", f"choose --optimize {' or '.join(OPTIMIZE)}")
+    from .codegen.ops import check_optimize
+    check_optimize(optimize)   # before anything is built
     if cycles:
         from .targets import for_board
         for_board(target).check_trace()

@@ -235,7 +235,8 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
     projection = None
     if cycles:
         from .targets import for_board
-        for_board(board).check_trace()   # before anything is built
+        tracer = for_board(board)
+        tracer.check_trace()   # before anything is built
 
     with tempfile.TemporaryDirectory(prefix="tinyedge-bench-") as scratch:
         if built is None:
@@ -258,9 +259,7 @@ def run_bench(board: Board, model_path: Path, runtime: str = "native", sample: n
         if cycles:
             from .cycles import projected_cycles
             _say(console, f"bench: tracing one inference on {board.name} for its projected cycles")
-            from .targets import for_board
-            projection = projected_cycles(for_board(board).trace_inference(built.elf, inputs[0].tobytes(),
-                                                                           Path(scratch)))
+            projection = projected_cycles(tracer.trace_inference(built.elf, inputs[0].tobytes(), Path(scratch)))
 
     references = TflmRunner(model_bytes).run(np.stack([values.reshape(model.main.input_tensors()[0].shape[1:])
                                                        for values in inputs]))

@@ -73,8 +73,8 @@ def executed_blocks(log_lines):
         if found and last is not None:
             stop = int(found.group(1), 16)
             last = [instruction for instruction in last if instruction.address < stop]
-        elif line.startswith("IN:") or line.startswith("---"):
-            pending = [] if line.startswith("IN:") else pending
+        elif line.startswith("IN:"):   # a translation starts
+            pending = []
     if last is not None:
         yield last
 
@@ -84,8 +84,7 @@ def inference_stream(blocks, marker_start: int, marker_end: int) -> list[Instruc
     entry into te_port_ticks ([marker_start, marker_end)) has left it, up to the 2nd-last entry.
     `infer 1 0` reads the timer four times: its two m-lap-us lines, and the two around the loop."""
     blocks = [block for block in blocks if block]   # a block rewound at its first instruction ran none
-    entries = [index for index, block in enumerate(blocks)
-               if block and block[0].address == marker_start]
+    entries = [index for index, block in enumerate(blocks) if block[0].address == marker_start]
     if len(entries) < 4:
         raise ValueError("the trace holds fewer than the four timer reads of one `infer`")
     first, second = entries[-3], entries[-2]

@@ -161,7 +161,6 @@ def write_port_identity(folder: Path, path: str, board: Board) -> Path:
     from .fileio import write_text_atomic
     vid, pid = RUNNER_DUT_USB_IDS
     target = Path(folder) / "sitecustomize.py"
-    target.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(target, SITECUSTOMIZE.format(path=path, vid=vid, pid=pid, board=board.name))
     return target
 

@@ -67,9 +67,8 @@ def generate(model: TFLiteModel, prefix: str = "tinyedge", optimize: str = "spee
     naming the first operator the native runtime cannot run."""
     if not prefix.isidentifier():
         raise TinyedgeError(f"'{prefix}' is not a valid C identifier prefix", "use letters, digits and _")
-    from .ops import OPTIMIZE
-    if optimize not in OPTIMIZE:
-        raise TinyedgeError(f"unknown optimization '{optimize}'", f"choose one of {', '.join(OPTIMIZE)}")
+    from .ops import check_optimize
+    check_optimize(optimize)
     lowered = lower_graph(model, prefix, optimize)
     files, sizes = emit(model, lowered, prefix)
     kernel_names = sorted({step.kernel.source for step in lowered.steps})

@@ -51,6 +51,13 @@ BATCH_TO_SPACE = Kernel("te_batch_to_space_s8", "te_layout.c", p.SpaceBatchParam
 OPTIMIZE = ("speed", "size")   # runtime.optimize: fast kernels with widened weights, or int8 weights
 
 
+def check_optimize(optimize: str) -> None:
+    """One line for an optimization the generator does not know."""
+    if optimize not in OPTIMIZE:
+        raise TinyedgeError(f"unknown optimization '{optimize}'",
+                            f"choose one of {', '.join(OPTIMIZE)} (runtime.optimize, --optimize)")
+
+
 class LoweringContext:
     def __init__(self, tensors: list[Tensor], prefix: str, optimize: str = "speed"):
         self.tensors = tensors
